@@ -1,0 +1,110 @@
+"""The label ledger (labels bought so far) and the oracle that sells them.
+
+The ledger is the source of truth of an active-learning run: it is written
+atomically after every purchase, and a resumed run continues from it. Nothing
+ever removes an entry, so bought labels are never lost.
+
+Dimensions: N pool, L labels bought.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Ledger:
+  """Labels bought, in purchase order.
+
+  Attributes:
+    indices: [L] int64 pool indices.
+    labels: [L] (or [L, C]) labels revealed by the oracle.
+    rounds: [L] int32 round in which each label was bought (0 = seed set).
+  """
+  indices: np.ndarray
+  labels: np.ndarray
+  rounds: np.ndarray
+
+  @classmethod
+  def empty(cls, label_shape: tuple[int, ...] = (),
+            label_dtype=np.int32) -> 'Ledger':
+    return cls(np.zeros((0,), np.int64),
+               np.zeros((0,) + tuple(label_shape), label_dtype),
+               np.zeros((0,), np.int32))
+
+  def __len__(self) -> int:
+    return len(self.indices)
+
+  @property
+  def last_round(self) -> int:
+    """The latest round with a purchase, -1 when empty."""
+    return int(self.rounds.max()) if len(self) else -1
+
+  def add(self, round_: int, indices: np.ndarray,
+          labels: np.ndarray) -> 'Ledger':
+    """A new ledger with `indices` bought in `round_`.
+
+    Raises:
+      ValueError: an index is repeated or already in the ledger, or the round
+        goes backwards.
+    """
+    indices = np.asarray(indices, np.int64)
+    if len(np.unique(indices)) != len(indices):
+      raise ValueError('A purchase lists the same pool index twice.')
+    again = np.intersect1d(indices, self.indices)
+    if len(again):
+      raise ValueError(f'{len(again)} indices are already labeled, e.g. '
+                       f'{again[:5].tolist()}.')
+    if round_ < self.last_round:
+      raise ValueError(f'Round {round_} comes after round {self.last_round}.')
+    return Ledger(np.concatenate([self.indices, indices]),
+                  np.concatenate([self.labels, np.asarray(labels,
+                                                          self.labels.dtype)]),
+                  np.concatenate([self.rounds,
+                                  np.full(len(indices), round_, np.int32)]))
+
+  def upto(self, round_: int) -> 'Ledger':
+    """The labels bought in rounds <= `round_`."""
+    keep = self.rounds <= round_
+    return Ledger(self.indices[keep], self.labels[keep], self.rounds[keep])
+
+  def labeled_mask(self, n: int) -> np.ndarray:
+    """[N] bool, True where the label was bought."""
+    mask = np.zeros(n, bool)
+    mask[self.indices] = True
+    return mask
+
+  def save(self, path: str):
+    """Writes atomically: a crash leaves the old file or the new one."""
+    tmp = f'{path}.tmp'
+    with open(tmp, 'wb') as f:
+      np.savez(f, indices=self.indices, labels=self.labels, rounds=self.rounds)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+  @classmethod
+  def load(cls, path: str) -> 'Ledger':
+    with np.load(path) as z:
+      return cls(z['indices'], z['labels'], z['rounds'])
+
+
+class Oracle:
+  """Reveals hidden labels, only for the indices it is asked about."""
+
+  def __init__(self, hidden_labels: np.ndarray):
+    self._labels = hidden_labels
+
+  @property
+  def pool_size(self) -> int:
+    return len(self._labels)
+
+  def reveal(self, indices: np.ndarray) -> np.ndarray:
+    """Labels of `indices` ([K] int) -> [K] (or [K, C])."""
+    indices = np.asarray(indices)
+    if indices.size and (indices.min() < 0 or
+                         indices.max() >= len(self._labels)):
+      raise IndexError(f'Oracle asked about indices outside the pool of '
+                       f'{len(self._labels)}.')
+    return self._labels[indices]

@@ -1,0 +1,215 @@
+"""The active-learning loop: seed set, then rounds of train -> select -> buy.
+
+Work dir layout, one run directory per strategy and seed:
+  <workdir>/<strategy>/seed_<s>/ledger.npz       labels bought (source of truth)
+                               metrics.jsonl     one row per completed round
+                               model/round_<r>/  orbax checkpoint of M_r
+                               strategy_state.pkl  one-time strategy work
+  <workdir>/results.md, <workdir>/learning_curve.png
+
+Round r trains model M_r on the labels of rounds <= r, evaluates it, and (if
+r < rounds) buys the labels of round r + 1. Persistence order within a round
+is checkpoint -> ledger -> metrics row, so a metrics row means the round is
+complete. A resumed run restarts after the last metrics row; labels already in
+the ledger are reused, never bought again or dropped. Every random choice is
+derived from (seed, round) with `jax.random.fold_in`, so a resumed run ends
+with the same ledger as an uninterrupted one.
+"""
+
+import itertools
+import os
+import pickle
+import shutil
+import time
+
+import jax
+import numpy as np
+import tqdm
+
+from al_jax import config_check
+from al_jax import models
+from al_jax import optim
+from al_jax import report
+from al_jax import sharding
+from al_jax import strategies
+from al_jax import train
+from al_jax.evaluators import accuracy
+from al_jax.input import ledger as ledger_lib
+from al_jax.input import sources
+
+TOP_KEYS = ('job', 'seeds', 'input', 'model', 'train', 'al')
+AL_KEYS = ('strategies', 'seed_examples', 'budget_examples', 'rounds',
+           'retrain')
+RETRAIN = ('scratch', 'finetune')
+METRIC = 'test_accuracy'
+
+
+def check_config(config):
+  """Validates names and sizes that do not need the data."""
+  config_check.check_keys(config, TOP_KEYS, 'config')
+  config_check.check_keys(config.al, AL_KEYS, 'config.al')
+  config_check.check_keys(config.train, train.TRAIN_KEYS, 'config.train')
+  for name in config.al.strategies:
+    strategies.get(name, config.al)
+  if config.al.get('retrain', 'scratch') not in RETRAIN:
+    raise ValueError(f'Unknown config.al.retrain {config.al.retrain!r}; '
+                     f'valid: {RETRAIN}.')
+  for key in ('seed_examples', 'budget_examples'):
+    if config.al[key] <= 0:
+      raise ValueError(f'config.al.{key} must be positive.')
+  if config.al.rounds < 0:
+    raise ValueError('config.al.rounds must be >= 0.')
+
+
+def check_budget(config, pool_size: int):
+  """The seed set plus all rounds must fit in the pool."""
+  al = config.al
+  need = al.seed_examples + al.rounds * al.budget_examples
+  if need > pool_size:
+    raise ValueError(
+        f'The run needs {need} labels (seed_examples={al.seed_examples} + '
+        f'rounds={al.rounds} x budget_examples={al.budget_examples}) but the '
+        f'unlabeled pool has only {pool_size} examples.')
+
+
+def run(config, workdir: str) -> dict:
+  """Runs every strategy x seed of `config`; returns the summary per strategy."""
+  check_config(config)
+  ds = sources.load(config.input)
+  if ds.multilabel:
+    raise ValueError(
+        f'Input {config.input.source!r} is multi-label; this loop buys one '
+        'class label per example and needs a multi-class source.')
+  check_budget(config, len(ds.y_train))
+  model_cfg = dict(config.model)
+  model = models.get_model(model_cfg.pop('name'), ds.num_classes, **model_cfg)
+  mesh = sharding.make_mesh()
+  os.makedirs(workdir, exist_ok=True)
+  with open(os.path.join(workdir, 'config.json'), 'w') as f:
+    f.write(config.to_json_best_effort(indent=2))
+  runs = list(itertools.product(config.al.strategies, config.seeds))
+  bar = tqdm.tqdm(total=len(runs) * (config.al.rounds + 1), unit='round',
+                  dynamic_ncols=True)
+  for name, seed in runs:
+    run_dir = os.path.join(workdir, name, f'seed_{seed}')
+    run_one(config, ds, model, mesh, name, int(seed), run_dir, bar)
+  bar.close()
+  summary = report.summarize(workdir, METRIC)
+  text = report.table(summary, METRIC)
+  print(text)
+  with open(os.path.join(workdir, 'results.md'), 'w') as f:
+    f.write(text + '\n')
+  report.plot(summary, METRIC, os.path.join(workdir, 'learning_curve.png'),
+              title=f'{config.input.source}: {config.model.name}')
+  return summary
+
+
+def _seed_ledger(ds, oracle, n_seed: int, key) -> ledger_lib.Ledger:
+  """Round 0: `n_seed` pool examples uniformly at random (paper 000 Alg. 2)."""
+  idx = np.asarray(jax.random.choice(key, len(ds.y_train), (n_seed,),
+                                     replace=False), np.int64)
+  empty = ledger_lib.Ledger.empty(ds.y_train.shape[1:], ds.y_train.dtype)
+  return empty.add(0, idx, oracle.reveal(idx))
+
+
+def _resume(run_dir: str, config) -> tuple[ledger_lib.Ledger | None, list]:
+  """Reads the ledger and the complete metrics rows of an earlier run."""
+  path = os.path.join(run_dir, 'ledger.npz')
+  if not os.path.exists(path):
+    return None, []
+  ledger = ledger_lib.Ledger.load(path)
+  n_seed = int(np.sum(ledger.rounds == 0))
+  if n_seed != config.al.seed_examples:
+    raise ValueError(
+        f'{run_dir} holds a run with {n_seed} seed labels, but the config asks '
+        f'for seed_examples={config.al.seed_examples}: use a new --workdir.')
+  rows = report.read_metrics(run_dir)
+  done = list(itertools.takewhile(lambda ir: ir[1]['round'] == ir[0],
+                                  enumerate(rows)))
+  return ledger, [row for _, row in done]
+
+
+def run_one(config, ds, model, mesh, name: str, seed: int, run_dir: str,
+            bar: tqdm.tqdm) -> list[dict]:
+  """One strategy, one seed; resumes from `run_dir` when it holds a run."""
+  al = config.al
+  os.makedirs(run_dir, exist_ok=True)
+  ledger_path = os.path.join(run_dir, 'ledger.npz')
+  ckpt_dir = os.path.abspath(os.path.join(run_dir, 'model'))
+  state_path = os.path.join(run_dir, 'strategy_state.pkl')
+  oracle = ledger_lib.Oracle(ds.y_train)
+  key = jax.random.key(seed)
+  k_seed, k_train, k_select = (jax.random.fold_in(key, i) for i in range(3))
+  strategy = strategies.get(name, al)
+  finetune = al.get('retrain', 'scratch') == 'finetune'
+  predict_bs = config.train.get('predict_batch_size', 1024)
+
+  ledger, rows = _resume(run_dir, config)
+  if ledger is None:
+    ledger = _seed_ledger(ds, oracle, al.seed_examples, k_seed)
+    ledger.save(ledger_path)
+  report.write_metrics(run_dir, rows)
+  bar.update(len(rows))
+  start = len(rows)
+  state = None
+  if finetune and start > 0:
+    state = train.restore_variables(
+        os.path.join(ckpt_dir, f'round_{start - 1}'),
+        train.create_state(model, ds.x_train.shape[1:],
+                           optim.make_optimizer(config.train), k_train))
+  strategy_state = None
+  if os.path.exists(state_path):
+    with open(state_path, 'rb') as f:
+      strategy_state = pickle.load(f)
+
+  for r in range(start, al.rounds + 1):
+    bar.set_description(f'{name} seed {seed} round {r}')
+    bought = ledger.upto(r)
+    known = np.full(ds.y_train.shape, -1, ds.y_train.dtype)
+    known[bought.indices] = bought.labels
+    t0 = time.perf_counter()
+    state = train.fit(config.train, model, ds.x_train, known, bought.indices,
+                      jax.random.fold_in(k_train, r), mesh,
+                      state=state if finetune else None)
+    train_seconds = time.perf_counter() - t0
+    test_logits, _ = train.predict(state, ds.x_test, mesh, predict_bs)
+    acc = accuracy.accuracy(test_logits, ds.y_test)
+    train.save_variables(os.path.join(ckpt_dir, f'round_{r}'), state)
+    select_seconds = None
+    if r < al.rounds and ledger.last_round <= r:
+      ctx = strategies.Context(
+          bought.labeled_mask(len(known)), known, ds.num_classes,
+          lambda s=state: train.predict(s, ds.x_train, mesh, predict_bs),
+          mesh, r)
+      t0 = time.perf_counter()
+      if not os.path.exists(state_path):
+        strategy_state = strategy.init(ctx)
+        _atomic_pickle(strategy_state, state_path)
+      selection, strategy_state = strategy.select(
+          strategy_state, ctx, al.budget_examples,
+          jax.random.fold_in(k_select, r))
+      select_seconds = time.perf_counter() - t0
+      strategies.base.check_selection(selection, ctx, al.budget_examples, name)
+      idx = np.asarray(selection.indices, np.int64)
+      ledger = ledger.add(r + 1, idx, oracle.reveal(idx))
+      ledger.save(ledger_path)
+    row = {'round': r, 'labels': len(bought), METRIC: acc,
+           'train_seconds': round(train_seconds, 3),
+           'selection_seconds': (None if select_seconds is None
+                                 else round(select_seconds, 4)),
+           'strategy': name, 'seed': seed}
+    report.append_metrics(run_dir, row)
+    rows.append(row)
+    # Only the last complete round's model is needed to resume.
+    shutil.rmtree(os.path.join(ckpt_dir, f'round_{r - 1}'), ignore_errors=True)
+    bar.update(1)
+    bar.write(f'{name} seed {seed} round {r}: {len(bought)} labels, '
+              f'test accuracy {acc:.4f}, train {train_seconds:.1f}s, '
+              f'selection {select_seconds or 0:.2f}s')
+  return rows
+
+
+def _atomic_pickle(obj, path: str):
+  with open(path + '.tmp', 'wb') as f:
+    pickle.dump(obj, f)
+  os.replace(path + '.tmp', path)

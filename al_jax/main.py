@@ -1,0 +1,42 @@
+"""Command line: ``python -m al_jax.main --config=configs/<name>.py --workdir=DIR``.
+
+Overrides use ml_collections syntax, e.g. ``--config.al.rounds=3``.
+"""
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+from al_jax.loops import active
+
+LOOPS = {'active': active.run}
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'Path to a config file with get_config().',
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string(
+    'workdir', None, 'Directory for ledgers, metrics, checkpoints and plots; '
+    'rerun with the same one to resume.')
+flags.mark_flags_as_required(['config', 'workdir'])
+
+
+def main(argv):
+  del argv
+  if not flags.FLAGS['verbosity'].present:
+    # Orbax logs every checkpoint write at INFO; the progress bar is enough.
+    logging.set_verbosity(logging.WARNING)
+  config = _CONFIG.value
+  job = config.get('job', 'active')
+  if job not in LOOPS:
+    raise app.UsageError(f'Unknown config.job {job!r}; valid: '
+                         f'{", ".join(sorted(LOOPS))}.')
+  try:
+    LOOPS[job](config, _WORKDIR.value)
+  except (ValueError, FileNotFoundError, KeyError) as e:
+    # Bad input is the user's to fix: say what is wrong, without a traceback.
+    raise SystemExit(f'al_jax: error: {e}') from e
+
+
+if __name__ == '__main__':
+  app.run(main)

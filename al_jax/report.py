@@ -1,0 +1,102 @@
+"""Metrics files, and the tables and plots made from them.
+
+A run directory holds ``metrics.jsonl``: one JSON object per completed round
+with at least ``round``, ``labels``, a metric and ``strategy``. A work dir holds
+one run directory per strategy and seed: ``<workdir>/<strategy>/seed_<s>``.
+"""
+
+import collections
+import glob
+import json
+import os
+
+import matplotlib
+matplotlib.use('Agg')  # No display on training machines.
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+import numpy as np
+
+METRICS = 'metrics.jsonl'
+
+
+def read_metrics(run_dir: str) -> list[dict]:
+  path = os.path.join(run_dir, METRICS)
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def write_metrics(run_dir: str, rows: list[dict]):
+  """Replaces the metrics file atomically."""
+  path = os.path.join(run_dir, METRICS)
+  with open(path + '.tmp', 'w') as f:
+    f.writelines(json.dumps(r) + '\n' for r in rows)
+  os.replace(path + '.tmp', path)
+
+
+def append_metrics(run_dir: str, row: dict):
+  with open(os.path.join(run_dir, METRICS), 'a') as f:
+    f.write(json.dumps(row) + '\n')
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def summarize(workdir: str, metric: str) -> dict[str, dict[str, np.ndarray]]:
+  """Mean and standard error over seeds of `metric`, per strategy and round.
+
+  Returns:
+    {strategy: {'labels': [R], 'mean': [R], 'se': [R], 'seeds': int}} over
+    the rounds that every seed of the strategy completed.
+  """
+  runs = collections.defaultdict(list)
+  for path in sorted(glob.glob(os.path.join(workdir, '*', 'seed_*', METRICS))):
+    rows = read_metrics(os.path.dirname(path))
+    if rows:
+      runs[rows[0]['strategy']].append(rows)
+  out = {}
+  for name, seed_rows in runs.items():
+    r = min(len(rows) for rows in seed_rows)
+    values = np.array([[row[metric] for row in rows[:r]] for rows in seed_rows])
+    n = len(seed_rows)
+    out[name] = {
+        'labels': np.array([row['labels'] for row in seed_rows[0][:r]]),
+        'mean': values.mean(0),
+        'se': values.std(0, ddof=1) / np.sqrt(n) if n > 1 else 0 * values[0],
+        'seeds': n,
+    }
+  return out
+
+
+def table(summary: dict, metric: str) -> str:
+  """A markdown table: one row per label count, one column per strategy."""
+  names = sorted(summary)
+  lines = ['| labels | ' + ' | '.join(
+      f'{n} ({summary[n]["seeds"]} seeds)' for n in names) + ' |',
+           '|---' * (len(names) + 1) + '|']
+  labels = sorted({int(l) for n in names for l in summary[n]['labels']})
+  for l in labels:
+    cells = []
+    for n in names:
+      hit = np.flatnonzero(summary[n]['labels'] == l)
+      cells.append(f'{summary[n]["mean"][hit[0]]:.4f} ± '
+                   f'{summary[n]["se"][hit[0]]:.4f}' if len(hit) else '')
+    lines.append(f'| {l} | ' + ' | '.join(cells) + ' |')
+  return f'{metric} (mean ± s.e. over seeds)\n' + '\n'.join(lines)
+
+
+def plot(summary: dict, metric: str, path: str, title: str = ''):
+  """Learning curves (mean with a ±1 s.e. band) saved as a PNG."""
+  fig, ax = plt.subplots(figsize=(6, 4))
+  for name in sorted(summary):
+    s = summary[name]
+    ax.plot(s['labels'], s['mean'], marker='o', label=name)
+    ax.fill_between(s['labels'], s['mean'] - s['se'], s['mean'] + s['se'],
+                    alpha=0.2)
+  ax.set_xlabel('labels bought')
+  ax.set_ylabel(metric)
+  ax.set_title(title)
+  ax.grid(alpha=0.3)
+  ax.legend()
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)

@@ -1,0 +1,58 @@
+"""Device mesh and pool sharding: one code path for one CPU and a pod.
+
+The pool axis (N) of every batch that enters a jitted step is split over the
+mesh axis ``data``; parameters are replicated. On one device the mesh has one
+entry and the shardings are no-ops, so the same code runs everywhere.
+"""
+
+import jax
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+DATA_AXIS = 'data'
+
+
+def make_mesh() -> jax.sharding.Mesh:
+  """A 1-D mesh over all devices with the axis ``data``."""
+  return jax.make_mesh((jax.device_count(),), (DATA_AXIS,))
+
+
+def batch_sharding(mesh: jax.sharding.Mesh) -> NamedSharding:
+  """Leading (example) axis split over ``data``."""
+  return NamedSharding(mesh, P(DATA_AXIS))
+
+
+def replicated(mesh: jax.sharding.Mesh) -> NamedSharding:
+  return NamedSharding(mesh, P())
+
+
+def check_batch_size(batch_size: int, mesh: jax.sharding.Mesh, what: str):
+  """Raises if a batch cannot be split evenly over the ``data`` axis."""
+  n = mesh.shape[DATA_AXIS]
+  if batch_size <= 0 or batch_size % n:
+    raise ValueError(
+        f'{what}={batch_size} must be a positive multiple of the number of '
+        f'devices ({n}) so that every device gets the same share.')
+
+
+def put_batch(tree, mesh: jax.sharding.Mesh):
+  """Host arrays [B, ...] -> device arrays sharded over ``data``."""
+  return jax.device_put(tree, batch_sharding(mesh))
+
+
+def pad_rows(x: np.ndarray, rows: int) -> np.ndarray:
+  """Pads the leading axis of `x` with zeros up to `rows`."""
+  if x.shape[0] == rows:
+    return x
+  pad = np.zeros((rows - x.shape[0],) + x.shape[1:], x.dtype)
+  return np.concatenate([x, pad])
+
+
+def shard_rows(x: np.ndarray, mesh: jax.sharding.Mesh) -> jax.Array:
+  """[N, ...] host array -> device array [N', ...] sharded over ``data``.
+
+  N' is N rounded up to a multiple of the device count (zero rows appended);
+  callers slice results back to [:N].
+  """
+  n = mesh.shape[DATA_AXIS]
+  return put_batch(pad_rows(x, -(-len(x) // n) * n), mesh)

