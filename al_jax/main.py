@@ -38,5 +38,17 @@ def main(argv):
     raise SystemExit(f'al_jax: error: {e}') from e
 
 
+def parse_flags(argv):
+  """absl's parser, with config override typos reported without a traceback."""
+  try:
+    return app.parse_flags_with_usage(argv)
+  except (AttributeError, KeyError, TypeError, ValueError) as e:
+    # ml_collections raises these for `--config.x.y=` overrides that name an
+    # unknown key or give a value of the wrong type.
+    # Their text is a nested repr; unescape it for people.
+    text = ' '.join(str(e).replace('\\n', ' ').replace("\\'", '').split())
+    raise SystemExit(f'al_jax: error in a --config override: {text}') from e
+
+
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

@@ -109,6 +109,15 @@ def as_model_inputs(x: np.ndarray, where: str) -> np.ndarray:
   raise ValueError(f'{where}: expected [N, F] or [N, H, W, C], got {x.shape}.')
 
 
+def check_rows_finite(x: np.ndarray, what: str) -> None:
+  """Raises ValueError naming the rows of float `x` [N, ...] with NaN/inf."""
+  if np.issubdtype(x.dtype, np.floating):
+    bad_rows = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(1))
+    if bad_rows.size:
+      raise ValueError(f'{what} has {bad_rows.size} rows with NaN/inf values, '
+                       f'first rows: {bad_rows[:5].tolist()}.')
+
+
 def check_finite(ds: Dataset) -> None:
   """Validates a data set; raises ValueError on the first problem found.
 
@@ -122,12 +131,7 @@ def check_finite(ds: Dataset) -> None:
     if len(x) != len(y):
       raise ValueError(f'{ds.name}: x_{split} has {len(x)} rows but y_{split} '
                        f'has {len(y)}.')
-    if np.issubdtype(x.dtype, np.floating):
-      bad_rows = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(1))
-      if bad_rows.size:
-        raise ValueError(
-            f'{ds.name}: x_{split} has {bad_rows.size} rows with NaN/inf '
-            f'values, first rows: {bad_rows[:5].tolist()}.')
+    check_rows_finite(x, f'{ds.name}: x_{split}')
     if ds.multilabel:
       if y.ndim != 2 or y.shape[1] != ds.num_classes:
         raise ValueError(f'{ds.name}: multilabel y_{split} must be '
@@ -207,6 +211,10 @@ def _load_npz(cfg, path: str) -> Dataset:
   missing = [k for k in required if k not in arrays]
   if missing:
     raise KeyError(f'{path}: missing {missing}; keys found: {sorted(arrays)}')
+  for key in ('x_train', 'x_test'):
+    # Before any split, so that row numbers are those of the user's file.
+    if key in arrays:
+      check_rows_finite(arrays[key], f'{path}: {key}')
   multilabel = bool(arrays.get('multilabel', False))
   label_dtype = np.int8 if multilabel else np.int32
   x, y = as_model_inputs(arrays['x_train'], path), arrays['y_train']
@@ -237,6 +245,12 @@ _REGISTRY: dict[str, Callable[[Any], Dataset]] = {
     'multilabel': _load_multilabel,
 }
 _PREFIX_LOADERS = {'tfds:': _load_tfds, 'npz:': _load_npz}
+
+# Every field some source reads; a config key outside this set is a typo.
+INPUT_KEYS = ('source', 'seed', 'test_fraction', 'max_train_examples',
+              'num_examples', 'noise', 'num_classes', 'num_features',
+              'annotated_per_example', 'data_dir', 'train_split', 'test_split',
+              'image_key', 'label_key')
 
 
 def load(cfg) -> Dataset:

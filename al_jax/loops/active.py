@@ -49,6 +49,7 @@ def check_config(config):
   config_check.check_keys(config, TOP_KEYS, 'config')
   config_check.check_keys(config.al, AL_KEYS, 'config.al')
   config_check.check_keys(config.train, train.TRAIN_KEYS, 'config.train')
+  config_check.check_keys(config.input, sources.INPUT_KEYS, 'config.input')
   for name in config.al.strategies:
     strategies.get(name, config.al)
   if config.al.get('retrain', 'scratch') not in RETRAIN:
@@ -204,8 +205,9 @@ def run_one(config, ds, model, mesh, name: str, seed: int, run_dir: str,
     shutil.rmtree(os.path.join(ckpt_dir, f'round_{r - 1}'), ignore_errors=True)
     bar.update(1)
     bar.write(f'{name} seed {seed} round {r}: {len(bought)} labels, '
-              f'test accuracy {acc:.4f}, train {train_seconds:.1f}s, '
-              f'selection {select_seconds or 0:.2f}s')
+              f'test accuracy {acc:.4f}, train {train_seconds:.1f}s'
+              + ('' if select_seconds is None
+                 else f', selection {select_seconds:.2f}s'))
   return rows
 
 

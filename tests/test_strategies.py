@@ -1,0 +1,94 @@
+"""Random and Margin strategies, the registry and selection checks."""
+
+import jax
+import numpy as np
+import pytest
+from scipy import special
+
+from al_jax import sharding
+from al_jax import strategies
+from al_jax.scores import uncertainty
+from al_jax.strategies import base
+
+
+def make_ctx(n=200, c=5, labeled=30, seed=0):
+  rng = np.random.default_rng(seed)
+  logits = rng.normal(size=(n, c)).astype(np.float32) * 3
+  mask = np.zeros(n, bool)
+  mask[rng.choice(n, labeled, replace=False)] = True
+  labels = np.where(mask, rng.integers(0, c, n), -1)
+  emb = rng.normal(size=(n, 4)).astype(np.float32)
+  return base.Context(mask, labels, c, lambda: (logits, emb),
+                      sharding.make_mesh())
+
+
+def test_margin_score_matches_numpy():
+  logits = np.random.default_rng(1).normal(size=(50, 7)).astype(np.float32)
+  p = np.sort(special.softmax(logits, axis=1), axis=1)
+  np.testing.assert_allclose(uncertainty.margin(logits), p[:, -1] - p[:, -2],
+                             atol=1e-6)
+  s = special.expit(logits)
+  np.testing.assert_allclose(uncertainty.binary_margin(logits),
+                             np.abs(s - (1 - s)), atol=1e-6)
+  q = special.softmax(logits, axis=1)
+  np.testing.assert_allclose(uncertainty.entropy(logits),
+                             -(q * np.log(q)).sum(1), atol=1e-5)
+
+
+def test_margin_selects_smallest_unlabeled_margins():
+  ctx = make_ctx()
+  sel, _ = strategies.get('margin', None).select(None, ctx, 25,
+                                                 jax.random.key(0))
+  p = np.sort(special.softmax(ctx.logits(), axis=1), axis=1)
+  margins = np.where(ctx.labeled_mask, np.inf, p[:, -1] - p[:, -2])
+  np.testing.assert_array_equal(sel.indices, np.argsort(margins)[:25])
+  base.check_selection(sel, ctx, 25, 'margin')
+
+
+def test_random_is_uniform_over_unlabeled():
+  ctx = make_ctx(n=20, labeled=10)
+  strat = strategies.get('random', None)
+  counts = np.zeros(20)
+  for i in range(400):
+    sel, _ = strat.select(None, ctx, 5, jax.random.key(i))
+    base.check_selection(sel, ctx, 5, 'random')
+    counts[sel.indices] += 1
+  assert counts[ctx.labeled_mask].sum() == 0
+  # Each of the 10 unlabeled items is picked with probability 1/2.
+  expected = 400 * 5 / 10
+  assert np.all(np.abs(counts[~ctx.labeled_mask] - expected) < 4 * np.sqrt(
+      400 * 0.25))
+  a, _ = strat.select(None, ctx, 5, jax.random.key(7))
+  b, _ = strat.select(None, ctx, 5, jax.random.key(7))
+  np.testing.assert_array_equal(a.indices, b.indices)
+
+
+def test_unknown_strategy_lists_names():
+  with pytest.raises(ValueError, match='margin, random'):
+    strategies.get('badge_typo', None)
+
+
+@pytest.mark.parametrize('indices, message', [
+    ([0, 1], 'indices for a budget'), ([2, 2, 3], 'duplicate'),
+    ([0, 1, 999], 'outside the pool')])
+def test_check_selection_catches_bad_output(indices, message):
+  ctx = make_ctx()
+  with pytest.raises(RuntimeError, match=message):
+    base.check_selection(base.Selection(np.array(indices)), ctx, 3, 'x')
+
+
+def test_check_selection_catches_labeled_index():
+  ctx = make_ctx()
+  bad = np.flatnonzero(ctx.labeled_mask)[:3]
+  with pytest.raises(RuntimeError, match='already labeled'):
+    base.check_selection(base.Selection(bad), ctx, 3, 'x')
+
+
+def test_context_computes_outputs_once():
+  calls = []
+  ctx = base.Context(np.zeros(3, bool), -np.ones(3), 2,
+                     lambda: calls.append(1) or (np.zeros((3, 2)),
+                                                 np.zeros((3, 1))),
+                     sharding.make_mesh())
+  ctx.logits(), ctx.embeddings(), ctx.logits()
+  assert len(calls) == 1
