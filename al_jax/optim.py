@@ -29,8 +29,11 @@ def make_schedule(cfg, total_steps: int) -> optax.Schedule:
   elif name == 'step':
     bounds = cfg.get('decay_boundaries', (0.5, 0.75))
     factor = cfg.get('decay_factor', 0.1)
-    main = optax.piecewise_constant_schedule(
-        lr, {int(b * rest): factor for b in bounds})
+    # Boundaries that round to the same step (short runs) decay once each.
+    scales = {}
+    for b in bounds:
+      scales[int(b * rest)] = scales.get(int(b * rest), 1.0) * factor
+    main = optax.piecewise_constant_schedule(lr, scales)
   elif name == 'exponential':
     # Paper 000 (section 3.2) decays the rate "logarithmically" at fixed
     # intervals: a staircase exponential decay.

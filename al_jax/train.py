@@ -163,7 +163,9 @@ def fit(cfg, model: nn.Module, x: np.ndarray, y: np.ndarray,
       state = restore_variables(cfg.init_checkpoint, state)
   else:
     state = state.replace(tx=tx, opt_state=tx.init(state.params), step=0)
-  state = jax.device_put(state, sharding.replicated(mesh))
+  # may_alias=False: train_step donates its state, so without a copy the
+  # caller's arrays (e.g. the `state` passed in to fine-tune) would be deleted.
+  state = jax.device_put(state, sharding.replicated(mesh), may_alias=False)
   aug = preprocess.Augment(cfg.get('crop_padding', 0), cfg.get('flip', False))
   w_all = (np.ones(len(idx), np.float32) if weights is None
            else np.asarray(weights, np.float32))
@@ -249,5 +251,15 @@ def restore_variables(path: str, state: TrainState) -> TrainState:
   except ValueError as e:
     raise ValueError(
         f'Checkpoint {path!r} does not match the model: {e}') from e
+  # Orbax restores arrays with their stored shapes even when the target's
+  # differ (e.g. another width), so check them here.
+  bad = [f'{jax.tree_util.keystr(p)}: checkpoint {a.shape} {a.dtype}, '
+         f'model {t.shape} {t.dtype}'
+         for (p, t), a in zip(jax.tree_util.tree_leaves_with_path(target),
+                              jax.tree.leaves(restored))
+         if a.shape != t.shape or a.dtype != t.dtype]
+  if bad:
+    raise ValueError(f'Checkpoint {path!r} does not match the model: '
+                     + '; '.join(bad[:5]))
   return state.replace(params=restored['params'],
                        batch_stats=restored['batch_stats'])
