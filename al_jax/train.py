@@ -114,6 +114,8 @@ def index_stream(n: int, batch_size: int, steps: int,
   No padding, so every batch holds real examples (BatchNorm statistics never
   see filler rows).
   """
+  if steps == 0:  # e.g. evaluating an init_checkpoint as it is.
+    return np.zeros((0, batch_size), np.int64)
   epochs = math.ceil(steps * batch_size / n)
   order = np.concatenate([rng.permutation(n) for _ in range(epochs)])
   return order[:steps * batch_size].reshape(steps, batch_size)

@@ -47,7 +47,9 @@ METRIC = 'test_accuracy'
 def check_config(config):
   """Validates names and sizes that do not need the data."""
   config_check.check_keys(config, TOP_KEYS, 'config')
-  config_check.check_keys(config.al, AL_KEYS, 'config.al')
+  # config.al.<strategy> holds that strategy's options.
+  config_check.check_keys(config.al, AL_KEYS + tuple(strategies.STRATEGIES),
+                          'config.al')
   config_check.check_keys(config.train, train.TRAIN_KEYS, 'config.train')
   config_check.check_keys(config.input, sources.INPUT_KEYS, 'config.input')
   for name in config.al.strategies:
