@@ -1,0 +1,1 @@
+"""Selection kernels: distances, k-NN, k-center, k-means++ and clustering."""

@@ -1,0 +1,162 @@
+"""Greedy k-center vs a numpy farthest-first reference and the optimum."""
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from al_jax.kernels import kcenter, partition
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def farthest_first(x, labeled, k, first=None):
+  """Plain numpy (float64) greedy k-center, lowest index on ties."""
+  x = np.float64(x)
+  min_d = np.full(len(x), np.inf)
+  centers = list(np.flatnonzero(labeled))
+  if not centers:
+    centers = [first]
+  for c in centers:
+    min_d = np.minimum(min_d, ((x - x[c])**2).sum(1))
+  taken = labeled.copy()
+  picks = [] if labeled.any() else [first]
+  taken[picks] = True
+  while len(picks) < k:
+    j = int(np.argmax(np.where(taken, -np.inf, min_d)))
+    picks.append(j)
+    taken[j] = True
+    min_d = np.minimum(min_d, ((x - x[j])**2).sum(1))
+  return np.array(picks)
+
+
+def _pool(n=203, d=5, n_labeled=3, seed=0):
+  rng = np.random.default_rng(seed)
+  x = rng.standard_normal((n, d)).astype(np.float32)
+  labeled = np.zeros(n, bool)
+  labeled[rng.choice(n, n_labeled, replace=False)] = True
+  return x, labeled
+
+
+@pytest.mark.parametrize('n_labeled,block', [(3, 16), (40, 16), (1, 1024)])
+def test_matches_numpy_reference(n_labeled, block):
+  x, labeled = _pool(n_labeled=n_labeled)
+  picks = kcenter.kcenter_greedy(x, labeled, 25, block=block)
+  np.testing.assert_array_equal(picks, farthest_first(x, labeled, 25))
+  assert picks.dtype == np.int64
+
+
+def test_first_center_from_key_when_nothing_is_labeled():
+  x, _ = _pool()
+  none = np.zeros(len(x), bool)
+  key = jax.random.key(7)
+  picks = kcenter.kcenter_greedy(x, none, 12, key=key)
+  first = int(jax.random.randint(key, (), 0, len(x)))
+  np.testing.assert_array_equal(picks, farthest_first(x, none, 12, first))
+  with pytest.raises(ValueError, match='PRNG key'):
+    kcenter.kcenter_greedy(x, none, 3)
+
+
+def test_lowest_index_wins_ties():
+  x = np.array([[0.], [1.], [-1.], [2.], [-2.]], np.float32)
+  picks = kcenter.kcenter_greedy(x, np.array([1, 0, 0, 0, 0], bool), 4)
+  np.testing.assert_array_equal(picks, [3, 4, 1, 2])
+
+
+def test_within_twice_the_optimal_radius():
+  for seed in range(4):
+    x = np.random.default_rng(seed).uniform(size=(10, 2)).astype(np.float32)
+    d = np.sqrt(((np.float64(x)[:, None] - x[None])**2).sum(-1))
+    best = min(d[:, list(s)].min(1).max()
+               for s in itertools.combinations(range(10), 3))
+    for key in range(3):
+      picks = kcenter.kcenter_greedy(x, np.zeros(10, bool), 3,
+                                     key=jax.random.key(key))
+      assert kcenter.covering_radius(x, picks) <= 2 * best + 1e-6
+
+
+def test_never_labeled_never_twice_even_on_duplicates():
+  x = np.repeat(np.arange(6, dtype=np.float32)[:, None], 5, axis=0)  # 30 rows.
+  labeled = np.zeros(30, bool)
+  labeled[[0, 7, 29]] = True
+  picks = kcenter.kcenter_greedy(x, labeled, 27)
+  np.testing.assert_array_equal(np.sort(picks), np.flatnonzero(~labeled))
+  with pytest.raises(ValueError, match='unlabeled'):
+    kcenter.kcenter_greedy(x, labeled, 28)
+
+
+def test_labeled_set_growth_reuses_compilation():
+  assert [kcenter._bucket(n, 16) for n in (0, 1, 3, 5, 16, 17, 40)] == [
+      0, 1, 4, 8, 16, 32, 48]
+  x, labeled = _pool(n_labeled=20)
+  kcenter.kcenter_greedy(x, labeled, 5, block=16)
+  size = kcenter._kcenter_program._cache_size()
+  labeled[np.flatnonzero(~labeled)[:10]] = True  # 30 labeled: same bucket.
+  picks = kcenter.kcenter_greedy(x, labeled, 5, block=16)
+  assert kcenter._kcenter_program._cache_size() == size
+  np.testing.assert_array_equal(picks, farthest_first(x, labeled, 5))
+
+
+def test_partitioned_takes_k_over_m_from_each_part():
+  x, labeled = _pool(n=200, n_labeled=20)
+  key = jax.random.key(3)
+
+  def select(idx, k_j, key_j):
+    return kcenter.kcenter_greedy(x[idx], labeled[idx], k_j, key=key_j)
+
+  picks = partition.partitioned(select, len(x), 3, 10, key)
+  parts = partition.split(len(x), 3, jax.random.split(key)[0])
+  assert [len(p) for p in parts] == [67, 67, 66]
+  assert sorted(np.concatenate(parts).tolist()) == list(range(200))
+  assert partition.budgets(10, 3) == [4, 3, 3]
+  counts = [np.isin(picks, p).sum() for p in parts]
+  assert counts == [4, 3, 3]
+  assert len(set(picks.tolist())) == 10 and not labeled[picks].any()
+  np.testing.assert_array_equal(
+      picks, partition.partitioned(select, len(x), 3, 10, key))
+  # Each part is greedy k-center on its own sub-pool.
+  np.testing.assert_array_equal(
+      picks[:4], parts[0][farthest_first(x[parts[0]], labeled[parts[0]], 4)])
+
+
+_PICKS = """
+import numpy as np
+import jax
+from al_jax.kernels import kcenter
+
+
+def picks(mesh):
+  rng = np.random.default_rng(0)
+  x = rng.standard_normal((203, 6)).astype(np.float32)  # 203 = 8 * 25 + 3.
+  labeled = np.zeros(203, bool)
+  labeled[rng.choice(203, 20, replace=False)] = True
+  return {
+      'labeled': kcenter.kcenter_greedy(x, labeled, 30, mesh=mesh,
+                                        block=16).tolist(),
+      'unlabeled': kcenter.kcenter_greedy(x, np.zeros_like(labeled), 30,
+                                          key=jax.random.key(1),
+                                          mesh=mesh).tolist(),
+  }
+"""
+
+
+def test_eight_devices_pick_what_one_picks():
+  main = ('import json\nfrom al_jax import sharding\n'
+          'assert jax.device_count() == 8\n'
+          'print(json.dumps(picks(sharding.make_mesh())))')
+  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=8',
+             JAX_PLATFORMS='cpu', PYTHONPATH=ROOT)
+  out = subprocess.run([sys.executable, '-c', _PICKS + main], env=env,
+                       capture_output=True, text=True, timeout=120)
+  assert out.returncode == 0, out.stderr
+  many = json.loads(out.stdout.strip().splitlines()[-1])
+  scope = {}
+  exec(_PICKS, scope)  # pylint: disable=exec-used
+  one = scope['picks'](None)
+  assert many == one
+  assert len(set(many['labeled'])) == 30
