@@ -152,7 +152,8 @@ def worker(args):
       times.append(time.perf_counter() - t)
     slope = (times[1] - times[0]) / args.k_small
     out.update(measured=times, k_small=args.k_small,
-               seconds=times[1] + slope * (args.k - 2 * args.k_small),
+               seconds=max(times[1],
+                       times[1] + slope * (args.k - 2 * args.k_small)),
                per_step=slope)
   else:
     if 'jax' in method:
