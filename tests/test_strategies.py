@@ -1,6 +1,7 @@
 """Random and Margin strategies, the registry and selection checks."""
 
 import jax
+import ml_collections
 import numpy as np
 import pytest
 from scipy import special
@@ -92,3 +93,49 @@ def test_context_computes_outputs_once():
                      sharding.make_mesh())
   ctx.logits(), ctx.embeddings(), ctx.logits()
   assert len(calls) == 1
+
+
+@pytest.mark.parametrize('name, options', [
+    (name, {}) for name in sorted(strategies.STRATEGIES)] + [
+        ('coreset', {'partitions': 3}), ('badge', {'partitions': 3}),
+        ('cluster_margin', {'hac': 'multiround'}),
+        ('cluster_margin', {'hac': 'assign', 'target_cluster_size': 2.0}),
+        ('cluster_margin', {'margin_factor': 1.25, 'eps': 2.0})])
+def test_every_strategy_returns_a_valid_deterministic_selection(name, options):
+  al = ml_collections.ConfigDict({name: options})
+  ctx = make_ctx(n=300, labeled=40)
+  strat = strategies.get(name, al)
+  state = strat.init(ctx)
+  a, state = strat.select(state, ctx, 17, jax.random.key(3))
+  base.check_selection(a, ctx, 17, name)
+  b, _ = strat.select(state, ctx, 17, jax.random.key(3))
+  np.testing.assert_array_equal(a.indices, b.indices)
+
+
+def test_cluster_margin_spreads_over_clusters():
+  """Low-margin candidates crowd one blob; Margin takes them all from it,
+  Cluster-Margin takes one per cluster first."""
+  rng = np.random.default_rng(0)
+  centers = rng.normal(size=(6, 4)) * 50
+  emb = (np.repeat(centers, 30, axis=0) + rng.normal(size=(180, 4))).astype(
+      np.float32)
+  logits = np.tile([[5.0, 0.0]], (180, 1)).astype(np.float32)
+  logits[:30, 1] = 4.99  # blob 0: the 30 lowest margins
+  logits[30:, 1] = np.linspace(0, 4, 150)  # then the others, blob by blob
+  ctx = base.Context(np.zeros(180, bool), -np.ones(180, int), 2,
+                     lambda: (logits, emb), sharding.make_mesh())
+  al = ml_collections.ConfigDict(
+      {'cluster_margin': {'margin_factor': 180 / 6, 'eps': 10.0}})
+  strat = strategies.get('cluster_margin', al)
+  clusters = strat.init(ctx)
+  assert len(np.unique(clusters)) == 6
+  sel, _ = strat.select(clusters, ctx, 6, jax.random.key(0))
+  assert len(np.unique(clusters[sel.indices])) == 6
+  plain, _ = strategies.get('margin').select(None, ctx, 6, jax.random.key(0))
+  assert len(np.unique(clusters[plain.indices])) == 1
+
+
+def test_cluster_margin_rejects_km_below_kt():
+  with pytest.raises(ValueError, match='k_t <= k_m'):
+    strategies.get('cluster_margin', ml_collections.ConfigDict(
+        {'cluster_margin': {'margin_factor': 0.5}}))

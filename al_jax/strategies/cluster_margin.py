@@ -1,0 +1,76 @@
+"""Cluster-Margin (paper 000, Algorithm 2).
+
+init: HAC with average linkage, once, on the pool embeddings of the first
+trained model (Algorithm 2, lines 4-5); the clusters are reused every round.
+select: the k_m unlabeled examples of smallest margin, mapped to their
+clusters, sampled round-robin from the smallest cluster up (lines 8-19).
+
+Options (``config.al.cluster_margin``):
+  margin_factor [10.0]: k_m = margin_factor · k_t (paper: 10 for Open Images,
+    1.25 for CIFAR/SVHN); must be >= 1.
+  hac ['auto']: 'exact' (Algorithm 1, O(N²) memory), 'multiround' (appendix
+    A.2, O(N·k) memory), 'assign' (A.2 cluster assignment: HAC on the labeled
+    seed set, the rest joins the nearest centroid within eps_c) or 'auto'
+    (exact up to hac.MAX_EXACT_POINTS points, else multiround).
+  eps [None]: HAC threshold; None picks the smallest eps whose average
+    cluster size reaches ``target_cluster_size`` (the paper's rule, section
+    3.2/3.3: >= 10 for Open Images, >= 1.25 for CIFAR).
+  target_cluster_size [10.0].
+  eps_c [None]: assignment radius for 'assign'; None uses eps.
+  knn_k [10]: neighbours per node of the multi-round (k, τ)-NN graph.
+"""
+
+import jax
+import numpy as np
+
+from al_jax.kernels import hac
+from al_jax.kernels import hac_multiround
+from al_jax.strategies import base
+from al_jax.strategies import margin
+from al_jax.strategies.round_robin import round_robin
+
+HAC_METHODS = ('auto', 'exact', 'multiround', 'assign')
+
+
+def cluster_pool(emb: np.ndarray, labeled_mask: np.ndarray, cfg) -> np.ndarray:
+  """[N] cluster id per pool example, by the HAC variant of `cfg`."""
+  method = cfg.get('hac', 'auto')
+  if method not in HAC_METHODS:
+    raise ValueError(f'Unknown cluster_margin.hac {method!r}; valid: '
+                     f'{HAC_METHODS}.')
+  if method == 'auto':
+    method = 'exact' if len(emb) <= hac.MAX_EXACT_POINTS else 'multiround'
+  knn_k = int(cfg.get('knn_k', 10))
+  eps = cfg.get('eps')
+  if method == 'assign':
+    seeds = emb[labeled_mask]
+    if eps is None:
+      eps = hac.eps_for_average_size(seeds, cfg.get('target_cluster_size',
+                                                    10.0))
+    return hac_multiround.hac_assign(emb, labeled_mask, eps,
+                                     cfg.get('eps_c') or eps)
+  kwargs = {'k': knn_k} if method == 'multiround' else {}
+  if eps is None:
+    eps = hac.eps_for_average_size(emb, cfg.get('target_cluster_size', 10.0),
+                                   method=method, **kwargs)
+  if method == 'exact':
+    return hac.hac_average(emb, eps)
+  return hac_multiround.hac_multiround(emb, eps, **kwargs)
+
+
+def make(cfg) -> base.Strategy:
+  factor = float(cfg.get('margin_factor', 10.0))
+  if factor < 1:
+    raise ValueError(f'cluster_margin.margin_factor={factor}: k_m must be at '
+                     'least k_t (Algorithm 2 requires k_t <= k_m).')
+
+  def init(ctx: base.Context) -> np.ndarray:
+    return cluster_pool(ctx.embeddings(), ctx.labeled_mask, cfg)
+
+  def select(clusters, ctx: base.Context, budget: int, key: jax.Array):
+    k_m = min(int(np.ceil(factor * budget)), len(ctx.unlabeled_indices))
+    candidates = margin.lowest_margin(ctx, k_m)
+    picks = round_robin(clusters[candidates], budget, key)
+    return base.Selection(candidates[picks]), clusters
+
+  return base.Strategy(init, select)
