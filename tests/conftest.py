@@ -20,3 +20,23 @@ def load_config(name: str, arg=None):
 def digits_config():
   """configs/digits.py: digits + MLP, 40 seed labels, 2 rounds of 40."""
   return load_config('digits')
+
+
+def same_on_eight_devices(script: str):
+  """Runs `script`'s picks(mesh) on 8 simulated devices and on this process's
+  one device; returns both results (JSON-decoded) for comparison."""
+  import json
+  import subprocess
+  import sys
+  main = ('import json\nimport jax\nfrom al_jax import sharding\n'
+          'assert jax.device_count() == 8\n'
+          'print(json.dumps(picks(sharding.make_mesh())))')
+  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=8',
+             JAX_PLATFORMS='cpu', PYTHONPATH=ROOT)
+  out = subprocess.run([sys.executable, '-c', script + main], env=env,
+                       capture_output=True, text=True, timeout=120)
+  assert out.returncode == 0, out.stderr
+  many = json.loads(out.stdout.strip().splitlines()[-1])
+  scope = {}
+  exec(script, scope)  # pylint: disable=exec-used
+  return many, json.loads(json.dumps(scope['picks'](None)))

@@ -1,18 +1,14 @@
 """Greedy k-center vs a numpy farthest-first reference and the optimum."""
 
 import itertools
-import json
-import os
-import subprocess
-import sys
 
 import jax
 import numpy as np
 import pytest
+from conftest import same_on_eight_devices
 
 from al_jax.kernels import kcenter, partition
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def farthest_first(x, labeled, k, first=None):
@@ -146,17 +142,6 @@ def picks(mesh):
 
 
 def test_eight_devices_pick_what_one_picks():
-  main = ('import json\nfrom al_jax import sharding\n'
-          'assert jax.device_count() == 8\n'
-          'print(json.dumps(picks(sharding.make_mesh())))')
-  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=8',
-             JAX_PLATFORMS='cpu', PYTHONPATH=ROOT)
-  out = subprocess.run([sys.executable, '-c', _PICKS + main], env=env,
-                       capture_output=True, text=True, timeout=120)
-  assert out.returncode == 0, out.stderr
-  many = json.loads(out.stdout.strip().splitlines()[-1])
-  scope = {}
-  exec(_PICKS, scope)  # pylint: disable=exec-used
-  one = scope['picks'](None)
+  many, one = same_on_eight_devices(_PICKS)
   assert many == one
   assert len(set(many['labeled'])) == 30

@@ -1,20 +1,16 @@
 """k-means++ seeding: D² law, factorized == materialized, sharding."""
 
 import functools
-import json
-import os
-import subprocess
-import sys
 
 import jax
 import numpy as np
 import pytest
+from conftest import same_on_eight_devices
 from scipy import stats
 
 from al_jax import sharding
 from al_jax.kernels import kmeanspp, partition
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _badge_pool(n=203, c=4, d=6, seed=0):
@@ -137,15 +133,5 @@ def picks(mesh):
 
 
 def test_eight_devices_pick_what_one_picks():
-  main = ('import json\nfrom al_jax import sharding\n'
-          'assert jax.device_count() == 8\n'
-          'print(json.dumps(picks(sharding.make_mesh())))')
-  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=8',
-             JAX_PLATFORMS='cpu', PYTHONPATH=ROOT)
-  out = subprocess.run([sys.executable, '-c', _PICKS + main], env=env,
-                       capture_output=True, text=True, timeout=120)
-  assert out.returncode == 0, out.stderr
-  many = json.loads(out.stdout.strip().splitlines()[-1])
-  scope = {}
-  exec(_PICKS, scope)  # pylint: disable=exec-used
-  assert many == scope['picks'](None)
+  many, one = same_on_eight_devices(_PICKS)
+  assert many == one
