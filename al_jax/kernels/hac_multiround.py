@@ -282,11 +282,13 @@ def hac_multiround(x, eps: float, k: int = 10, tau: float | None = None,
 
 def eps_for_average_size_multiround(x, target: float, k: int = 10,
                                     tau: float | None = None, rounds: int = 10,
-                                    iters: int = 16) -> float:
+                                    iters: int = 12) -> float:
   """Bisection on eps so `hac_multiround` clusters average >= target points.
 
-  Keeps the smallest probed eps that met the target (the mean size need not
-  be monotone in eps for the graph approximation).
+  Starts from the median k-th neighbour distance, doubles until the target is
+  met, then halves the bracket `iters` times. Returns the smallest probed eps
+  that met the target (the mean size need not be exactly monotone in eps
+  for the graph approximation). Each probe reuses the round-0 k-NN graph.
   """
   x = np.asarray(x, np.float32)
   n = x.shape[0]
@@ -299,8 +301,13 @@ def eps_for_average_size_multiround(x, target: float, k: int = 10,
     return n / (labels.max() + 1)
 
   lo, hi = 0.0, float(np.median(graph[0][:, -1])) or 1.0
-  while avg_size(hi) < target:
+  for _ in range(64):
+    if avg_size(hi) >= target:
+      break
     lo, hi = hi, hi * 2
+  else:
+    raise ValueError(f'No eps reaches mean cluster size {target} within '
+                     f'{rounds} rounds; raise rounds or k.')
   for _ in range(iters):
     mid = (lo + hi) / 2
     if avg_size(mid) >= target:
