@@ -10,6 +10,16 @@ import jax.numpy as jnp
 _BatchNorm = functools.partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5)
 
 
+def _block_layers(block: nn.Module, train: bool):
+  """(conv, norm, last BN scale init) shared by both residual blocks."""
+  conv = functools.partial(nn.Conv, use_bias=False, dtype=block.dtype)
+  norm = functools.partial(_BatchNorm, use_running_average=not train,
+                           dtype=block.dtype)
+  last_scale = (nn.initializers.zeros if block.zero_init_residual
+                else nn.initializers.ones)
+  return conv, norm, last_scale
+
+
 class BasicBlock(nn.Module):
   """Two 3x3 convs; used by ResNet-18/34. Output channels: filters."""
 
@@ -21,11 +31,7 @@ class BasicBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool):
-    conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype)
-    norm = functools.partial(_BatchNorm, use_running_average=not train,
-                             dtype=self.dtype)
-    last_scale = (nn.initializers.zeros if self.zero_init_residual
-                  else nn.initializers.ones)
+    conv, norm, last_scale = _block_layers(self, train)
     y = conv(self.filters, (3, 3), self.strides, padding=1)(x)
     y = nn.relu(norm()(y))
     y = conv(self.filters, (3, 3), padding=1)(y)
@@ -50,11 +56,7 @@ class Bottleneck(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool):
-    conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype)
-    norm = functools.partial(_BatchNorm, use_running_average=not train,
-                             dtype=self.dtype)
-    last_scale = (nn.initializers.zeros if self.zero_init_residual
-                  else nn.initializers.ones)
+    conv, norm, last_scale = _block_layers(self, train)
     out = self.filters * self.expansion
     y = nn.relu(norm()(conv(self.filters, (1, 1))(x)))
     y = conv(self.filters, (3, 3), self.strides, padding=1)(y)
