@@ -250,7 +250,7 @@ _PREFIX_LOADERS = {'tfds:': _load_tfds, 'npz:': _load_npz}
 INPUT_KEYS = ('source', 'seed', 'test_fraction', 'max_train_examples',
               'num_examples', 'noise', 'num_classes', 'num_features',
               'annotated_per_example', 'data_dir', 'train_split', 'test_split',
-              'image_key', 'label_key')
+              'image_key', 'label_key', 'image_size')
 
 
 def load(cfg) -> Dataset:

@@ -21,6 +21,7 @@ import os
 import pickle
 import shutil
 import time
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -34,6 +35,7 @@ from al_jax import sharding
 from al_jax import strategies
 from al_jax import train
 from al_jax.evaluators import accuracy
+from al_jax.evaluators import average_precision
 from al_jax.input import ledger as ledger_lib
 from al_jax.input import sources
 
@@ -42,6 +44,7 @@ AL_KEYS = ('strategies', 'seed_examples', 'budget_examples', 'rounds',
            'retrain')
 RETRAIN = ('scratch', 'finetune')
 METRIC = 'test_accuracy'
+AP_METRIC = 'test_pooled_ap'
 
 
 def check_config(config):
@@ -79,11 +82,8 @@ def run(config, workdir: str) -> dict:
   """Runs every strategy x seed of `config`; returns the summary per strategy."""
   check_config(config)
   ds = sources.load(config.input)
-  if ds.multilabel:
-    raise ValueError(
-        f'Input {config.input.source!r} is multi-label; this loop buys one '
-        'class label per example and needs a multi-class source.')
-  check_budget(config, len(ds.y_train))
+  pool = Pool.of(ds)
+  check_budget(config, pool.size)
   model_cfg = dict(config.model)
   model = models.get_model(model_cfg.pop('name'), ds.num_classes, **model_cfg)
   mesh = sharding.make_mesh()
@@ -95,24 +95,70 @@ def run(config, workdir: str) -> dict:
                   dynamic_ncols=True)
   for name, seed in runs:
     run_dir = os.path.join(workdir, name, f'seed_{seed}')
-    run_one(config, ds, model, mesh, name, int(seed), run_dir, bar)
+    run_one(config, ds, pool, model, mesh, name, int(seed), run_dir, bar)
   bar.close()
-  summary = report.summarize(workdir, METRIC)
-  text = report.table(summary, METRIC)
+  summary = report.summarize(workdir, pool.metric)
+  text = report.table(summary, pool.metric)
   print(text)
   with open(os.path.join(workdir, 'results.md'), 'w') as f:
     f.write(text + '\n')
-  report.plot(summary, METRIC, os.path.join(workdir, 'learning_curve.png'),
+  report.plot(summary, pool.metric,
+              os.path.join(workdir, 'learning_curve.png'),
               title=f'{config.input.source}: {config.model.name}')
   return summary
 
 
-def _seed_ledger(ds, oracle, n_seed: int, key) -> ledger_lib.Ledger:
-  """Round 0: `n_seed` pool examples uniformly at random (paper 000 Alg. 2)."""
-  idx = np.asarray(jax.random.choice(key, len(ds.y_train), (n_seed,),
+class Pool(NamedTuple):
+  """What the loop buys labels of.
+
+  Multi-class data: the pool items are the N training examples. Multi-label
+  data (paper 000 section 3.2): the items are the P annotated image-class
+  pairs, each with a binary label, and the metric is pooled AP.
+
+  Attributes:
+    hidden: [N] (or [P]) labels the oracle sells.
+    pairs: None, or the `PairPool` of multi-label data.
+    metric: name of the test metric in metrics.jsonl.
+  """
+  hidden: np.ndarray
+  pairs: strategies.pairs.PairPool | None
+  metric: str
+
+  @classmethod
+  def of(cls, ds: sources.Dataset) -> 'Pool':
+    if not ds.multilabel:
+      return cls(ds.y_train, None, METRIC)
+    pairs = strategies.pairs.PairPool.from_labels(ds.y_train)
+    return cls(pairs.labels(ds.y_train), pairs, AP_METRIC)
+
+  @property
+  def size(self) -> int:
+    return len(self.hidden)
+
+  def training_labels(self, ds: sources.Dataset, bought: ledger_lib.Ledger):
+    """(y, idx): [N] (or [N, C]) labels known so far, -1 where unknown, and
+    the [M] examples that carry at least one known label."""
+    known = np.full(ds.y_train.shape, -1, ds.y_train.dtype)
+    if self.pairs is None:
+      known[bought.indices] = bought.labels
+      return known, bought.indices
+    images = self.pairs.image[bought.indices]
+    known[images, self.pairs.cls[bought.indices]] = bought.labels
+    return known, np.unique(images)
+
+  def evaluate(self, logits: np.ndarray, labels: np.ndarray) -> float:
+    if self.pairs is None:
+      return accuracy.accuracy(logits, labels)
+    return average_precision.pooled_average_precision(logits, labels)
+
+
+def _seed_ledger(oracle, n_seed: int, key) -> ledger_lib.Ledger:
+  """Round 0: `n_seed` pool items uniformly at random (paper 000 Alg. 2)."""
+  idx = np.asarray(jax.random.choice(key, oracle.pool_size, (n_seed,),
                                      replace=False), np.int64)
-  empty = ledger_lib.Ledger.empty(ds.y_train.shape[1:], ds.y_train.dtype)
-  return empty.add(0, idx, oracle.reveal(idx))
+  labels = oracle.reveal(idx)
+  return ledger_lib.Ledger.empty(labels.shape[1:], labels.dtype).add(
+      0, idx, labels)
 
 
 def _resume(run_dir: str, config) -> tuple[ledger_lib.Ledger | None, list]:
@@ -132,15 +178,15 @@ def _resume(run_dir: str, config) -> tuple[ledger_lib.Ledger | None, list]:
   return ledger, [row for _, row in done]
 
 
-def run_one(config, ds, model, mesh, name: str, seed: int, run_dir: str,
-            bar: tqdm.tqdm) -> list[dict]:
+def run_one(config, ds, pool: Pool, model, mesh, name: str, seed: int,
+            run_dir: str, bar: tqdm.tqdm) -> list[dict]:
   """One strategy, one seed; resumes from `run_dir` when it holds a run."""
   al = config.al
   os.makedirs(run_dir, exist_ok=True)
   ledger_path = os.path.join(run_dir, 'ledger.npz')
   ckpt_dir = os.path.abspath(os.path.join(run_dir, 'model'))
   state_path = os.path.join(run_dir, 'strategy_state.pkl')
-  oracle = ledger_lib.Oracle(ds.y_train)
+  oracle = ledger_lib.Oracle(pool.hidden)
   key = jax.random.key(seed)
   k_seed, k_train, k_select = (jax.random.fold_in(key, i) for i in range(3))
   strategy = strategies.get(name, al)
@@ -149,7 +195,7 @@ def run_one(config, ds, model, mesh, name: str, seed: int, run_dir: str,
 
   ledger, rows = _resume(run_dir, config)
   if ledger is None:
-    ledger = _seed_ledger(ds, oracle, al.seed_examples, k_seed)
+    ledger = _seed_ledger(oracle, al.seed_examples, k_seed)
     ledger.save(ledger_path)
   report.write_metrics(run_dir, rows)
   bar.update(len(rows))
@@ -168,22 +214,23 @@ def run_one(config, ds, model, mesh, name: str, seed: int, run_dir: str,
   for r in range(start, al.rounds + 1):
     bar.set_description(f'{name} seed {seed} round {r}')
     bought = ledger.upto(r)
-    known = np.full(ds.y_train.shape, -1, ds.y_train.dtype)
-    known[bought.indices] = bought.labels
+    known, train_idx = pool.training_labels(ds, bought)
     t0 = time.perf_counter()
-    state = train.fit(config.train, model, ds.x_train, known, bought.indices,
+    state = train.fit(config.train, model, ds.x_train, known, train_idx,
                       jax.random.fold_in(k_train, r), mesh,
                       state=state if finetune else None)
     train_seconds = time.perf_counter() - t0
     test_logits, _ = train.predict(state, ds.x_test, mesh, predict_bs)
-    acc = accuracy.accuracy(test_logits, ds.y_test)
+    score = pool.evaluate(test_logits, ds.y_test)
     train.save_variables(os.path.join(ckpt_dir, f'round_{r}'), state)
     select_seconds = None
     if r < al.rounds and ledger.last_round <= r:
+      pool_labels = np.full(pool.size, -1, pool.hidden.dtype)
+      pool_labels[bought.indices] = bought.labels
       ctx = strategies.Context(
-          bought.labeled_mask(len(known)), known, ds.num_classes,
+          bought.labeled_mask(pool.size), pool_labels, ds.num_classes,
           lambda s=state: train.predict(s, ds.x_train, mesh, predict_bs),
-          mesh, r)
+          mesh, r, pool.pairs)
       t0 = time.perf_counter()
       if not os.path.exists(state_path):
         strategy_state = strategy.init(ctx)
@@ -196,7 +243,7 @@ def run_one(config, ds, model, mesh, name: str, seed: int, run_dir: str,
       idx = np.asarray(selection.indices, np.int64)
       ledger = ledger.add(r + 1, idx, oracle.reveal(idx))
       ledger.save(ledger_path)
-    row = {'round': r, 'labels': len(bought), METRIC: acc,
+    row = {'round': r, 'labels': len(bought), pool.metric: score,
            'train_seconds': round(train_seconds, 3),
            'selection_seconds': (None if select_seconds is None
                                  else round(select_seconds, 4)),
@@ -207,7 +254,7 @@ def run_one(config, ds, model, mesh, name: str, seed: int, run_dir: str,
     shutil.rmtree(os.path.join(ckpt_dir, f'round_{r - 1}'), ignore_errors=True)
     bar.update(1)
     bar.write(f'{name} seed {seed} round {r}: {len(bought)} labels, '
-              f'test accuracy {acc:.4f}, train {train_seconds:.1f}s'
+              f'{pool.metric} {score:.4f}, train {train_seconds:.1f}s'
               + ('' if select_seconds is None
                  else f', selection {select_seconds:.2f}s'))
   return rows

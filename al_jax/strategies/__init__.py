@@ -6,6 +6,7 @@ from al_jax.strategies import badge
 from al_jax.strategies import cluster_margin
 from al_jax.strategies import coreset
 from al_jax.strategies import margin
+from al_jax.strategies import pairs
 from al_jax.strategies import random
 from al_jax.strategies.base import Context, Selection, Strategy
 

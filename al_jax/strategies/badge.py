@@ -4,6 +4,10 @@ seeding (D² sampling) on gradient embeddings g_x(y) = (p_y − 1[y = ŷ]) z_x.
 The [N, C·D] embeddings are never formed: distances between outer products
 are computed from the factors (see `kmeanspp.kmeanspp_seed_outer`).
 
+Multi-label pools (section 3.2): each image-class pair is its own binary
+problem, so its gradient embedding has l = 2 blocks (`pairs.pair_badge_factors`)
+times its image's embedding, and k-means++ runs over the pairs.
+
 Options (``config.al.badge``): ``partitions`` [1] — appendix A.1 random
 partitions of the unlabeled pool, k/m picks from each.
 """
@@ -14,14 +18,19 @@ import numpy as np
 from al_jax.kernels import kmeanspp
 from al_jax.kernels import partition
 from al_jax.strategies import base
+from al_jax.strategies import pairs as pairs_lib
 
 
 def make(cfg) -> base.Strategy:
   parts = int(cfg.get('partitions', 1))
 
   def select(state, ctx: base.Context, budget: int, key: jax.Array):
-    a = np.asarray(kmeanspp.badge_factors(ctx.logits()))
     z = ctx.embeddings()
+    if ctx.pairs is None:
+      a = np.asarray(kmeanspp.badge_factors(ctx.logits()))
+    else:
+      a = pairs_lib.pair_badge_factors(ctx.logits(), ctx.pairs)
+      z = z[ctx.pairs.image]
     unlabeled = ctx.unlabeled_indices
     if parts == 1:
       return base.Selection(kmeanspp.kmeanspp_seed_outer(

@@ -15,6 +15,8 @@ from typing import Any, Callable, NamedTuple
 import jax
 import numpy as np
 
+from al_jax.strategies.pairs import PairPool
+
 
 class Selection(NamedTuple):
   """indices: [K] int64 pool indices; weights: optional [K] float32."""
@@ -37,22 +39,28 @@ class Context:
   """What is known at selection time; model outputs are computed lazily once.
 
   Attributes:
-    labeled_mask: [N] bool, labels bought so far.
-    labels: [N] int32 known labels, -1 where not bought.
+    labeled_mask: [N] bool, labels bought so far (multi-label: [P], pairs).
+    labels: [N] int32 known labels, -1 where not bought (multi-label: [P]
+      int8 pair labels in {0, 1}, -1 where not bought).
     num_classes: C.
     mesh: device mesh for sharded scoring.
     round: the active-learning round whose model produced the outputs.
+    pairs: None for a multi-class pool of examples; in multi-label mode the
+      `pairs.PairPool` whose pairs are the pool items. Model outputs are per
+      image either way.
   """
 
   def __init__(self, labeled_mask: np.ndarray, labels: np.ndarray,
                num_classes: int, outputs_fn: Callable[[], tuple[np.ndarray,
                                                                 np.ndarray]],
-               mesh: jax.sharding.Mesh, round_: int = 0):
+               mesh: jax.sharding.Mesh, round_: int = 0,
+               pairs: PairPool | None = None):
     self.labeled_mask = labeled_mask
     self.labels = labels
     self.num_classes = num_classes
     self.mesh = mesh
     self.round = round_
+    self.pairs = pairs
     self._outputs_fn = outputs_fn
     self._outputs = None
 
@@ -71,11 +79,11 @@ class Context:
     return self._outputs
 
   def logits(self) -> np.ndarray:
-    """[N, C] float32 logits of the current model over the pool."""
+    """[N, C] float32 logits of the current model over the pool (images)."""
     return self._model_outputs()[0]
 
   def embeddings(self) -> np.ndarray:
-    """[N, D] float32 penultimate-layer embeddings over the pool."""
+    """[N, D] float32 penultimate-layer embeddings over the pool (images)."""
     return self._model_outputs()[1]
 
 

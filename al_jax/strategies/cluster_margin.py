@@ -5,6 +5,12 @@ trained model (Algorithm 2, lines 4-5); the clusters are reused every round.
 select: the k_m unlabeled examples of smallest margin, mapped to their
 clusters, sampled round-robin from the smallest cluster up (lines 8-19).
 
+Multi-label pools (section 3.2): clusters are of images; Algorithm 2 picks k
+images, then k pairs are drawn uniformly among those images' unlabeled
+pairs. The paper does not say how an image's margin is formed from its pairs';
+we use its most uncertain unlabeled pair (the smallest binary margin), so an
+image ranks as high as the best query it offers.
+
 Options (``config.al.cluster_margin``):
   margin_factor [10.0]: k_m = margin_factor · k_t (paper: 10 for Open Images,
     1.25 for CIFAR/SVHN); must be >= 1.
@@ -27,6 +33,7 @@ from al_jax.kernels import hac
 from al_jax.kernels import hac_multiround
 from al_jax.strategies import base
 from al_jax.strategies import margin
+from al_jax.strategies import pairs as pairs_lib
 from al_jax.strategies.round_robin import round_robin
 
 HAC_METHODS = ('auto', 'exact', 'multiround', 'assign')
@@ -64,13 +71,30 @@ def make(cfg) -> base.Strategy:
     raise ValueError(f'cluster_margin.margin_factor={factor}: k_m must be at '
                      'least k_t (Algorithm 2 requires k_t <= k_m).')
 
+  def sample(scores, excluded, clusters, k, key) -> np.ndarray:
+    """Algorithm 2 lines 8-19 on one level (examples or images)."""
+    k_m = min(int(np.ceil(factor * k)), int(np.sum(~excluded)))
+    candidates = margin.lowest(scores, excluded, k_m)
+    return candidates[round_robin(clusters[candidates], k, key)]
+
   def init(ctx: base.Context) -> np.ndarray:
-    return cluster_pool(ctx.embeddings(), ctx.labeled_mask, cfg)
+    labeled = ctx.labeled_mask
+    if ctx.pairs is not None:  # The seed set's images, for hac='assign'.
+      labeled = ctx.pairs.images_with(labeled)
+    return cluster_pool(ctx.embeddings(), labeled, cfg)
 
   def select(clusters, ctx: base.Context, budget: int, key: jax.Array):
-    k_m = min(int(np.ceil(factor * budget)), len(ctx.unlabeled_indices))
-    candidates = margin.lowest_margin(ctx, k_m)
-    picks = round_robin(clusters[candidates], budget, key)
-    return base.Selection(candidates[picks]), clusters
+    scores = margin.pool_margins(ctx)
+    if ctx.pairs is None:
+      return base.Selection(sample(scores, ctx.labeled_mask, clusters, budget,
+                                   key)), clusters
+    pp, unlabeled = ctx.pairs, ~ctx.labeled_mask
+    closed = ~pp.images_with(unlabeled)
+    k_images = min(budget, int(np.sum(~closed)))
+    key_images, key_pairs = jax.random.split(key)
+    images = sample(pp.image_min(scores, unlabeled), closed, clusters,
+                    k_images, key_images)
+    return base.Selection(pairs_lib.sample_pairs(
+        pp, ctx.labeled_mask, images, budget, key_pairs)), clusters
 
   return base.Strategy(init, select)

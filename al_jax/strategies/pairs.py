@@ -1,0 +1,125 @@
+"""Multi-label pools of image-class pairs (paper 000, section 3.2).
+
+In multi-label mode the unit of labeling is an annotated (image, class) pair
+with a binary label: the pool is every pair whose label exists (y >= 0 in the
+{-1 unannotated, 0 negative, 1 positive} convention of `input.sources`), and
+a query buys one pair's label. Models still see images, so strategies move
+between the two views with the functions here:
+
+  * Margin scores each pair by its binary margin |2σ(l) − 1| (`pair_margins`).
+  * Cluster-Margin and CoreSet choose k images, then k pairs uniformly among
+    those images' unlabeled pairs (`sample_pairs`).
+  * BADGE's gradient embedding of a pair has l = 2 blocks, one per binary
+    outcome (`pair_badge_factors`).
+
+Dimensions: N images, C classes, P annotated pairs, K budget, D embedding.
+"""
+
+from typing import NamedTuple
+
+import jax
+import numpy as np
+
+from al_jax.kernels import kmeanspp
+from al_jax.scores import uncertainty
+
+
+class PairPool(NamedTuple):
+  """The annotated pairs, in row-major (image, class) order.
+
+  Attributes:
+    image: [P] int64 image of each pair.
+    cls: [P] int64 class of each pair.
+    num_images: N.
+  """
+  image: np.ndarray
+  cls: np.ndarray
+  num_images: int
+
+  @classmethod
+  def from_labels(cls, y: np.ndarray) -> 'PairPool':
+    """y: [N, C] int labels in {-1, 0, 1}; pairs are the entries >= 0."""
+    image, c = np.nonzero(np.asarray(y) >= 0)
+    return cls(image.astype(np.int64), c.astype(np.int64), len(y))
+
+  def __len__(self) -> int:
+    return len(self.image)
+
+  def labels(self, y: np.ndarray) -> np.ndarray:
+    """[N, C] labels -> [P] the pairs' labels."""
+    return y[self.image, self.cls]
+
+  def images_with(self, pair_mask: np.ndarray) -> np.ndarray:
+    """[P] bool -> [N] bool: images owning at least one pair of the mask."""
+    out = np.zeros(self.num_images, bool)
+    out[self.image[pair_mask]] = True
+    return out
+
+  def image_min(self, pair_scores: np.ndarray,
+                pair_mask: np.ndarray) -> np.ndarray:
+    """[N] smallest score among each image's masked pairs, +inf if none."""
+    out = np.full(self.num_images, np.inf, np.float64)
+    np.minimum.at(out, self.image[pair_mask], pair_scores[pair_mask])
+    return out
+
+
+def pair_margins(logits: np.ndarray, pairs: PairPool) -> np.ndarray:
+  """[N, C] logits -> [P] binary margins |p − (1 − p)| of the pairs."""
+  return np.asarray(uncertainty.binary_margin(
+      np.asarray(logits)[pairs.image, pairs.cls]))
+
+
+def pair_badge_factors(logits: np.ndarray, pairs: PairPool) -> np.ndarray:
+  """[N, C] logits -> [P, 2] BADGE factors of each pair's binary problem.
+
+  The pair's two outcomes (negative, positive) have probabilities
+  softmax([0, l]) = (1 − σ(l), σ(l)), so the BADGE factor p_y − 1[y = ŷ] of a
+  two-class softmax over [0, l] is exactly the pair's 2-block gradient
+  (section 3.2: "the gradient is composed of l = 2 blocks"); the gradient
+  embedding of the pair is this factor ⊗ its image's embedding.
+  """
+  pair_logits = np.asarray(logits, np.float32)[pairs.image, pairs.cls]
+  two_class = np.stack([np.zeros_like(pair_logits), pair_logits], axis=1)
+  return np.asarray(kmeanspp.badge_factors(two_class))
+
+
+def sample_pairs(pairs: PairPool, labeled_mask: np.ndarray,
+                 images: np.ndarray, k: int, key: jax.Array) -> np.ndarray:
+  """k unlabeled pairs drawn uniformly among the pairs of `images`.
+
+  Section 3.2's second step ("given all the potential classes with labels
+  available in this set of k images ... we sample k image-class pairs
+  uniformly at random"). If the images hold fewer than k unlabeled pairs (only
+  possible when fewer than k images were open), the remainder is drawn
+  uniformly from the other unlabeled pairs, so the budget is always spent.
+
+  Args:
+    pairs: the pair pool.
+    labeled_mask: [P] bool, pairs already bought.
+    images: [M] int image ids.
+    k: budget, at most the number of unlabeled pairs.
+    key: PRNG key.
+
+  Returns:
+    [k] int64 distinct unlabeled pair indices.
+  """
+  chosen = np.zeros(pairs.num_images, bool)
+  chosen[np.asarray(images, np.int64)] = True
+  inside = ~labeled_mask & chosen[pairs.image]
+  first = np.flatnonzero(inside)
+  rest = np.flatnonzero(~labeled_mask & ~inside)
+  if k > len(first) + len(rest):
+    raise ValueError(f'k={k} exceeds the {len(first) + len(rest)} unlabeled '
+                     'pairs.')
+  k_in, k_rest = jax.random.split(key)
+  take = min(k, len(first))
+  return np.concatenate([_choose(k_in, first, take),
+                         _choose(k_rest, rest, k - take)]).astype(np.int64)
+
+
+def _choose(key: jax.Array, items: np.ndarray, k: int) -> np.ndarray:
+  """k of `items` uniformly without replacement."""
+  if k == 0:
+    return items[:0]
+  return items[np.asarray(jax.random.choice(key, len(items), (k,),
+                                            replace=False))]
