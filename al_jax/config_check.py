@@ -6,6 +6,8 @@ key would otherwise be ignored silently.
 """
 
 import difflib
+import importlib.util
+import os
 
 
 def check_keys(section, allowed, where: str):
@@ -20,3 +22,16 @@ def check_keys(section, allowed, where: str):
                                      if close else ''))
   raise ValueError(f'Unknown config key(s): {", ".join(hints)}. Valid keys of '
                    f'{where}: {", ".join(sorted(allowed))}.')
+
+
+def load_file(path: str, arg: str | None = None):
+  """`get_config(arg)` of the config file at `path`, as `--config=` loads it.
+
+  Config files are plain modules, not a package, so a config that extends
+  another (e.g. configs/cifar100_cm.py from cifar10_cm.py) loads it by path.
+  """
+  name = 'config_' + os.path.splitext(os.path.basename(path))[0]
+  spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)

@@ -8,22 +8,17 @@ small-batch settings of paper 000 section 3.3: k_m = 1.25 k_t and eps chosen
 for an average cluster size of 1.25, exact HAC (the pool is small).
 """
 
-import importlib.util
 import os
 
 import ml_collections
 
-
-def _base_config(arg):
-  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'mnist5k.py')
-  spec = importlib.util.spec_from_file_location('configs_mnist5k', path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
+from al_jax import config_check
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  config = _base_config(arg)
+  config = config_check.load_file(
+      os.path.join(os.path.dirname(os.path.abspath(__file__)), 'mnist5k.py'),
+      arg)
   config.al.strategies = ('random', 'margin', 'coreset', 'badge',
                           'cluster_margin')
   config.al.cluster_margin = ml_collections.ConfigDict(dict(

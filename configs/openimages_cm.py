@@ -26,6 +26,7 @@ with the `tfds build` command to prepare it.
 """
 
 import ml_collections
+from ml_collections import config_dict
 
 STRATEGIES = ('random', 'margin', 'coreset', 'badge', 'cluster_margin')
 
@@ -62,7 +63,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.train.decay_factor = 0.1
   config.train.batch_size = 6144
   config.train.steps = 15_000
-  config.train.init_checkpoint = None
+  config.train.init_checkpoint = config_dict.placeholder(str)
   config.train.predict_batch_size = 8192
 
   config.al = ml_collections.ConfigDict()

@@ -283,3 +283,50 @@ def test_tfds_non_random_access_format_is_explained(tfds, tmp_path):
       '"fileFormat": "array_record"', '"fileFormat": "tfrecord"'))
   with pytest.raises(ValueError, match="tfrecord.*file_format='array_record'"):
     sources.load(_cfg(source='tfds:al_jax_tiny', data_dir=str(tmp_path)))
+
+
+def test_tfds_multilabel_objects_and_resize(tfds, tmp_path):
+  """A tiny open_images_v4-like data set: variable-size images and
+  image-level labels as a sequence of {label, confidence}."""
+
+  class AlJaxTinyMultilabel(tfds.core.GeneratorBasedBuilder,
+                            skip_registration=True):
+    VERSION = tfds.core.Version('1.0.0')
+
+    def _info(self):
+      return tfds.core.DatasetInfo(
+          builder=self,
+          features=tfds.features.FeaturesDict({
+              'image': tfds.features.Tensor(shape=(None, None, 3),
+                                            dtype=np.uint8, encoding='zlib'),
+              'objects': tfds.features.Sequence({
+                  'label': tfds.features.ClassLabel(num_classes=6),
+                  'confidence': np.int32})}))
+
+    def _split_generators(self, dl_manager):
+      return {'train': self._generate_examples(12),
+              'test': self._generate_examples(4)}
+
+    def _generate_examples(self, n):
+      for i in range(n):
+        # Image i is annotated on classes i % 6 (positive) and (i + 1) % 6
+        # (negative); sizes vary.
+        yield i, {'image': np.full((4 + i % 3, 6, 3), 10 * i, np.uint8),
+                  'objects': {'label': [i % 6, (i + 1) % 6],
+                              'confidence': [1, 0]}}
+
+  AlJaxTinyMultilabel(data_dir=str(tmp_path),
+                      file_format='array_record').download_and_prepare()
+  cfg = _cfg(source='tfds:al_jax_tiny_multilabel', data_dir=str(tmp_path),
+             label_key='objects')
+  with pytest.raises(ValueError, match='image_size'):
+    sources.load(cfg)
+  cfg['image_size'] = 8
+  ds = sources.load(cfg)
+  assert ds.multilabel and ds.num_classes == 6
+  assert ds.x_train.shape == (12, 8, 8, 3) and ds.y_train.shape == (12, 6)
+  for x, row in zip(ds.x_train, ds.y_train):
+    i = int(round(x[0, 0, 0] / 10))
+    want = np.full(6, -1, np.int8)
+    want[i % 6], want[(i + 1) % 6] = 1, 0
+    np.testing.assert_array_equal(row, want)

@@ -71,52 +71,95 @@ def _open(name: str, split: str, data_dir: str | None):
     raise
 
 
-def _read(source, indices: np.ndarray, image_key: str, label_key: str,
-          where: str):
+def _label(value, num_classes: int) -> np.ndarray:
+  """A record's label: a class id, or a [C] int8 multi-label row.
+
+  Multi-label features are sequences of {'label', 'confidence'} (e.g. the
+  image-level `objects` of open_images_v4): listed classes are annotated,
+  positive (1) when the confidence is > 0 and negative (0) otherwise; other
+  classes stay unannotated (-1). A class listed twice is positive if any
+  entry is.
+  """
+  if not isinstance(value, dict):
+    return np.int32(value)
+  row = np.full(num_classes, -1, np.int8)
+  labels = np.asarray(value['label'], np.int64)
+  positive = np.asarray(value['confidence']) > 0
+  np.maximum.at(row, labels, positive.astype(np.int8))
+  return row
+
+
+def _resize(image: np.ndarray, size: int | None) -> np.ndarray:
+  """[H, W, C] uint8 -> [size, size, C] (bilinear, antialiased); None keeps."""
+  if size is None or image.shape[:2] == (size, size):
+    return np.asarray(image)
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  squeeze = image.shape[-1] == 1
+  pil = Image.fromarray(image[..., 0] if squeeze else image)
+  out = np.asarray(pil.resize((size, size), Image.Resampling.BILINEAR))
+  return out[..., None] if squeeze else out
+
+
+def _read(source, indices: np.ndarray, keys: tuple[str, str],
+          num_classes: int, image_size: int | None, where: str):
   """Reads records into arrays.
 
   Args:
     source: a data source (Sequence of feature dicts).
     indices: [K] record indices to read.
-    image_key: feature holding [H, W, C] images (or [F] feature vectors).
-    label_key: feature holding the scalar class id.
+    keys: (image_key, label_key): the feature holding [H, W, C] images (or
+      [F] feature vectors) and the one holding the label (see `_label`).
+    num_classes: C.
+    image_size: resize images to this square size (None: keep; then all
+      images must have the same shape).
     where: description for error messages.
 
   Returns:
-    x: [K, H, W, C] (or [K, F]) stacked inputs, y: [K] int32 labels.
+    x: [K, H, W, C] (or [K, F]) stacked inputs, y: [K] int32 labels (or
+    [K, C] int8 multi-label rows).
   """
   if len(indices) == 0:
     raise ValueError(f'{where} is empty.')
+  image_key, label_key = keys
   xs, ys = [], []
   for start in range(0, len(indices), _READ_CHUNK):
     # One record at a time: the batched `__getitems__` reads ~2x faster but is
     # broken under `tfds.testing.mock_data` (tfds 4.9) and absent from
     # list-like sources; reading stays a small one-off cost (~60 us/record).
     examples = [source[int(i)] for i in indices[start:start + _READ_CHUNK]]
-    for key in (image_key, label_key):
+    for key in keys:
       if key not in examples[0]:
         raise KeyError(f'{where}: no feature {key!r}; features: '
                        f'{sorted(examples[0])}')
-    shapes = {np.shape(ex[image_key]) for ex in examples}
+    images = [_resize(np.asarray(ex[image_key]), image_size)
+              for ex in examples]
+    shapes = {im.shape for im in images}
     if len(shapes) > 1:
       raise ValueError(f'{where}: {image_key!r} has varying shapes '
-                       f'{sorted(shapes)[:3]}...; only fixed-size inputs are '
-                       'supported.')
-    xs.append(np.stack([np.asarray(ex[image_key]) for ex in examples]))
-    ys.append(np.asarray([ex[label_key] for ex in examples], np.int32))
+                       f'{sorted(shapes)[:3]}...; set config.input.image_size '
+                       'to resize them.')
+    xs.append(np.stack(images))
+    ys.append(np.stack([_label(ex[label_key], num_classes)
+                        for ex in examples]))
   return np.concatenate(xs), np.concatenate(ys)
 
 
-def _num_classes(name: str, data_dir: str | None, label_key: str) -> int:
+def _label_feature(name: str, data_dir: str | None, label_key: str):
+  """(num_classes, multilabel) of the label feature."""
   features = tfds.builder(name, data_dir=data_dir).info.features
   if label_key not in features:
     raise KeyError(f'TFDS data set {name!r}: no feature {label_key!r}; '
                    f'features: {sorted(features.keys())}')
-  num_classes = getattr(features[label_key], 'num_classes', None)
+  feature = features[label_key]
+  multilabel = isinstance(feature, tfds.features.Sequence)
+  if multilabel:  # Sequence({'label': ClassLabel, 'confidence': ...}).
+    feature = feature.feature['label']
+  num_classes = getattr(feature, 'num_classes', None)
   if num_classes is None:
     raise ValueError(f'TFDS data set {name!r}: feature {label_key!r} is not a '
-                     'ClassLabel, so the number of classes is unknown.')
-  return int(num_classes)
+                     'ClassLabel (or a sequence of them), so the number of '
+                     'classes is unknown.')
+  return int(num_classes), multilabel
 
 
 def load_tfds(cfg, name: str) -> sources.Dataset:
@@ -125,12 +168,16 @@ def load_tfds(cfg, name: str) -> sources.Dataset:
   Args:
     cfg: config; fields `data_dir` (None: TFDS default), `train_split`
       ('train'), `test_split` ('test'; empty: split train by `test_fraction`),
-      `image_key` ('image'), `label_key` ('label'), `seed`,
-      `max_train_examples` (only those records are read).
+      `image_key` ('image'), `label_key` ('label'; a sequence of {label,
+      confidence} makes a multi-label data set), `image_size` (None; resize
+      images to a square of this size), `seed`, `max_train_examples` (only
+      those records are read). All images are held in memory: for data sets
+      larger than RAM subsample with `max_train_examples`.
     name: TFDS name, e.g. 'mnist' or 'cifar10:3.0.2'.
 
   Returns:
-    Dataset with uint8 [N, H, W, C] images and [N] int32 labels.
+    Dataset with uint8 [N, H, W, C] images and [N] int32 labels (multi-label:
+    [N, C] int8 in {-1, 0, 1}).
 
   Raises:
     DatasetNotPreparedError: (a FileNotFoundError) the data set is not in
@@ -145,17 +192,19 @@ def load_tfds(cfg, name: str) -> sources.Dataset:
   seed = sources.config_value(cfg, 'seed', 0)
 
   train = _open(name, train_split, data_dir)
-  num_classes = _num_classes(name, data_dir, label_key)
+  num_classes, multilabel = _label_feature(name, data_dir, label_key)
+  read = dict(keys=(image_key, label_key), num_classes=num_classes,
+              image_size=sources.config_value(cfg, 'image_size'))
   # Subsample before reading, as decoding is the slow part of big splits
   # (not when train is split further: `load` subsamples after the split).
   max_train = sources.config_value(cfg, 'max_train_examples')
   keep = sources.subsample_indices(len(train), max_train if test_split else None,
                                    seed)
-  x, y = _read(train, keep, image_key, label_key, f'tfds:{name}[{train_split}]')
+  x, y = _read(train, keep, where=f'tfds:{name}[{train_split}]', **read)
   if test_split:
     test = _open(name, test_split, data_dir)
-    x_test, y_test = _read(test, np.arange(len(test)), image_key, label_key,
-                           f'tfds:{name}[{test_split}]')
+    x_test, y_test = _read(test, np.arange(len(test)),
+                           where=f'tfds:{name}[{test_split}]', **read)
     parts = (x, y, x_test, y_test)
   else:
     parts = sources.split_train_test(
@@ -163,4 +212,5 @@ def load_tfds(cfg, name: str) -> sources.Dataset:
   where = f'tfds:{name}'
   parts = (sources.as_model_inputs(parts[0], where), parts[1],
            sources.as_model_inputs(parts[2], where), parts[3])
-  return sources.Dataset(*parts, num_classes=num_classes, name=f'tfds:{name}')
+  return sources.Dataset(*parts, num_classes=num_classes, name=f'tfds:{name}',
+                         multilabel=multilabel)

@@ -1,0 +1,59 @@
+"""Every config in configs/ is valid; the paper configs that need data stop at
+once, with instructions, where the data are missing."""
+
+import time
+
+import pytest
+
+from al_jax import models
+from al_jax.input import tfds_source
+from al_jax.loops import active
+from conftest import load_config
+
+CONFIGS = [('digits', None), ('mnist5k', None), ('mnist5k', 'quick'),
+           ('mnist5k_cm', None), ('cifar10_cm', None), ('cifar100_cm', None),
+           ('svhn_cm', None), ('openimages_cm', None), ('openimages_cm', '1m'),
+           ('openimages_cm', 'npz'), ('openimages_cm', 'synthetic')]
+
+
+@pytest.mark.parametrize('name, arg', CONFIGS)
+def test_config_is_valid(name, arg):
+  config = load_config(name, arg)
+  active.check_config(config)
+  fields = dict(config.model)
+  models.get_model(fields.pop('name'), 10, **fields)
+
+
+def test_paper_settings():
+  cifar = load_config('cifar10_cm')
+  assert (cifar.al.seed_examples, cifar.al.budget_examples,
+          cifar.al.rounds, len(cifar.seeds)) == (10_000, 5_000, 4, 10)
+  assert cifar.al.cluster_margin.margin_factor == 1.25
+  assert (cifar.train.learning_rate, cifar.train.batch_size) == (1e-3, 100)
+  assert load_config('cifar100_cm').input.source == 'tfds:cifar100'
+  oi = load_config('openimages_cm')
+  assert (oi.al.seed_examples, oi.al.budget_examples, oi.al.rounds) == (
+      300_000, 100_000, 10)
+  assert load_config('openimages_cm', '1m').al.budget_examples == 1_000_000
+  assert oi.al.cluster_margin.margin_factor == 10
+  assert oi.model.embedding_dim == 128 and oi.al.retrain == 'finetune'
+  with pytest.raises(ValueError, match='10m'):
+    load_config('openimages_cm', '10m')
+
+
+@pytest.mark.parametrize('name, arg', [('cifar10_cm', None),
+                                       ('svhn_cm', None),
+                                       ('openimages_cm', None)])
+def test_missing_tfds_data_stops_at_once(name, arg, tmp_path):
+  config = load_config(name, arg)
+  config.input.data_dir = str(tmp_path / 'tfds')
+  start = time.monotonic()
+  with pytest.raises(tfds_source.DatasetNotPreparedError, match='tfds build'):
+    active.run(config, str(tmp_path / 'run'))
+  assert time.monotonic() - start < 10
+
+
+def test_missing_npz_stops_at_once(tmp_path):
+  config = load_config('openimages_cm', 'npz')
+  with pytest.raises(FileNotFoundError, match='openimages_embeddings.npz'):
+    active.run(config, str(tmp_path))
