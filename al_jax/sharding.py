@@ -40,11 +40,11 @@ def put_batch(tree, mesh: jax.sharding.Mesh):
   return jax.device_put(tree, batch_sharding(mesh))
 
 
-def pad_rows(x: np.ndarray, rows: int) -> np.ndarray:
-  """Pads the leading axis of `x` with zeros up to `rows`."""
+def pad_rows(x: np.ndarray, rows: int, value=0) -> np.ndarray:
+  """Pads the leading axis of `x` with `value` up to `rows`."""
   if x.shape[0] == rows:
     return x
-  pad = np.zeros((rows - x.shape[0],) + x.shape[1:], x.dtype)
+  pad = np.full((rows - x.shape[0],) + x.shape[1:], value, x.dtype)
   return np.concatenate([x, pad])
 
 

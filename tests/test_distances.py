@@ -1,10 +1,8 @@
 """Distances, blocked minimum distances and exact k-NN vs brute force."""
 
-import chex
 import jax
 import numpy as np
 import pytest
-from sklearn.neighbors import NearestNeighbors
 
 from al_jax.kernels import distances
 
@@ -67,41 +65,3 @@ def test_min_sq_distance_without_centers_is_inf():
   assert np.isinf(np.asarray(got)).all()
 
 
-@pytest.mark.parametrize('n,k,block', [(157, 5, 32), (40, 39, 16),
-                                       (64, 3, 1024)])
-def test_knn_matches_sklearn(n, k, block):
-  x = _points(n, 8, 5)
-  dist, idx = jax.jit(distances.knn, static_argnums=(1, 2))(x, k, block)
-  ref_d, ref_i = NearestNeighbors(n_neighbors=k + 1, algorithm='brute').fit(
-      np.float64(x)).kneighbors(np.float64(x))
-  np.testing.assert_array_equal(idx, ref_i[:, 1:])  # Column 0 is self.
-  np.testing.assert_allclose(dist, ref_d[:, 1:], rtol=1e-4, atol=1e-4)
-
-
-def test_knn_ties_go_to_lower_index():
-  # Integer grid: float32 arithmetic is exact, so there are true ties.
-  g = np.stack(np.meshgrid(np.arange(6), np.arange(6)), -1).reshape(-1, 2)
-  x = g.astype(np.float32)[::-1].copy()
-  dist, idx = distances.knn(x, 6, block=7)
-  d = _brute_sq(x, x)
-  np.fill_diagonal(d, np.inf)
-  want = np.stack([np.lexsort((np.arange(len(x)), row))[:6] for row in d])
-  np.testing.assert_array_equal(idx, want)
-  np.testing.assert_allclose(dist, np.sqrt(np.take_along_axis(d, want, 1)))
-  assert not (np.asarray(idx) == np.arange(len(x))[:, None]).any()
-
-
-def test_knn_rejects_bad_k():
-  with pytest.raises(ValueError, match='k <= N - 1'):
-    distances.knn(_points(4, 2), 4)
-
-
-def test_knn_compiles_once():
-
-  @jax.jit
-  @chex.assert_max_traces(n=1)
-  def f(x):
-    return distances.knn(x, 3, 16)
-
-  f(_points(40, 3, 0))
-  f(_points(40, 3, 1))

@@ -10,7 +10,9 @@ from scipy.spatial.distance import pdist
 from sklearn.metrics import adjusted_rand_score
 
 from al_jax.kernels import hac
+from al_jax.kernels import hac_assign
 from al_jax.kernels import hac_multiround
+from al_jax.kernels import knn
 
 
 def _mixture(n, d, n_centers, spread=3.0, seed=0):
@@ -54,25 +56,6 @@ def test_canonical_labels():
                                 [0, 0, 1, 2, 1])
 
 
-def test_knn_is_exact():
-  x = np.random.default_rng(4).normal(size=(5000, 24)).astype(np.float32)
-  dist, idx = hac_multiround.knn(x, 12)
-  sub = x[:300].astype(np.float64)
-  brute = np.sqrt(((sub[:, None] - x[None]) ** 2).sum(-1))
-  brute[np.arange(300), np.arange(300)] = np.inf
-  np.testing.assert_allclose(dist[:300], np.sort(brute, 1)[:, :12], rtol=1e-4)
-  np.testing.assert_allclose(np.take_along_axis(brute, idx[:300], 1),
-                             dist[:300], rtol=1e-4)
-
-
-def test_knn_reuses_compilation():
-  x = np.random.default_rng(10).normal(size=(700, 8)).astype(np.float32)
-  hac_multiround.knn(x, 5)
-  traces = hac_multiround._knn_block._cache_size()  # pylint: disable=protected-access
-  hac_multiround.knn(x[::-1].copy(), 5)
-  assert hac_multiround._knn_block._cache_size() == traces  # pylint: disable=protected-access
-
-
 def test_multiround_complete_graph_is_exact_rms_linkage():
   # With every pair an edge, one round is exact HAC under the RMS linkage
   # sqrt(mean ||a - b||^2) = scipy 'average' on squared distances.
@@ -114,7 +97,7 @@ def test_assign_follows_eps_c():
   x = _mixture(1500, 8, 12, spread=6.0, seed=6)
   seed_mask = rng.random(1500) < 0.3
   eps, eps_c = 4.5, 3.2
-  labels = hac_multiround.hac_assign(x, seed_mask, eps, eps_c)
+  labels = hac_assign.hac_assign(x, seed_mask, eps, eps_c)
   seed_labels = hac.hac_average(x[seed_mask], eps)
   centroids = np.stack([x[seed_mask][seed_labels == c].mean(0)
                         for c in range(seed_labels.max() + 1)])
@@ -152,8 +135,8 @@ def test_eps_for_average_size_multiround_and_eps_c():
   labels = hac_multiround.hac_multiround(x, eps, k=10)
   assert 1200 / (labels.max() + 1) >= 10.0
   seed_mask = np.random.default_rng(8).random(1200) < 0.25
-  eps_c = hac_multiround.eps_c_for_average_size(x, seed_mask, 7.0, 10.0)
-  labels = hac_multiround.hac_assign(x, seed_mask, 7.0, eps_c)
+  eps_c = hac_assign.eps_c_for_average_size(x, seed_mask, 7.0, 10.0)
+  labels = hac_assign.hac_assign(x, seed_mask, 7.0, eps_c)
   assert 1200 / (labels.max() + 1) >= 10.0
 
 
@@ -174,7 +157,7 @@ def test_bad_embeddings_raise(bad):
   with pytest.raises(ValueError, match='NaN/inf'):
     hac_multiround.hac_multiround(x, 1.0)
   with pytest.raises(ValueError, match='NaN/inf'):
-    hac_multiround.hac_assign(x, np.arange(50) < 10, 1.0, 1.0)
+    hac_assign.hac_assign(x, np.arange(50) < 10, 1.0, 1.0)
 
 
 @pytest.mark.parametrize('eps', [0.0, -1.0, np.nan])
@@ -185,4 +168,4 @@ def test_bad_eps_raises(eps):
   with pytest.raises(ValueError, match='eps must be > 0'):
     hac_multiround.hac_multiround(x, eps)
   with pytest.raises(ValueError, match='eps_c must be > 0'):
-    hac_multiround.hac_assign(x, np.arange(50) < 10, 1.0, eps)
+    hac_assign.hac_assign(x, np.arange(50) < 10, 1.0, eps)

@@ -10,6 +10,7 @@ from al_jax import sharding
 from al_jax import strategies
 from al_jax.scores import uncertainty
 from al_jax.strategies import base
+from conftest import same_on_eight_devices
 
 
 def make_ctx(n=200, c=5, labeled=30, seed=0):
@@ -95,12 +96,14 @@ def test_context_computes_outputs_once():
   assert len(calls) == 1
 
 
-@pytest.mark.parametrize('name, options', [
-    (name, {}) for name in sorted(strategies.STRATEGIES)] + [
-        ('coreset', {'partitions': 3}), ('badge', {'partitions': 3}),
-        ('cluster_margin', {'hac': 'multiround'}),
-        ('cluster_margin', {'hac': 'assign', 'target_cluster_size': 2.0}),
-        ('cluster_margin', {'margin_factor': 1.25, 'eps': 2.0})])
+VARIANTS = [(name, {}) for name in sorted(strategies.STRATEGIES)] + [
+    ('coreset', {'partitions': 3}), ('badge', {'partitions': 3}),
+    ('cluster_margin', {'hac': 'multiround'}),
+    ('cluster_margin', {'hac': 'assign', 'target_cluster_size': 2.0}),
+    ('cluster_margin', {'margin_factor': 1.25, 'eps': 2.0})]
+
+
+@pytest.mark.parametrize('name, options', VARIANTS)
 def test_every_strategy_returns_a_valid_deterministic_selection(name, options):
   al = ml_collections.ConfigDict({name: options})
   ctx = make_ctx(n=300, labeled=40)
@@ -110,6 +113,42 @@ def test_every_strategy_returns_a_valid_deterministic_selection(name, options):
   base.check_selection(a, ctx, 17, name)
   b, _ = strat.select(state, ctx, 17, jax.random.key(3))
   np.testing.assert_array_equal(a.indices, b.indices)
+
+
+def test_eight_devices_select_the_same():
+  script = f'''
+import jax, ml_collections, numpy as np
+from al_jax import strategies
+from al_jax.strategies import base
+VARIANTS = {VARIANTS!r}
+def picks(mesh):
+  from al_jax import sharding
+  mesh = mesh or sharding.make_mesh()
+  rng = np.random.default_rng(0)
+  logits = rng.normal(size=(500, 5)).astype(np.float32)
+  emb = rng.normal(size=(500, 6)).astype(np.float32)
+  mask = np.arange(500) % 7 == 0
+  ctx = base.Context(mask, np.where(mask, 0, -1), 5, lambda: (logits, emb),
+                     mesh)
+  out = []
+  for name, options in VARIANTS:
+    s = strategies.get(name, ml_collections.ConfigDict({{name: options}}))
+    out.append(s.select(s.init(ctx), ctx, 23, jax.random.key(2))[0]
+               .indices.tolist())
+  return out
+'''
+  many, one = same_on_eight_devices(script)
+  assert many == one
+
+
+def test_nonfinite_model_outputs_are_named():
+  logits = np.zeros((6, 2), np.float32)
+  logits[4, 1] = np.nan
+  ctx = base.Context(np.zeros(6, bool), -np.ones(6, int), 2,
+                     lambda: (logits, np.zeros((6, 3), np.float32)),
+                     sharding.make_mesh(), round_=2)
+  with pytest.raises(ValueError, match=r'round-2.*logits.*\[4\]'):
+    strategies.get('margin').select(None, ctx, 2, jax.random.key(0))
 
 
 def test_cluster_margin_spreads_over_clusters():

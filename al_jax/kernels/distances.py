@@ -1,4 +1,6 @@
-"""Squared Euclidean distances, blocked minimum distances and exact k-NN.
+"""Squared Euclidean distances and blocked minimum distances.
+
+(Exact k-NN graphs and nearest centroids for large pools: `knn.py`.)
 
 Dimensions: N pool rows, M and P rows of two point sets, D embedding width,
 K centers, C classes (for factorized BADGE embeddings).
@@ -155,66 +157,3 @@ def min_sq_distance_to(x: jax.Array, centers: jax.Array,
     return lax.dynamic_update_slice_in_dim(out, best, start, 0)
 
   return lax.fori_loop(0, n_row_blocks, row_block, out)
-
-
-def knn(x: jax.Array, k: int,
-        block: int = DEFAULT_BLOCK) -> tuple[jax.Array, jax.Array]:
-  """Exact k nearest neighbours of every row among the other rows.
-
-  Blocked over query rows and key rows: memory O(block² + N·k). Key blocks
-  are visited in index order and merged with `lax.top_k`, which keeps the
-  earlier position on equal values, so ties go to the lower index.
-
-  Args:
-    x: [N, D] float.
-    k: static number of neighbours, 1 <= k <= N - 1.
-    block: tile edge.
-
-  Returns:
-    dist: [N, k] float Euclidean distances, ascending.
-    idx: [N, k] int32 neighbour indices (never the row itself).
-  """
-  n = x.shape[0]
-  if not 1 <= k <= n - 1:
-    raise ValueError(f'knn needs 1 <= k <= N - 1, got k={k}, N={n}.')
-  rb, n_row_blocks = _block_starts(n, block)
-  cb, n_key_blocks = _block_starts(n, block)
-  norms = sq_norms(x)
-  out_d = jnp.zeros((n, k), x.dtype)
-  out_i = jnp.zeros((n, k), jnp.int32)
-
-  def row_block(i, outs):
-    out_d, out_i = outs
-    start = jnp.minimum(i * rb, n - rb)
-    q = lax.dynamic_slice_in_dim(x, start, rb)
-    qn = lax.dynamic_slice_in_dim(norms, start, rb)
-    q_idx = start + jnp.arange(rb)
-
-    def key_block(j, best):
-      best_d, best_i = best
-      nominal = j * cb
-      kstart = jnp.minimum(nominal, n - cb)
-      keys = lax.dynamic_slice_in_dim(x, kstart, cb)
-      kn = lax.dynamic_slice_in_dim(norms, kstart, cb)
-      k_idx = kstart + jnp.arange(cb)
-      d = qn[:, None] + kn[None, :] - 2 * jnp.dot(q, keys.T,
-                                                  precision=_HIGHEST)
-      d = jnp.maximum(d, 0)
-      # The clamped last block repeats keys already merged: drop them, and self.
-      drop = (k_idx[None, :] < nominal) | (k_idx[None, :] == q_idx[:, None])
-      d = jnp.where(drop, jnp.inf, d)
-      cand_d = jnp.concatenate([best_d, d], axis=1)
-      cand_i = jnp.concatenate(
-          [best_i, jnp.broadcast_to(k_idx, (rb, cb)).astype(jnp.int32)], axis=1)
-      neg, pos = lax.top_k(-cand_d, k)
-      return -neg, jnp.take_along_axis(cand_i, pos, axis=1)
-
-    init = (jnp.full((rb, k), jnp.inf, x.dtype), jnp.full((rb, k), -1,
-                                                          jnp.int32))
-    best_d, best_i = lax.fori_loop(0, n_key_blocks, key_block, init)
-    out_d = lax.dynamic_update_slice_in_dim(out_d, best_d, start, 0)
-    out_i = lax.dynamic_update_slice_in_dim(out_i, best_i, start, 0)
-    return out_d, out_i
-
-  out_d, out_i = lax.fori_loop(0, n_row_blocks, row_block, (out_d, out_i))
-  return jnp.sqrt(out_d), out_i

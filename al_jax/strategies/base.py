@@ -75,7 +75,17 @@ class Context:
 
   def _model_outputs(self) -> tuple[np.ndarray, np.ndarray]:
     if self._outputs is None:
-      self._outputs = self._outputs_fn()
+      outputs = self._outputs_fn()
+      for what, value in zip(('logits', 'embeddings'), outputs):
+        bad = ~np.isfinite(np.asarray(value)).reshape(len(value), -1).all(1)
+        if bad.any():
+          raise ValueError(
+              f'The round-{self.round} model gives non-finite {what} on '
+              f'{bad.sum()} pool examples (e.g. rows '
+              f'{np.flatnonzero(bad)[:5].tolist()}): training diverged? '
+              'Lower train.learning_rate; bought labels are kept, and a rerun '
+              'resumes from them.')
+      self._outputs = outputs
     return self._outputs
 
   def logits(self) -> np.ndarray:

@@ -22,7 +22,8 @@ Options (``config.al.cluster_margin``):
     cluster size reaches ``target_cluster_size`` (the paper's rule, section
     3.2/3.3: >= 10 for Open Images, >= 1.25 for CIFAR).
   target_cluster_size [10.0].
-  eps_c [None]: assignment radius for 'assign'; None uses eps.
+  eps_c [None]: assignment radius for 'assign'; None picks the smallest
+    radius whose final clusters average ``target_cluster_size`` (A.2).
   knn_k [10]: neighbours per node of the multi-round (k, τ)-NN graph.
 """
 
@@ -30,6 +31,7 @@ import jax
 import numpy as np
 
 from al_jax.kernels import hac
+from al_jax.kernels import hac_assign
 from al_jax.kernels import hac_multiround
 from al_jax.strategies import base
 from al_jax.strategies import margin
@@ -39,7 +41,8 @@ from al_jax.strategies.round_robin import round_robin
 HAC_METHODS = ('auto', 'exact', 'multiround', 'assign')
 
 
-def cluster_pool(emb: np.ndarray, labeled_mask: np.ndarray, cfg) -> np.ndarray:
+def cluster_pool(emb: np.ndarray, labeled_mask: np.ndarray, cfg,
+                 mesh: jax.sharding.Mesh | None = None) -> np.ndarray:
   """[N] cluster id per pool example, by the HAC variant of `cfg`."""
   method = cfg.get('hac', 'auto')
   if method not in HAC_METHODS:
@@ -47,19 +50,19 @@ def cluster_pool(emb: np.ndarray, labeled_mask: np.ndarray, cfg) -> np.ndarray:
                      f'{HAC_METHODS}.')
   if method == 'auto':
     method = 'exact' if len(emb) <= hac.MAX_EXACT_POINTS else 'multiround'
-  knn_k = int(cfg.get('knn_k', 10))
+  target = cfg.get('target_cluster_size', 10.0)
   eps = cfg.get('eps')
   if method == 'assign':
     seeds = emb[labeled_mask]
     if eps is None:
-      eps = hac.eps_for_average_size(seeds, cfg.get('target_cluster_size',
-                                                    10.0))
-    return hac_multiround.hac_assign(emb, labeled_mask, eps,
-                                     cfg.get('eps_c') or eps)
-  kwargs = {'k': knn_k} if method == 'multiround' else {}
+      eps = hac.eps_for_average_size(seeds, target, mesh=mesh)
+    eps_c = cfg.get('eps_c') or hac_assign.eps_c_for_average_size(
+        emb, labeled_mask, eps, target, mesh=mesh)
+    return hac_assign.hac_assign(emb, labeled_mask, eps, eps_c, mesh=mesh)
+  kwargs = ({'k': int(cfg.get('knn_k', 10)), 'mesh': mesh}
+            if method == 'multiround' else {})
   if eps is None:
-    eps = hac.eps_for_average_size(emb, cfg.get('target_cluster_size', 10.0),
-                                   method=method, **kwargs)
+    eps = hac.eps_for_average_size(emb, target, method=method, **kwargs)
   if method == 'exact':
     return hac.hac_average(emb, eps)
   return hac_multiround.hac_multiround(emb, eps, **kwargs)
@@ -81,7 +84,7 @@ def make(cfg) -> base.Strategy:
     labeled = ctx.labeled_mask
     if ctx.pairs is not None:  # The seed set's images, for hac='assign'.
       labeled = ctx.pairs.images_with(labeled)
-    return cluster_pool(ctx.embeddings(), labeled, cfg)
+    return cluster_pool(ctx.embeddings(), labeled, cfg, ctx.mesh)
 
   def select(clusters, ctx: base.Context, budget: int, key: jax.Array):
     scores = margin.pool_margins(ctx)

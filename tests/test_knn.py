@@ -1,0 +1,51 @@
+"""Exact k-NN graphs and nearest centroids (kernels/knn.py)."""
+
+import numpy as np
+import pytest
+from sklearn.neighbors import NearestNeighbors
+
+from al_jax.kernels import knn
+from conftest import same_on_eight_devices
+
+
+@pytest.mark.parametrize('n, k', [(157, 5), (40, 39), (5000, 12)])
+def test_knn_matches_sklearn(n, k):
+  x = np.random.default_rng(n).normal(size=(n, 8)).astype(np.float32)
+  dist, idx = knn.knn(x, k)
+  ref_d, ref_i = NearestNeighbors(n_neighbors=k + 1, algorithm='brute').fit(
+      np.float64(x)).kneighbors(np.float64(x))
+  np.testing.assert_array_equal(idx, ref_i[:, 1:])  # Column 0 is self.
+  np.testing.assert_allclose(dist, ref_d[:, 1:], rtol=1e-4, atol=1e-4)
+
+
+def test_knn_reuses_compilation():
+  x = np.random.default_rng(10).normal(size=(700, 8)).astype(np.float32)
+  knn.knn(x, 5)
+  traces = knn._knn_block._cache_size()  # pylint: disable=protected-access
+  knn.knn(x[::-1].copy(), 5)
+  assert knn._knn_block._cache_size() == traces  # pylint: disable=protected-access
+
+
+def test_nearest_centroid_matches_brute_force():
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(3000, 16)).astype(np.float32)
+  cent = rng.normal(size=(37, 16)).astype(np.float32)
+  dist, idx = knn.nearest_centroid(x, cent)
+  brute = np.sqrt(((x[:, None].astype(np.float64) - cent[None]) ** 2).sum(-1))
+  np.testing.assert_array_equal(idx, brute.argmin(1))
+  np.testing.assert_allclose(dist, brute.min(1), rtol=1e-4, atol=1e-4)
+
+
+def test_eight_devices_give_the_same_neighbours():
+  script = '''
+import numpy as np
+from al_jax.kernels import knn
+def picks(mesh):
+  rng = np.random.default_rng(1)
+  x = rng.normal(size=(1000, 6)).astype(np.float32)
+  dist, idx = knn.knn(x, 7, mesh)
+  cd, ci = knn.nearest_centroid(x, x[:50], mesh)
+  return [idx.tolist(), dist.round(5).tolist(), ci.tolist(), cd.round(5).tolist()]
+'''
+  many, one = same_on_eight_devices(script)
+  assert many == one
