@@ -130,17 +130,21 @@ def _run_rounds(x, eps, k, tau, rounds, graph, mesh):
     m = cnt.shape[0]
     if m < 2:
       break
-    dist, idx = graph if (r == 0 and graph is not None) else knn_lib.knn(mu, k, mesh)
+    if r == 0 and graph is not None:
+      dist, idx = graph
+    else:
+      dist, idx = knn_lib.knn(mu, k, mesh)
     u, v = _graph_edges(dist[:, :k], idx[:, :k], tau)
     if u.size == 0:
       break
     e_pad, m_pad = knn_lib.bucket(u.size), knn_lib.bucket(m)
     if e_pad > _EDGE_CHUNK:
       e_pad = -(-u.size // _EDGE_CHUNK) * _EDGE_CHUNK
+    pad = sharding.pad_rows
     root, cnt_r, mu_r, s2_r, _ = _merge_round(
-        jnp.asarray(sharding.pad_rows(u, e_pad)), jnp.asarray(sharding.pad_rows(v, e_pad)),
-        jnp.arange(e_pad) < u.size, jnp.asarray(sharding.pad_rows(cnt, m_pad)),
-        jnp.asarray(sharding.pad_rows(mu, m_pad)), jnp.asarray(sharding.pad_rows(s2, m_pad)),
+        jnp.asarray(pad(u, e_pad)), jnp.asarray(pad(v, e_pad)),
+        jnp.arange(e_pad) < u.size, jnp.asarray(pad(cnt, m_pad)),
+        jnp.asarray(pad(mu, m_pad)), jnp.asarray(pad(s2, m_pad)),
         jnp.float32(eps) ** 2)
     root = np.asarray(root)[:m]
     roots, compact = np.unique(root, return_inverse=True)

@@ -6,7 +6,8 @@ with a binary label: the pool is every pair whose label exists (y >= 0 in the
 a query buys one pair's label. Models still see images, so strategies move
 between the two views with the functions here:
 
-  * Margin scores each pair by its binary margin |2σ(l) − 1| (`pair_margins`).
+  * Margin scores each pair by its binary margin |2σ(l) − 1|
+    (`pair_margins`).
   * Cluster-Margin and CoreSet choose k images, then k pairs uniformly among
     those images' unlabeled pairs (`sample_pairs`).
   * BADGE's gradient embedding of a pair has l = 2 blocks, one per binary
@@ -73,8 +74,8 @@ def pair_badge_factors(logits: np.ndarray, pairs: PairPool) -> np.ndarray:
   """[N, C] logits -> [P, 2] BADGE factors of each pair's binary problem.
 
   The pair's two outcomes (negative, positive) have probabilities
-  softmax([0, l]) = (1 − σ(l), σ(l)), so the BADGE factor p_y − 1[y = ŷ] of a
-  two-class softmax over [0, l] is exactly the pair's 2-block gradient
+  softmax([0, l]) = (1 − σ(l), σ(l)), so the BADGE factor p_y − 1[y = ŷ]
+  of a two-class softmax over [0, l] is exactly the pair's 2-block gradient
   (section 3.2: "the gradient is composed of l = 2 blocks"); the gradient
   embedding of the pair is this factor ⊗ its image's embedding.
   """
