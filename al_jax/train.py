@@ -66,10 +66,11 @@ def per_example_loss(logits: jax.Array, y: jax.Array) -> jax.Array:
   return jnp.sum(bce * mask, axis=-1)
 
 
-@functools.partial(jax.jit, static_argnames='aug', donate_argnums=0)
+@functools.partial(jax.jit, static_argnames=('aug', 'with_outputs'),
+                   donate_argnums=0)
 def train_step(state: TrainState, x: jax.Array, y: jax.Array, w: jax.Array,
-               lr: jax.Array, key: jax.Array,
-               aug: preprocess.Augment) -> tuple[TrainState, jax.Array]:
+               lr: jax.Array, key: jax.Array, aug: preprocess.Augment,
+               with_outputs: bool = False):
   """One optimizer step on a batch.
 
   Args:
@@ -80,9 +81,13 @@ def train_step(state: TrainState, x: jax.Array, y: jax.Array, w: jax.Array,
     lr: scalar learning rate for this step.
     key: PRNG key for this step (dropout, augmentation).
     aug: static augmentation settings.
+    with_outputs: static; also return the model outputs of this step's
+      forward pass (train mode: augmented inputs, dropout on, BatchNorm batch
+      statistics, parameters before the update) at no extra compute.
 
   Returns:
-    (new state, weighted mean loss).
+    (new state, weighted mean loss), plus (logits [B, C], embedding [B, D])
+    as a third element when `with_outputs`.
   """
   k_aug, k_drop = jax.random.split(key)
   x = preprocess.augment(preprocess.normalize(x), k_aug, aug)
@@ -91,19 +96,22 @@ def train_step(state: TrainState, x: jax.Array, y: jax.Array, w: jax.Array,
   norm = w if y.ndim == 1 else w * jnp.sum(y >= 0, axis=-1)
 
   def loss_fn(params):
-    (logits, _), updates = state.apply_fn(
+    outputs, updates = state.apply_fn(
         {'params': params, 'batch_stats': state.batch_stats}, x, train=True,
         rngs={'dropout': k_drop}, mutable=['batch_stats'])
+    logits = outputs[0]
     loss = jnp.sum(w * per_example_loss(logits, y))
-    return loss / jnp.maximum(jnp.sum(norm), 1e-12), updates
+    return loss / jnp.maximum(jnp.sum(norm), 1e-12), (updates, outputs)
 
-  (loss, updates), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-      state.params)
+  (loss, (updates, outputs)), grads = jax.value_and_grad(
+      loss_fn, has_aux=True)(state.params)
   steps, opt_state = state.tx.update(grads, state.opt_state, state.params)
   steps = jax.tree.map(lambda u: u * lr, steps)
   state = state.replace(
       step=state.step + 1, params=optax.apply_updates(state.params, steps),
       opt_state=opt_state, batch_stats=updates.get('batch_stats', {}))
+  if with_outputs:
+    return state, loss, outputs
   return state, loss
 
 
@@ -132,7 +140,8 @@ def num_steps(cfg, n_labeled: int) -> int:
 def fit(cfg, model: nn.Module, x: np.ndarray, y: np.ndarray,
         idx: np.ndarray, key: jax.Array, mesh: jax.sharding.Mesh,
         state: TrainState | None = None, weights: np.ndarray | None = None,
-        progress: Callable[[int, float], None] | None = None) -> TrainState:
+        progress: Callable[[int, float], None] | None = None,
+        on_batch: Callable[..., None] | None = None) -> TrainState:
   """Trains on the examples `idx` of the pool.
 
   Args:
@@ -147,6 +156,13 @@ def fit(cfg, model: nn.Module, x: np.ndarray, y: np.ndarray,
       to initialize (from ``cfg.init_checkpoint`` when set).
     weights: optional [L] per-example weights (e.g. coreset weights).
     progress: optional callback(step, loss) called every 50 steps.
+    on_batch: optional callback(step, rows, epochs, outputs) called after
+      every step with the batch's pool indices `rows` [B], the epoch of each
+      row `epochs` [B] (position in the index stream // L; a batch may
+      straddle two epochs, and the last epoch may be partial) and the step's
+      own train-mode `outputs` (logits [B, C], embedding [B, D]) as device
+      arrays, so recording training dynamics costs no second forward pass
+      (see `al_jax.scores.dynamics`).
 
   Returns:
     The trained TrainState.
@@ -176,8 +192,15 @@ def fit(cfg, model: nn.Module, x: np.ndarray, y: np.ndarray,
   for step, pos in enumerate(stream):
     rows = idx[pos]
     batch = sharding.put_batch((x[rows], y[rows], w_all[pos]), mesh)
-    state, loss = train_step(state, *batch, jnp.float32(schedule(step)),
-                             jax.random.fold_in(k_steps, step), aug)
+    args = (jnp.float32(schedule(step)), jax.random.fold_in(k_steps, step),
+            aug)
+    if on_batch is None:
+      state, loss = train_step(state, *batch, *args)
+    else:
+      state, loss, outputs = train_step(state, *batch, *args,
+                                        with_outputs=True)
+      epochs = (step * batch_size + np.arange(batch_size)) // len(idx)
+      on_batch(step, rows, epochs, outputs)
     if progress is not None and (step % 50 == 0 or step == steps - 1):
       progress(step, float(loss))
   return state
