@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from scipy.cluster import hierarchy
 from scipy.spatial.distance import pdist
+from scipy.spatial.distance import squareform
 from sklearn.metrics import adjusted_rand_score
 
 from al_jax.kernels import hac
@@ -49,6 +50,15 @@ def test_linkage_heights_equal_scipy():
   z = hierarchy.linkage(x, 'average')
   np.testing.assert_allclose(hac.average_linkage_heights(x), np.sort(z[:, 2]),
                              rtol=1e-12)
+
+
+def test_distance_matrix_blocks_agree():
+  x = np.random.default_rng(2).normal(size=(300, 7))
+  whole = hac._distance_matrix(x, block=1000)  # pylint: disable=protected-access
+  blocked = hac._distance_matrix(x, block=64)  # pylint: disable=protected-access
+  np.testing.assert_array_equal(whole, blocked)
+  off = ~np.eye(300, dtype=bool)
+  np.testing.assert_allclose(whole[off], squareform(pdist(x))[off], rtol=1e-9)
 
 
 def test_canonical_labels():

@@ -49,3 +49,16 @@ def picks(mesh):
 '''
   many, one = same_on_eight_devices(script)
   assert many == one
+
+
+def test_nearest_centroid_across_tiles_ties_to_the_lower_index():
+  rng = np.random.default_rng(3)
+  cent = rng.normal(size=(5000, 8)).astype(np.float32)  # 3 tiles of 2048.
+  cent[4100] = cent[10]  # A duplicate in a later tile.
+  x = np.concatenate([cent[[10, 4999, 2048]],
+                      rng.normal(size=(500, 8)).astype(np.float32)])
+  dist, idx = knn.nearest_centroid(x, cent)
+  np.testing.assert_array_equal(idx[:3], [10, 4999, 2048])
+  brute = ((x[:, None].astype(np.float64) - cent[None]) ** 2).sum(-1)
+  np.testing.assert_array_equal(idx[3:], brute[3:].argmin(1))
+  np.testing.assert_allclose(dist[3:], np.sqrt(brute[3:].min(1)), rtol=1e-4)

@@ -86,15 +86,23 @@ def warn_if_giant(labels: np.ndarray, what: str = 'eps') -> None:
       stacklevel=3)
 
 
-def _distance_matrix(x: np.ndarray) -> np.ndarray:
-  """[N, N] float64 Euclidean distances, diagonal inf, one BLAS product."""
+def _distance_matrix(x: np.ndarray, block: int = 4096) -> np.ndarray:
+  """[N, N] float64 Euclidean distances, diagonal inf.
+
+  Filled in row blocks, one BLAS product each: a single multithreaded
+  [N, D] x [D, N] product segfaults in OpenBLAS 0.3.31 from N ~ 23,000.
+  """
   x = np.asarray(x, np.float64)
   x = x - x.mean(axis=0)  # Smaller norms, less cancellation in the expansion.
   sq = np.einsum('ij,ij->i', x, x)
-  dist = x @ x.T
-  dist *= -2.0
-  dist += sq[:, None]
-  dist += sq[None, :]
+  xt = np.ascontiguousarray(x.T)
+  dist = np.empty((len(x), len(x)))
+  for start in range(0, len(x), block):
+    rows = dist[start:start + block]
+    np.matmul(x[start:start + block], xt, out=rows)
+    rows *= -2.0
+    rows += sq[start:start + block, None]
+    rows += sq[None, :]
   np.maximum(dist, 0.0, out=dist)
   np.sqrt(dist, out=dist)
   np.fill_diagonal(dist, np.inf)

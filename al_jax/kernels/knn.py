@@ -20,7 +20,6 @@ import numpy as np
 
 from al_jax import sharding
 
-_BLOCK_BYTES = 256 * 2**20
 _TILE = 4096  # Reference rows per k-NN tile: [256, 4096] f32 fits in cache.
 _QUERY_BLOCK = 256
 
@@ -132,13 +131,45 @@ def knn(x, k: int, mesh: jax.sharding.Mesh | None = None):
   return np.sqrt(np.concatenate(dists)), np.concatenate(idxs)
 
 
+_CENTROID_TILE = 2048
+
+
 @jax.jit
-def _nearest_centroid_block(q, cent, cent_sq):
-  d2 = (jnp.sum(q * q, 1)[:, None] + cent_sq[None, :]
-        - 2.0 * jnp.dot(q, cent.T, precision='highest'))
-  j = jnp.argmin(d2, axis=1)
-  return jnp.sqrt(jnp.maximum(jnp.take_along_axis(d2, j[:, None], 1)[:, 0],
-                              0.0)), j.astype(jnp.int32)
+def _nearest_centroid_block(q, cent_tiles, cent_sq):
+  """Nearest of [K'] centroids for each of [B] queries, one tile at a time.
+
+  Each [B, T] tile of distances is reduced to a running minimum (first
+  index on ties; a later tile wins only when strictly nearer), so memory is
+  O(B T) and the argmin is a max-free masked min, cheap on CPU.
+
+  Args:
+    q: [B, D] float32 queries.
+    cent_tiles: [K' / T, T, D] centroids; cent_sq: [K' / T, T] squared norms,
+      inf on padding rows.
+
+  Returns:
+    (dist [B] float32 Euclidean, idx [B] int32).
+  """
+  t = cent_sq.shape[1]
+  q2 = -2.0 * q
+
+  def tile(carry, inp):
+    best_d, best_i = carry
+    cent, c_sq, start = inp
+    d2 = c_sq[None, :] + jnp.dot(q2, cent.T, precision='highest')
+    low = d2.min(1)
+    first = jnp.min(jnp.where(d2 == low[:, None],
+                              jnp.arange(t, dtype=jnp.int32), t - 1), 1)
+    better = low < best_d
+    return (jnp.where(better, low, best_d),
+            jnp.where(better, start + first, best_i)), None
+
+  b = q.shape[0]
+  starts = jnp.arange(cent_sq.shape[0], dtype=jnp.int32) * t
+  (d2, idx), _ = jax.lax.scan(
+      tile, (jnp.full((b,), jnp.inf, jnp.float32), jnp.zeros((b,), jnp.int32)),
+      (cent_tiles, cent_sq, starts))
+  return jnp.sqrt(jnp.maximum(d2 + jnp.sum(q * q, 1), 0.0)), idx
 
 
 def nearest_centroid(x, centroids, mesh: jax.sharding.Mesh | None = None):
@@ -153,13 +184,13 @@ def nearest_centroid(x, centroids, mesh: jax.sharding.Mesh | None = None):
   """
   x = np.asarray(x, np.float32)
   cent = np.asarray(centroids, np.float32)
-  k_pad = bucket(cent.shape[0])
+  tile = min(_CENTROID_TILE, -(-cent.shape[0] // 128) * 128)
+  k_pad = -(-cent.shape[0] // tile) * tile
   cent_sq = _everywhere(mesh, sharding.pad_rows(
-      np.einsum('ij,ij->i', cent, cent), k_pad, np.inf))
-  cent = _everywhere(mesh, sharding.pad_rows(cent, k_pad))
-  # Query rows per block: a power of two keeping [rows, K] f32 in budget.
-  rows = 2 ** int(math.log2(max(_BLOCK_BYTES // (4 * k_pad), 8)))
-  block = min(rows, bucket(x.shape[0])) * _devices(mesh)
+      np.einsum('ij,ij->i', cent, cent), k_pad, np.inf).reshape(-1, tile))
+  cent = _everywhere(mesh, sharding.pad_rows(cent, k_pad).reshape(
+      -1, tile, cent.shape[1]))
+  block = min(_QUERY_BLOCK, bucket(x.shape[0])) * _devices(mesh)
   dists, idxs = [], []
   for start in range(0, x.shape[0], block):
     q = sharding.pad_rows(x[start:start + block], block)
