@@ -25,6 +25,6 @@ setuptools.setup(
         'tqdm',
     ],
     extras_require={
-        'test': ['chex', 'pytest', 'scipy'],
+        'test': ['apricot-select', 'chex', 'pytest', 'scipy'],
     },
 )

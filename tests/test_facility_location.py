@@ -102,7 +102,7 @@ def test_same_picks_as_apricot_on_a_precomputed_matrix(weighted):
   """I = 1: apricot's lazy greedy. With I, rows scaled by I_j make the
   matrix asymmetric (apricot asks for a symmetric one) and apricot's lazy
   optimizer then departs from its own naive one, which is used instead."""
-  apricot = pytest.importorskip('apricot')
+  import apricot  # pylint: disable=g-import-not-at-top  (a test extra)
   x, imp = _data(n=300, d=8, seed=4)
   sim = np.float32(similarity(x))
   imp = imp if weighted else None
