@@ -172,10 +172,12 @@ def _load_mnist5k(cfg) -> Dataset:
 
 
 def _load_moons(cfg) -> Dataset:
+  num_classes = config_value(cfg, 'num_classes', 2)
   x, y = synthetic.make_moons(config_value(cfg, 'num_examples', 2000),
                               noise=config_value(cfg, 'noise', 0.2),
-                              seed=config_value(cfg, 'seed', 0))
-  return _split_dataset(cfg, 'moons', x, y, 2)
+                              seed=config_value(cfg, 'seed', 0),
+                              num_classes=num_classes)
+  return _split_dataset(cfg, 'moons', x, y, num_classes)
 
 
 def _load_blobs(cfg) -> Dataset:
@@ -258,7 +260,8 @@ def load(cfg) -> Dataset:
 
   Args:
     cfg: ConfigDict (or dict / attribute object). `source` is one of
-      digits, mnist5k, moons (fields num_examples=2000, noise=0.2), blobs
+      digits, mnist5k, moons (fields num_examples=2000, noise=0.2,
+      num_classes=2; 4 gives paper 002's four moons), blobs
       (num_examples=2000, num_classes=4, num_features=2), multilabel
       (num_examples=2000, num_classes=20, num_features=32,
       annotated_per_example=6, noise=1.0), tfds:<name> (see

@@ -1,4 +1,4 @@
-"""Synthetic data generators: two moons, Gaussian blobs, partial multi-label.
+"""Synthetic data generators: two (or 2m) moons, Gaussian blobs, partial multi-label.
 
 All generators are pure numpy and seeded through `np.random.default_rng(seed)`,
 so the same arguments always give the same arrays. They return the full pool of
@@ -8,27 +8,36 @@ examples; splitting into train/test is the caller's job (see `sources.load`).
 import numpy as np
 
 
-def make_moons(num_examples: int, noise: float = 0.2, seed: int = 0):
-  """Two interleaving half circles, like `sklearn.datasets.make_moons`.
+def make_moons(num_examples: int, noise: float = 0.2, seed: int = 0,
+               num_classes: int = 2):
+  """Interleaving half circles, like `sklearn.datasets.make_moons`.
 
   Unlike sklearn, the angles are drawn at random instead of on a grid, so two
-  seeds give different points even with `noise=0`.
+  seeds give different points even with `noise=0`. With `num_classes` = 2m,
+  m pairs of moons are placed side by side, pair j shifted by (2j, 0), so
+  neighbouring pairs overlap slightly: the four-moons data of paper 002
+  appendix D.1 is `num_classes=4`.
 
   Args:
     num_examples: N, total number of points (split evenly between classes).
     noise: standard deviation of the Gaussian noise added to each coordinate.
     seed: seed of the generator.
+    num_classes: an even number of moons.
 
   Returns:
     x: [N, 2] float32 points.
-    y: [N] int32 labels in {0, 1} (0 = upper moon, 1 = lower moon).
+    y: [N] int32 labels in [0, num_classes) (even = upper moon of its pair,
+      odd = lower moon).
   """
+  if num_classes < 2 or num_classes % 2:
+    raise ValueError(f'moons: num_classes={num_classes} must be even, >= 2.')
   rng = np.random.default_rng(seed)
-  y = rng.permutation(np.arange(num_examples) % 2).astype(np.int32)
+  y = rng.permutation(np.arange(num_examples) % num_classes).astype(np.int32)
   angle = rng.uniform(0.0, np.pi, size=num_examples)
   upper = np.stack([np.cos(angle), np.sin(angle)], axis=1)
   lower = np.stack([1.0 - np.cos(angle), 0.5 - np.sin(angle)], axis=1)
-  x = np.where(y[:, None] == 0, upper, lower)
+  x = np.where(y[:, None] % 2 == 0, upper, lower)
+  x[:, 0] += 2.0 * (y // 2)
   x += noise * rng.normal(size=x.shape)
   return x.astype(np.float32), y
 
