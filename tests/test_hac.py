@@ -148,6 +148,11 @@ def test_eps_for_average_size_multiround_and_eps_c():
   eps_c = hac_assign.eps_c_for_average_size(x, seed_mask, 7.0, 10.0)
   labels = hac_assign.hac_assign(x, seed_mask, 7.0, eps_c)
   assert 1200 / (labels.max() + 1) >= 10.0
+  # eps_c picked inside hac_assign, from the same seed clustering.
+  np.testing.assert_array_equal(
+      hac_assign.hac_assign(x, seed_mask, 7.0, target=10.0), labels)
+  with pytest.raises(ValueError, match='eps_c or a target'):
+    hac_assign.hac_assign(x, seed_mask, 7.0)
 
 
 def test_giant_cluster_warns():

@@ -50,8 +50,9 @@ def _seed_clusters(x, seed_mask, eps, method, mesh, multiround_kwargs):
   return seed_labels, n_clusters, dist, idx
 
 
-def hac_assign(x, seed_mask, eps: float, eps_c: float, method: str = 'auto',
-               mesh: jax.sharding.Mesh | None = None,
+def hac_assign(x, seed_mask, eps: float, eps_c: float | None = None,
+               method: str = 'auto', mesh: jax.sharding.Mesh | None = None,
+               target: float | None = None,
                **multiround_kwargs) -> np.ndarray:
   """Cluster assignment (A.2): HAC on the seed set, the rest to centroids.
 
@@ -65,19 +66,26 @@ def hac_assign(x, seed_mask, eps: float, eps_c: float, method: str = 'auto',
     x: [N, D] embeddings.
     seed_mask: [N] bool, the seed set P (S = seed_mask.sum()).
     eps: > 0 HAC threshold on the seeds.
-    eps_c: > 0 assignment radius (Euclidean, to the centroid).
+    eps_c: > 0 assignment radius (Euclidean, to the centroid); None picks
+      the smallest radius whose clusters average `target` points (see
+      `eps_c_for_average_size`), from the same seed clustering.
     method: HAC on the seeds: 'exact', 'multiround', or 'auto' (exact up to
       hac.MAX_EXACT_POINTS seeds).
     mesh: optional mesh for the assignment (and multi-round k-NN).
+    target: the wanted mean cluster size when eps_c is None.
     **multiround_kwargs: k, tau, rounds for 'multiround'.
 
   Returns:
     [N] int64 labels 0..K-1 in order of first appearance.
   """
   eps = hac.check_threshold(eps)
-  eps_c = hac.check_threshold(eps_c, 'eps_c')
+  if eps_c is None and target is None:
+    raise ValueError('hac_assign needs eps_c or a target mean cluster size.')
   seed_labels, n_clusters, dist, idx = _seed_clusters(
       x, seed_mask, eps, method, mesh, multiround_kwargs)
+  if eps_c is None:
+    eps_c = _eps_c(dist, len(seed_mask), n_clusters, target)
+  eps_c = hac.check_threshold(eps_c, 'eps_c')
   far = dist > eps_c
   rest = np.where(far, n_clusters + np.cumsum(far) - 1, idx)
   labels = np.empty(seed_mask.shape[0], np.int64)
@@ -102,9 +110,13 @@ def eps_c_for_average_size(x, seed_mask, eps: float, target: float,
     eps_c > 0 (float). Raises ValueError if K alone exceeds N / target
     (raise eps instead).
   """
-  n = np.asarray(seed_mask).shape[0]
   _, n_clusters, dist, _ = _seed_clusters(
       x, seed_mask, hac.check_threshold(eps), method, mesh, multiround_kwargs)
+  return _eps_c(dist, np.asarray(seed_mask).shape[0], n_clusters, target)
+
+
+def _eps_c(dist: np.ndarray, n: int, n_clusters: int, target: float) -> float:
+  """`eps_c_for_average_size` from the non-seeds' centroid distances."""
   allowed = math.floor(n / float(target) + 1e-9) - n_clusters
   if allowed < 0:
     raise ValueError(f'The seeds alone form {n_clusters} clusters > N / target'

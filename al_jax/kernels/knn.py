@@ -35,9 +35,7 @@ def _devices(mesh) -> int:
 
 def _split(mesh, a: np.ndarray) -> jax.Array:
   """`a` on device, its rows split over the mesh."""
-  if mesh is None:
-    return jnp.asarray(a)
-  return jax.device_put(a, sharding.batch_sharding(mesh))
+  return jnp.asarray(a) if mesh is None else sharding.put_batch(a, mesh)
 
 
 def _everywhere(mesh, a: np.ndarray) -> jax.Array:

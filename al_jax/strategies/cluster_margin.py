@@ -56,9 +56,8 @@ def cluster_pool(emb: np.ndarray, labeled_mask: np.ndarray, cfg,
     seeds = emb[labeled_mask]
     if eps is None:
       eps = hac.eps_for_average_size(seeds, target, mesh=mesh)
-    eps_c = cfg.get('eps_c') or hac_assign.eps_c_for_average_size(
-        emb, labeled_mask, eps, target, mesh=mesh)
-    return hac_assign.hac_assign(emb, labeled_mask, eps, eps_c, mesh=mesh)
+    return hac_assign.hac_assign(emb, labeled_mask, eps, cfg.get('eps_c'),
+                                 mesh=mesh, target=target)
   kwargs = ({'k': int(cfg.get('knn_k', 10)), 'mesh': mesh}
             if method == 'multiround' else {})
   if eps is None:
