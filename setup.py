@@ -21,10 +21,11 @@ setuptools.setup(
         'orbax-checkpoint',
         'pillow',
         'scikit-learn',
+        'scipy',  # GradMatch's non-negative least squares.
         'tensorflow-datasets',
         'tqdm',
     ],
     extras_require={
-        'test': ['apricot-select', 'chex', 'pytest', 'scipy'],
+        'test': ['apricot-select', 'chex', 'pytest'],
     },
 )

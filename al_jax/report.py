@@ -41,12 +41,19 @@ def append_metrics(run_dir: str, row: dict):
     os.fsync(f.fileno())
 
 
-def summarize(workdir: str, metric: str) -> dict[str, dict[str, np.ndarray]]:
+def summarize(workdir: str, metric: str,
+              x: str = 'labels') -> dict[str, dict[str, np.ndarray]]:
   """Mean and standard error over seeds of `metric`, per strategy and round.
 
+  Args:
+    workdir: holds <strategy>/seed_<s>/metrics.jsonl.
+    metric: the row field averaged.
+    x: the row field of the x axis (active learning: 'labels'; one-shot
+      subsets: 'fraction').
+
   Returns:
-    {strategy: {'labels': [R], 'mean': [R], 'se': [R], 'seeds': int}} over
-    the rounds that every seed of the strategy completed.
+    {strategy: {'labels': [R] x values, 'mean': [R], 'se': [R], 'seeds':
+    int}} over the rounds that every seed of the strategy completed.
   """
   runs = collections.defaultdict(list)
   for path in sorted(glob.glob(os.path.join(workdir, '*', 'seed_*', METRICS))):
@@ -59,7 +66,7 @@ def summarize(workdir: str, metric: str) -> dict[str, dict[str, np.ndarray]]:
     values = np.array([[row[metric] for row in rows[:r]] for rows in seed_rows])
     n = len(seed_rows)
     out[name] = {
-        'labels': np.array([row['labels'] for row in seed_rows[0][:r]]),
+        'labels': np.array([row[x] for row in seed_rows[0][:r]]),
         'mean': values.mean(0),
         'se': values.std(0, ddof=1) / np.sqrt(n) if n > 1 else 0 * values[0],
         'seeds': n,
@@ -67,13 +74,14 @@ def summarize(workdir: str, metric: str) -> dict[str, dict[str, np.ndarray]]:
   return out
 
 
-def table(summary: dict, metric: str) -> str:
-  """A markdown table: one row per label count, one column per strategy."""
+def table(summary: dict, metric: str, x: str = 'labels') -> str:
+  """A markdown table: one row per x value (label count), one column per
+  strategy."""
   names = sorted(summary)
-  lines = ['| labels | ' + ' | '.join(
+  lines = [f'| {x} | ' + ' | '.join(
       f'{n} ({summary[n]["seeds"]} seeds)' for n in names) + ' |',
            '|---' * (len(names) + 1) + '|']
-  labels = sorted({int(l) for n in names for l in summary[n]['labels']})
+  labels = sorted({l.item() for n in names for l in summary[n]['labels']})
   for l in labels:
     cells = []
     for n in names:
@@ -84,7 +92,8 @@ def table(summary: dict, metric: str) -> str:
   return f'{metric} (mean ± s.e. over seeds)\n' + '\n'.join(lines)
 
 
-def plot(summary: dict, metric: str, path: str, title: str = ''):
+def plot(summary: dict, metric: str, path: str, title: str = '',
+         xlabel: str = 'labels bought'):
   """Learning curves (mean with a ±1 s.e. band) saved as a PNG."""
   fig, ax = plt.subplots(figsize=(6, 4))
   for name in sorted(summary):
@@ -92,7 +101,7 @@ def plot(summary: dict, metric: str, path: str, title: str = ''):
     ax.plot(s['labels'], s['mean'], marker='o', label=name)
     ax.fill_between(s['labels'], s['mean'] - s['se'], s['mean'] + s['se'],
                     alpha=0.2)
-  ax.set_xlabel('labels bought')
+  ax.set_xlabel(xlabel)
   ax.set_ylabel(metric)
   ax.set_title(title)
   ax.grid(alpha=0.3)

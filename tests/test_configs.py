@@ -8,6 +8,7 @@ import pytest
 from al_jax import models
 from al_jax.input import tfds_source
 from al_jax.loops import active
+from al_jax.loops import subset as subset_loop
 from conftest import load_config
 
 CONFIGS = [('digits', None), ('mnist5k', None), ('mnist5k', 'quick'),
@@ -16,10 +17,18 @@ CONFIGS = [('digits', None), ('mnist5k', None), ('mnist5k', 'quick'),
            ('openimages_cm', 'npz'), ('openimages_cm', 'synthetic')]
 
 
-@pytest.mark.parametrize('name, arg', CONFIGS)
+SUBSET_CONFIGS = [('digits_boss', None), ('mnist5k_boss', None),
+                  ('mnist5k_boss', 'ablation'), ('mnist5k_boss', 'quick'),
+                  ('moons_boss', None), ('boss_table1', None),
+                  ('boss_table1', 'cifar100'), ('boss_table1', 'svhn'),
+                  ('boss_table1', 'tinyimagenet')]
+
+
+@pytest.mark.parametrize('name, arg', CONFIGS + SUBSET_CONFIGS)
 def test_config_is_valid(name, arg):
   config = load_config(name, arg)
-  active.check_config(config)
+  loop = subset_loop if config.job == 'subset' else active
+  loop.check_config(config)
   fields = dict(config.model)
   models.get_model(fields.pop('name'), 10, **fields)
 
@@ -53,7 +62,35 @@ def test_missing_tfds_data_stops_at_once(name, arg, tmp_path):
   assert time.monotonic() - start < 10
 
 
+def test_boss_paper_settings():
+  cifar = load_config('boss_table1')
+  assert cifar.subset.fractions == (0.1, 0.2, 0.3, 0.5)
+  assert (cifar.model.name, cifar.train.learning_rate, cifar.train.momentum,
+          cifar.train.batch_size, cifar.train.epochs) == (
+              'resnet18', 0.1, 0.9, 256, 200)
+  assert cifar.subset.el2n_epochs == 10 and len(cifar.seeds) == 5
+  assert load_config('boss_table1', 'tinyimagenet').model.name == 'resnet34'
+  assert load_config('boss_table1', 'svhn').subset.fractions == (
+      0.08, 0.12, 0.16, 0.2)
+  with pytest.raises(ValueError, match='imagenet1k'):
+    load_config('boss_table1', 'imagenet1k')
+
+
+@pytest.mark.parametrize('arg', ['cifar10', 'svhn'])
+def test_boss_missing_tfds_data_stops_at_once(arg, tmp_path):
+  config = load_config('boss_table1', arg)
+  config.input.data_dir = str(tmp_path / 'tfds')
+  start = time.monotonic()
+  with pytest.raises(tfds_source.DatasetNotPreparedError, match='tfds build'):
+    subset_loop.run(config, str(tmp_path / 'run'))
+  assert time.monotonic() - start < 10
+
+
 def test_missing_npz_stops_at_once(tmp_path):
+  config = load_config('boss_table1', 'tinyimagenet')
+  with pytest.raises(FileNotFoundError, match='tiny_imagenet.npz'):
+    subset_loop.run(config, str(tmp_path))
+
   config = load_config('openimages_cm', 'npz')
   with pytest.raises(FileNotFoundError, match='openimages_embeddings.npz'):
     active.run(config, str(tmp_path))

@@ -24,9 +24,11 @@ def default_params(fraction: float) -> tuple[float, float, float]:
   Section 4 / appendix D: small subsets want a flat importance (α near 0,
   pure diversity; 1% in D.1 uses α = 0); as the subset grows the peak moves
   to harder examples (larger c) and α grows (D.1: 3% c = 0.5, α = 1; 10%
-  c = 0.8, α = 1); the cutoff β matters most for small subsets (Fig. 5c).
-  The paper gives no table of values for its Table 1 runs, so beyond 10%
-  we place the peak at D = 0.8 (c = 2.3) with α = 2: our choice, to tune.
+  c = 0.8, α = 1). The cutoff β matters most for small subsets (Fig. 5c)
+  and BOSS's Table 1 rows all use one (they equal Table 2's "+ Cutoff"
+  column), but the paper gives no values: β = 0.1 up to 5% and 0.05 above
+  are our choice, as is the peak at D = 0.8 (c = 2.3) with α = 2 beyond
+  15%. Tune them; D.1's synthetic runs use β = 0 (configs/moons_boss.py).
   """
   if not 0 < fraction <= 1:
     raise ValueError(f'fraction={fraction} must be in (0, 1].')
@@ -35,8 +37,8 @@ def default_params(fraction: float) -> tuple[float, float, float]:
   if fraction <= 0.05:
     return 0.5, 1.0, 0.1
   if fraction <= 0.15:
-    return 0.8, 1.0, 0.0
-  return 2.3, 2.0, 0.0
+    return 0.8, 1.0, 0.05
+  return 2.3, 2.0, 0.05
 
 
 def select(features: np.ndarray, labels: np.ndarray, difficulty: np.ndarray,

@@ -88,11 +88,12 @@ def select(difficulty: np.ndarray, budget: int, key: jax.Array,
                      f'after the cutoff beta={beta}.')
   ids = strata(np.asarray(difficulty)[keep], num_strata)
   sizes = np.bincount(ids, minlength=num_strata)
+  # One uniform key per example; a stratum's m smallest keys are a uniform
+  # draw without replacement (one compiled program, whatever the strata).
+  u = np.asarray(jax.random.uniform(key, (len(keep),)))
   picks = []
   for k, m in enumerate(stratum_budgets(sizes, budget)):
     if m:
       members = keep[ids == k]
-      draw = jax.random.choice(jax.random.fold_in(key, k), len(members), (m,),
-                               replace=False)
-      picks.append(members[np.asarray(draw)])
+      picks.append(members[np.argsort(u[ids == k], kind='stable')[:m]])
   return np.sort(np.concatenate(picks)) if picks else np.zeros(0, np.int64)

@@ -75,7 +75,9 @@ def class_balanced(x, labels, budget: int, *, equal: bool = False,
   """`facility_location` run per class with `class_budgets` budgets.
 
   Args:
-    x: [N, D]; labels: [N]; budget: K; equal, eligible: `class_budgets`.
+    x: [N, D], or a function rows [n] int64 -> [n, D] features of those
+      rows (built per class, e.g. gradients too large for the whole pool).
+    labels: [N]; budget: K; equal, eligible: `class_budgets`.
     importance: optional [N]; kwargs: passed to `facility_location`.
 
   Returns:
@@ -92,7 +94,7 @@ def class_balanced(x, labels, budget: int, *, equal: bool = False,
     rows = np.flatnonzero((labels == c) & ok)
     if b:
       r = fl.facility_location(
-          np.asarray(x)[rows], int(b), **kwargs,
+          x(rows) if callable(x) else np.asarray(x)[rows], int(b), **kwargs,
           importance=None if importance is None else np.asarray(
               importance)[rows])
       parts.append(fl.Result(rows[r.indices], r.weights, r.gains))

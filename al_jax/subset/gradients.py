@@ -1,0 +1,82 @@
+"""Last-layer gradients, the embedding of CRAIG and GradMatch (paper 002,
+section 5 baselines; Mirzasoleiman et al. 2020, Killamsetty et al. 2021a).
+
+With logits = W z + b (W [C, D], z the penultimate features) and the
+cross-entropy loss L = -log softmax(logits)_y, the gradient of one example's
+loss w.r.t. the last layer is
+
+  ∂L/∂b = e = softmax(logits) - onehot(y)   [C]
+  ∂L/∂W = e ⊗ z = e zᵀ                       [C, D]
+
+DeepCore (`calc_gradient` of Craig / GradMatch) concatenates [∂L/∂b,
+flatten(∂L/∂W)], C·(D + 1) columns ("embedding_dim + bias"); so do we.
+
+Departure from DeepCore: DeepCore applies CrossEntropyLoss to
+softmax(outputs), a double softmax, so its e is the softmax Jacobian times
+(softmax(softmax(logits)) - onehot). We use the plain cross-entropy gradient
+that CRAIG and GradMatch define.
+
+Dimensions: N pool, n rows asked for, C classes, D feature width.
+"""
+
+import numpy as np
+
+
+def check_inputs(logits, features, labels):
+  """Validated (logits [N, C] float32, features [N, D] float32, labels [N]
+  int64); raises ValueError on bad shapes, NaN/inf or labels not in [0, C)."""
+  logits = np.asarray(logits, np.float32)
+  features = np.asarray(features, np.float32)
+  labels = np.asarray(labels)
+  if logits.ndim != 2 or features.ndim != 2 or labels.ndim != 1:
+    raise ValueError(f'want logits [N, C], features [N, D], labels [N]; got '
+                     f'{logits.shape}, {features.shape}, {labels.shape}.')
+  if not len(logits) == len(features) == len(labels):
+    raise ValueError(f'logits, features and labels have {len(logits)}, '
+                     f'{len(features)} and {len(labels)} rows.')
+  for name, a in (('logits', logits), ('features', features)):
+    bad = np.flatnonzero(~np.isfinite(a).all(1))
+    if len(bad):
+      raise ValueError(f'{name} contain NaN or inf in {len(bad)} rows, e.g. '
+                       f'{bad[:5].tolist()}.')
+  if labels.size and (not np.issubdtype(labels.dtype, np.integer) or
+                      labels.min() < 0 or labels.max() >= logits.shape[1]):
+    raise ValueError(f'labels must be integers in [0, {logits.shape[1]}) '
+                     '(the logits\' classes).')
+  return logits, features, labels.astype(np.int64)
+
+
+def last_layer_gradients(logits, features, labels) -> np.ndarray:
+  """Per-example gradient of the cross-entropy w.r.t. the last Dense layer.
+
+  Layout of row i (C classes, D features z):
+    out[i, c]             = e_ic = softmax(logits_i)_c - [labels_i == c]
+    out[i, C + c·D + k]   = e_ic · z_ik
+  i.e. [bias gradient, kernel gradient in (out, in) order, flattened]; a
+  Flax Dense kernel is [D, C] (in, out), so its gradient is the transpose of
+  the second block reshaped to [C, D]. Same layout as DeepCore.
+
+  Memory: n·C·(D + 1) float32; call it on a class's rows, not the pool
+  (CIFAR-100, D = 512: 51,300 columns, 205 KB a row).
+
+  Args:
+    logits: [n, C] eval-mode logits of the model.
+    features: [n, D] penultimate features z (the last layer's input).
+    labels: [n] int classes in [0, C).
+
+  Returns:
+    [n, C·(D + 1)] float32.
+  """
+  logits, features, labels = check_inputs(logits, features, labels)
+  z = logits.astype(np.float64)
+  p = np.exp(z - z.max(1, keepdims=True))
+  e = p / p.sum(1, keepdims=True)
+  e[np.arange(len(labels)), labels] -= 1.
+  e = e.astype(np.float32)
+  n, c = e.shape
+  out = np.empty((n, c * (features.shape[1] + 1)), np.float32)
+  out[:, :c] = e
+  # A view (rows split in place), written without a temporary.
+  np.multiply(e[:, :, None], features[:, None, :],
+              out=out[:, c:].reshape(n, c, -1))
+  return out
