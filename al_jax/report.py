@@ -74,6 +74,38 @@ def summarize(workdir: str, metric: str,
   return out
 
 
+def paired_differences(workdir: str, a: str, b: str, seeds, metric: str):
+  """Per round: (mean, s.e., wins, losses) over seeds of metric(a) - metric(b).
+
+  Runs of the same seed share their random numbers (data order, init), so
+  paired differences are the sharper comparison.
+  """
+  rows = {s: (read_metrics(os.path.join(workdir, a, f'seed_{s}')),
+              read_metrics(os.path.join(workdir, b, f'seed_{s}')))
+          for s in seeds}
+  n = min(min(len(ra), len(rb)) for ra, rb in rows.values())
+  out = []
+  for i in range(n):
+    d = np.array([ra[i][metric] - rb[i][metric] for ra, rb in rows.values()])
+    se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0
+    out.append((d.mean(), se, int((d > 0).sum()), int((d < 0).sum())))
+  return out
+
+
+def paired_table(workdir: str, a: str, others, seeds, metric: str, xs,
+                 x: str = 'labels') -> str:
+  """Markdown: one row per x, one column per `others` entry b, cells
+  'mean ± s.e. (wins/losses)' of `paired_differences(a, b)`."""
+  diffs = {b: paired_differences(workdir, a, b, seeds, metric) for b in others}
+  lines = [f'| {x} | ' + ' | '.join(f'{a} − {b}' for b in others) + ' |',
+           '|---' * (len(others) + 1) + '|']
+  for i, v in enumerate(xs):
+    lines.append(f'| {v:g} | ' + ' | '.join(
+        f'{m:+.4f} ± {se:.4f} ({w}/{l})'
+        for m, se, w, l in (diffs[b][i] for b in others)) + ' |')
+  return '\n'.join(lines)
+
+
 def table(summary: dict, metric: str, x: str = 'labels') -> str:
   """A markdown table: one row per x value (label count), one column per
   strategy."""

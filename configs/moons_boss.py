@@ -3,9 +3,16 @@
   python -m al_jax.main --config=configs/moons_boss.py --workdir=DIR
 
 Four moon-shaped classes with slight overlap, 2,000 points split 80/20; an
-MLP with two hidden layers of 100; Adam, lr 1e-3, no weight decay, 100
-epochs on each subset. The initial model trains T0 = 10 epochs on the full
-set (EL2N "computed at epoch 10", Figure 2). Subsets of 1%, 3% and 10%.
+MLP with two hidden layers of 100; Adam, lr 1e-3, no weight decay. The
+initial model trains T0 = 10 epochs on the full set (EL2N "computed at epoch
+10", Figure 2). Subsets of 1%, 3% and 10%.
+
+Not given by the paper, our choices: noise 0.1 and pairs 2.5 apart, with
+which 100 epochs on the full set reach 99.0% test accuracy (the paper's
+model: 98.25%); batch 32; and 2,000 steps on every subset. The paper trains
+the full set 100 epochs; 100 epochs of a 16-point subset are 100 steps,
+after which the MLP is still close to linear, so the comparison would
+measure underfitting rather than the subsets.
 
 BOSS uses beta = 0 with c and alpha from `boss.default_params`, which are
 D.1's values (1%: alpha = 0; 3%: c = 0.5, alpha = 1; 10%: c = 0.8, alpha =
@@ -28,7 +35,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.input.source = 'moons'
   config.input.num_classes = 4
   config.input.num_examples = 2000
-  config.input.noise = 0.2
+  config.input.noise = 0.1
+  config.input.spacing = 2.5
   config.input.seed = 0
   config.input.test_fraction = 0.2
 
@@ -41,7 +49,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.train.learning_rate = 1e-3
   config.train.weight_decay = 0.0
   config.train.batch_size = 32
-  config.train.epochs = 100
+  config.train.epochs = 100  # The initial model's T0 replaces it.
+  config.train.steps = 2000
   config.train.predict_batch_size = 400
 
   config.subset = ml_collections.ConfigDict()

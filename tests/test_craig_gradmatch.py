@@ -139,6 +139,15 @@ def test_gradmatch_select_spends_the_budget_per_class():
   assert len(np.unique(idx)) == 50
   np.testing.assert_array_equal(np.bincount(y[idx], minlength=3), budgets)
   assert (w >= 0).all()
+  start = 0
+  for c, k in zip(classes, budgets):  # == OMP on the gradients themselves.
+    rows = np.flatnonzero(y == c)
+    g = gradients.last_layer_gradients(logits[rows], z[rows], y[rows])
+    want_idx, want_w = gradmatch.omp(g, g.mean(0, dtype=np.float64), k)
+    np.testing.assert_array_equal(idx[start:start + k], rows[want_idx])
+    np.testing.assert_allclose(w[start:start + k], want_w * len(rows),
+                               rtol=1e-4, atol=1e-6)
+    start += k
   # λ = 0 and class 0 all one example: one pick fits its mean exactly (the
   # others' gradients have rank (C - 1)·(D + 1) = 10 > their budgets).
   logits[y == 0], z[y == 0] = logits[y == 0][0], z[y == 0][0]
@@ -146,7 +155,8 @@ def test_gradmatch_select_spends_the_budget_per_class():
   k0 = class_balance.class_budgets(y, 20)[1][0]
   assert len(np.unique(idx)) == 20 and len(notes) == 1
   assert notes[0].startswith(f'class 0: OMP stopped after 1 of {k0} picks')
-  np.testing.assert_allclose(w[:k0], [1.] + [0.] * (k0 - 1), atol=1e-6)
+  n0 = np.sum(y == 0)  # Weight 1 on the mean: n0 on the class's sum.
+  np.testing.assert_allclose(w[:k0], [n0] + [0.] * (k0 - 1), rtol=1e-6)
 
 
 @pytest.mark.parametrize('method', ['craig', 'gradmatch'])

@@ -54,17 +54,19 @@ def test_moons():
   assert np.abs(ds.x_train).max() < 3  # Moons live in [-1, 2] x [-0.5, 1].
 
 
-def test_four_moons():
+@pytest.mark.parametrize('spacing', [None, 2.5])
+def test_four_moons(spacing):
   """Paper 002 appendix D.1: 2,000 points, 4 moons, split 80/20."""
-  ds = sources.load(_cfg(source='moons', num_classes=4, noise=0.1))
+  ds = sources.load(_cfg(source='moons', num_classes=4, noise=0.1,
+                         spacing=spacing))
   assert ds.num_classes == 4 and ds.x_train.shape == (1600, 2)
   y = np.concatenate([ds.y_train, ds.y_test])
   np.testing.assert_array_equal(np.bincount(y), [500] * 4)
   x = np.concatenate([ds.x_train, ds.x_test])
-  # The second pair is the first shifted right by 2.
+  # The second pair is the first shifted right by `spacing` (default 2).
   for c in (0, 1):
     np.testing.assert_allclose(x[y == c + 2].mean(0) - x[y == c].mean(0),
-                               [2.0, 0.0], atol=0.1)
+                               [spacing or 2.0, 0.0], atol=0.1)
   with pytest.raises(ValueError, match='even'):
     sources.load(_cfg(source='moons', num_classes=3))
 

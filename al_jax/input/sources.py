@@ -176,7 +176,8 @@ def _load_moons(cfg) -> Dataset:
   x, y = synthetic.make_moons(config_value(cfg, 'num_examples', 2000),
                               noise=config_value(cfg, 'noise', 0.2),
                               seed=config_value(cfg, 'seed', 0),
-                              num_classes=num_classes)
+                              num_classes=num_classes,
+                              spacing=config_value(cfg, 'spacing', 2.0))
   return _split_dataset(cfg, 'moons', x, y, num_classes)
 
 
@@ -250,7 +251,8 @@ _PREFIX_LOADERS = {'tfds:': _load_tfds, 'npz:': _load_npz}
 
 # Every field some source reads; a config key outside this set is a typo.
 INPUT_KEYS = ('source', 'seed', 'test_fraction', 'max_train_examples',
-              'num_examples', 'noise', 'num_classes', 'num_features',
+              'num_examples', 'noise', 'num_classes', 'spacing',
+              'num_features',
               'annotated_per_example', 'data_dir', 'train_split', 'test_split',
               'image_key', 'label_key', 'image_size')
 

@@ -9,20 +9,22 @@ import numpy as np
 
 
 def make_moons(num_examples: int, noise: float = 0.2, seed: int = 0,
-               num_classes: int = 2):
+               num_classes: int = 2, spacing: float = 2.0):
   """Interleaving half circles, like `sklearn.datasets.make_moons`.
 
   Unlike sklearn, the angles are drawn at random instead of on a grid, so two
   seeds give different points even with `noise=0`. With `num_classes` = 2m,
-  m pairs of moons are placed side by side, pair j shifted by (2j, 0), so
-  neighbouring pairs overlap slightly: the four-moons data of paper 002
-  appendix D.1 is `num_classes=4`.
+  m pairs of moons are placed side by side, pair j shifted by
+  (spacing·j, 0); a pair spans x in [-1, 2], so neighbouring pairs interlock
+  for spacing < 3: the four-moons data of paper 002 appendix D.1 is
+  `num_classes=4` (configs/moons_boss.py picks spacing and noise).
 
   Args:
     num_examples: N, total number of points (split evenly between classes).
     noise: standard deviation of the Gaussian noise added to each coordinate.
     seed: seed of the generator.
     num_classes: an even number of moons.
+    spacing: horizontal offset between consecutive pairs.
 
   Returns:
     x: [N, 2] float32 points.
@@ -37,7 +39,7 @@ def make_moons(num_examples: int, noise: float = 0.2, seed: int = 0,
   upper = np.stack([np.cos(angle), np.sin(angle)], axis=1)
   lower = np.stack([1.0 - np.cos(angle), 0.5 - np.sin(angle)], axis=1)
   x = np.where(y[:, None] % 2 == 0, upper, lower)
-  x[:, 0] += 2.0 * (y // 2)
+  x[:, 0] += spacing * (y // 2)
   x += noise * rng.normal(size=x.shape)
   return x.astype(np.float32), y
 

@@ -30,6 +30,7 @@ paper uses AUM from a full-length run (appendix D), which would double the
 cost of selection.
 """
 
+import glob
 import json
 import os
 import time
@@ -241,6 +242,21 @@ def check_selection(sel: subset.Selection, n: int, budget: int,
     raise ValueError(f'{entry} returned invalid weights (need {budget} finite '
                      'values >= 0).')
   return idx
+
+
+def compute_seconds(workdir: str) -> float:
+  """Seconds of training and selection recorded in `workdir` (so also the
+  cost of a run that was resumed): initial models plus every fraction."""
+  total = 0.0
+  for path in glob.glob(os.path.join(workdir, 'initial', 'seed_*',
+                                     'initial.json')):
+    with open(path) as f:
+      total += json.load(f)['train_seconds']
+  for path in glob.glob(os.path.join(workdir, '*', 'seed_*',
+                                     report.METRICS)):
+    total += sum(r['train_seconds'] + r['selection_seconds']
+                 for r in report.read_metrics(os.path.dirname(path)))
+  return total
 
 
 def _atomic(write, path: str):

@@ -27,8 +27,6 @@ Memory: one class's gradients at a time, n_c·C·(D + 1) float32.
 Dimensions: N pool, C classes, D feature width, K budget.
 """
 
-import numpy as np
-
 from al_jax.subset import class_balance
 from al_jax.subset import gradients
 

@@ -10,6 +10,7 @@ loss w.r.t. the last layer is
 
 DeepCore (`calc_gradient` of Craig / GradMatch) concatenates [∂L/∂b,
 flatten(∂L/∂W)], C·(D + 1) columns ("embedding_dim + bias"); so do we.
+Inner products need no such width: g_i·g_j = (e_i·e_j)(1 + z_i·z_j).
 
 Departure from DeepCore: DeepCore applies CrossEntropyLoss to
 softmax(outputs), a double softmax, so its e is the softmax Jacobian times
@@ -46,6 +47,15 @@ def check_inputs(logits, features, labels):
   return logits, features, labels.astype(np.int64)
 
 
+def output_errors(logits, labels) -> np.ndarray:
+  """[n, C] float64 e = softmax(logits) - onehot(labels), ∂L/∂logits."""
+  z = np.asarray(logits, np.float64)
+  p = np.exp(z - z.max(1, keepdims=True))
+  e = p / p.sum(1, keepdims=True)
+  e[np.arange(len(e)), np.asarray(labels)] -= 1.
+  return e
+
+
 def last_layer_gradients(logits, features, labels) -> np.ndarray:
   """Per-example gradient of the cross-entropy w.r.t. the last Dense layer.
 
@@ -68,11 +78,7 @@ def last_layer_gradients(logits, features, labels) -> np.ndarray:
     [n, C·(D + 1)] float32.
   """
   logits, features, labels = check_inputs(logits, features, labels)
-  z = logits.astype(np.float64)
-  p = np.exp(z - z.max(1, keepdims=True))
-  e = p / p.sum(1, keepdims=True)
-  e[np.arange(len(labels)), labels] -= 1.
-  e = e.astype(np.float32)
+  e = output_errors(logits, labels).astype(np.float32)
   n, c = e.shape
   out = np.empty((n, c * (features.shape[1] + 1)), np.float32)
   out[:, :c] = e
