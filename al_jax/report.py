@@ -141,3 +141,16 @@ def plot(summary: dict, metric: str, path: str, title: str = '',
   fig.tight_layout()
   fig.savefig(path, dpi=120)
   plt.close(fig)
+
+
+def write_summary(workdir: str, metric: str, plot_name: str, title: str,
+                  x: str = 'labels', xlabel: str = 'labels bought') -> dict:
+  """Summarizes `workdir`, prints the table and writes results.md and the
+  plot `plot_name`; returns the summary."""
+  summary = summarize(workdir, metric, x)
+  text = table(summary, metric, x)
+  print(text)
+  with open(os.path.join(workdir, 'results.md'), 'w') as f:
+    f.write(text + '\n')
+  plot(summary, metric, os.path.join(workdir, plot_name), title, xlabel)
+  return summary

@@ -97,15 +97,9 @@ def run(config, workdir: str) -> dict:
     run_dir = os.path.join(workdir, name, f'seed_{seed}')
     run_one(config, ds, pool, model, mesh, name, int(seed), run_dir, bar)
   bar.close()
-  summary = report.summarize(workdir, pool.metric)
-  text = report.table(summary, pool.metric)
-  print(text)
-  with open(os.path.join(workdir, 'results.md'), 'w') as f:
-    f.write(text + '\n')
-  report.plot(summary, pool.metric,
-              os.path.join(workdir, 'learning_curve.png'),
-              title=f'{config.input.source}: {config.model.name}')
-  return summary
+  return report.write_summary(
+      workdir, pool.metric, 'learning_curve.png',
+      f'{config.input.source}: {config.model.name}')
 
 
 class Pool(NamedTuple):

@@ -114,15 +114,10 @@ def run(config, workdir: str) -> dict:
       run_one(config, ds, model, mesh, inputs, entry, seed,
               os.path.join(workdir, entry, f'seed_{seed}'), bar)
   bar.close()
-  summary = report.summarize(workdir, METRIC, x='fraction')
-  text = report.table(summary, METRIC, x='fraction')
-  print(text)
-  with open(os.path.join(workdir, 'results.md'), 'w') as f:
-    f.write(text + '\n')
-  report.plot(summary, METRIC, os.path.join(workdir, 'subset_accuracy.png'),
-              title=f'{config.input.source}: {config.model.name}',
-              xlabel='subset fraction')
-  return summary
+  return report.write_summary(
+      workdir, METRIC, 'subset_accuracy.png',
+      f'{config.input.source}: {config.model.name}', x='fraction',
+      xlabel='subset fraction')
 
 
 def initial_model(config, ds, model, mesh, seed: int,
