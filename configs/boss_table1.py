@@ -23,6 +23,8 @@ implemented.
 
 import ml_collections
 
+from al_jax import subset
+
 METHODS = ('random', 'craig', 'gradmatch', 'moderate', 'ccs', 'boss')
 DATASETS = {
     # name: (source, model, epochs, fractions, flip)
@@ -69,4 +71,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.subset.fractions = fractions
   config.subset.initial_epochs = 10
   config.subset.el2n_epochs = 10
+  for name in METHODS:  # Every option, so that overrides find their key.
+    config.subset[name] = subset.options(name)
   return config

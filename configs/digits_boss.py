@@ -7,6 +7,8 @@ The test suite drives the subset loop with it.
 
 import ml_collections
 
+from al_jax import subset
+
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   del arg
@@ -36,4 +38,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.subset.fractions = (0.05, 0.2)
   config.subset.initial_epochs = 4
   config.subset.el2n_epochs = 3
+  for name in config.subset.methods:
+    config.subset[name] = subset.options(name)
   return config

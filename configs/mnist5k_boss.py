@@ -20,6 +20,8 @@ Variants (``--config=configs/mnist5k_boss.py:<arg>``):
 
 import ml_collections
 
+from al_jax import subset
+
 METHODS = ('random', 'ccs', 'moderate', 'craig', 'gradmatch', 'boss')
 
 
@@ -50,17 +52,17 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.subset.fractions = (0.01, 0.03, 0.05, 0.1)
   config.subset.initial_epochs = 10
   config.subset.el2n_epochs = 10
+  for name in METHODS:  # Every option, so that overrides find their key.
+    config.subset[name] = subset.options(name)
 
   if arg == 'ablation':
     # Table 2's columns: 'both' is BOSS without the cutoff, 'boss' is BOSS
     # with its default cutoff (`boss.default_params`).
     config.subset.methods = ('diversity', 'difficulty', 'both', 'boss')
-    config.subset.diversity = ml_collections.ConfigDict(
-        dict(method='boss', alpha=0.0, beta=0.0))
-    config.subset.difficulty = ml_collections.ConfigDict(
-        dict(method='hardest'))
-    config.subset.both = ml_collections.ConfigDict(
-        dict(method='boss', beta=0.0))
+    config.subset.diversity = subset.options('diversity', 'boss', alpha=0.0,
+                                             beta=0.0)
+    config.subset.difficulty = subset.options('difficulty', 'hardest')
+    config.subset.both = subset.options('both', 'boss', beta=0.0)
     config.seeds = (0, 1, 2, 3, 4)
   elif arg == 'quick':
     config.seeds = (0,)

@@ -15,7 +15,6 @@ import argparse
 import os
 import sys
 
-import ml_collections
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,6 +22,7 @@ sys.path.insert(0, ROOT)
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from al_jax import config_check
 from al_jax import report
+from al_jax import subset
 from al_jax.loops import subset as subset_loop
 
 OUT = os.path.join(ROOT, 'experiments', 'results', 'boss_mnist5k')
@@ -46,8 +46,8 @@ def main():
       for alpha in ALPHAS:
         name = f'peak{int(peak * 10)}_a{int(alpha * 10)}'
         entries[peak, alpha] = name
-        config.subset[name] = ml_collections.ConfigDict(
-            dict(method='boss', c=1.5 + peak, alpha=alpha))
+        config.subset[name] = subset.options(name, 'boss', c=1.5 + peak,
+                                             alpha=alpha)
     config.subset.methods = tuple(entries.values())
   subset_loop.run(config, args.workdir)
   summary = report.summarize(args.workdir,

@@ -153,3 +153,22 @@ def test_registry_orientation_and_variants():
   assert not np.array_equal(np.sort(both.indices), np.sort(flat.indices))
   rand = subset.get('random')(inputs, 30, jax.random.key(1))
   assert len(np.unique(rand.indices)) == 30
+
+
+def test_options_sections_take_overrides_and_name_typos():
+  config = load_config('mnist5k_boss')
+  config.lock()  # As the command line loads it.
+  assert config.subset.boss.alpha is None  # A float placeholder: default.
+  config.subset.boss.alpha = 2.0  # The key exists.
+  fn = subset.get('boss', config.subset)
+  assert fn.keywords['alpha'] == 2.0 and fn.keywords['c'] is None
+  with pytest.raises(AttributeError, match='alpa'):
+    config.subset.boss.alpa = 1.0
+  with config.unlocked():  # A typo in a config file is named at run time.
+    config.subset.boss.alpa = 1.0
+  with pytest.raises(ValueError, match='did you mean config.subset.boss.alpha'):
+    subset.get('boss', config.subset)
+  with pytest.raises(ValueError, match='did you mean config.subset.x.beta'):
+    subset.options('x', 'ccs', beat=0.1)
+  with pytest.raises(ValueError, match="Unknown subset method 'bos'"):
+    subset.options('bos')

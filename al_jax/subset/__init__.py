@@ -19,7 +19,9 @@ import functools
 from typing import Callable, Mapping, NamedTuple
 
 import jax
+import ml_collections
 import numpy as np
+from ml_collections import config_dict
 
 from al_jax import config_check
 from al_jax.subset import boss
@@ -156,3 +158,29 @@ def get(entry: str, subset_cfg=None) -> Callable[..., Selection]:
   options.pop('method', None)
   config_check.check_keys(options, tuple(defaults), f'config.subset.{entry}')
   return functools.partial(fn, **{**defaults, **options})
+
+
+def options(entry: str, method: str | None = None,
+            **overrides) -> ml_collections.ConfigDict:
+  """A config section for `entry` holding every option of its method at its
+  default (unset ones as typed placeholders), so that command-line overrides
+  such as ``--config.subset.boss.alpha=1`` find their key.
+
+  Args:
+    entry: the entry name; also the method unless `method` is given.
+    method: the registered method the entry runs.
+    overrides: option values to set.
+  """
+  name = method or entry
+  if name not in METHODS:
+    raise ValueError(f'Unknown subset method {name!r}; valid: '
+                     f'{", ".join(sorted(METHODS))}.')
+  values = {**METHODS[name][1], **overrides}
+  config_check.check_keys(values, tuple(METHODS[name][1]),
+                          f'config.subset.{entry}')
+  section = ml_collections.ConfigDict(
+      {k: config_dict.placeholder(float) if v is None else v
+       for k, v in values.items()})
+  if method is not None:
+    section.method = method
+  return section
