@@ -2,36 +2,24 @@
 
   python -m al_jax.main --config=configs/digits_boss.py --workdir=DIR
 
-The test suite drives the subset loop with it.
+Data, model and training as configs/digits.py; the test suite drives the
+subset loop with it.
 """
+
+import os
 
 import ml_collections
 
+from al_jax import config_check
 from al_jax import subset
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   del arg
-  config = ml_collections.ConfigDict()
+  config = config_check.load_file(
+      os.path.join(os.path.dirname(os.path.abspath(__file__)), 'digits.py'))
+  del config['al']
   config.job = 'subset'
-  config.seeds = (0,)
-
-  config.input = ml_collections.ConfigDict()
-  config.input.source = 'digits'
-  config.input.seed = 0
-  config.input.test_fraction = 0.2
-
-  config.model = ml_collections.ConfigDict()
-  config.model.name = 'mlp'
-  config.model.hidden_sizes = (64,)
-
-  config.train = ml_collections.ConfigDict()
-  config.train.optimizer = 'adam'
-  config.train.learning_rate = 3e-3
-  config.train.batch_size = 32
-  config.train.epochs = 10
-  config.train.predict_batch_size = 256
-
   config.subset = ml_collections.ConfigDict()
   config.subset.methods = ('random', 'ccs', 'moderate', 'craig', 'gradmatch',
                            'boss')

@@ -5,7 +5,7 @@ download), runnable on 2 CPU cores:
 
   python -m al_jax.main --config=configs/mnist5k_boss.py --workdir=DIR
 
-Pool 4,000 / test 1,000; the small CNN of configs/mnist5k.py; the initial
+Pool 4,000 / test 1,000, the small CNN and Adam as configs/mnist5k.py; the initial
 model trains 10 epochs on the pool (EL2N over those T0 = 10 epochs, features
 and logits at epoch 10); each subset then trains a fresh CNN for 1,000 steps
 of 32 (8 epochs of the pool), the same for every subset: a fixed number of
@@ -18,34 +18,24 @@ Variants (``--config=configs/mnist5k_boss.py:<arg>``):
   quick     one seed, two fractions, few epochs (smoke test).
 """
 
+import os
+
 import ml_collections
 
+from al_jax import config_check
 from al_jax import subset
 
 METHODS = ('random', 'ccs', 'moderate', 'craig', 'gradmatch', 'boss')
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  config = ml_collections.ConfigDict()
+  config = config_check.load_file(
+      os.path.join(os.path.dirname(os.path.abspath(__file__)), 'mnist5k.py'))
+  del config['al']
   config.job = 'subset'
-  config.seeds = (0, 1, 2)
-
-  config.input = ml_collections.ConfigDict()
-  config.input.source = 'mnist5k'
-  config.input.seed = 0
-  config.input.test_fraction = 0.2
-
-  config.model = ml_collections.ConfigDict()
-  config.model.name = 'cnn'
-
-  config.train = ml_collections.ConfigDict()
-  config.train.optimizer = 'adam'
-  config.train.learning_rate = 1e-3
-  config.train.schedule = 'constant'
-  config.train.batch_size = 32
-  config.train.epochs = 30  # The initial model's T0 replaces it.
+  # The initial model trains subset.initial_epochs; every subset trains
+  # these steps (train.epochs then plays no part).
   config.train.steps = 1000
-  config.train.predict_batch_size = 1000
 
   config.subset = ml_collections.ConfigDict()
   config.subset.methods = METHODS

@@ -41,15 +41,13 @@ FIGURE_METHODS = ('ccs', 'diverse', 'boss')
 
 def setup(config):
   ds = sources.load(config.input)
-  fields = dict(config.model)
-  model = models.get_model(fields.pop('name'), ds.num_classes, **fields)
+  model = models.from_config(config.model, ds.num_classes)
   return ds, model, sharding.make_mesh()
 
 
-def full_set_accuracy(config, seeds):
+def full_set_accuracy(config, seeds, ds, model, mesh):
   """[S] test accuracy of the model trained 100 epochs on the full set
   (the paper's reference, 98.25%)."""
-  ds, model, mesh = setup(config)
   cfg = ml_collections.ConfigDict(config.train.to_dict())
   cfg.steps, cfg.epochs = None, 100
   out = []
@@ -61,8 +59,7 @@ def full_set_accuracy(config, seeds):
   return np.array(out)
 
 
-def figure(config, workdir, path):
-  ds, model, mesh = setup(config)
+def figure(config, workdir, path, ds, model, mesh):
   fractions = config.subset.fractions
   lo, hi = ds.x_train.min(0) - 0.5, ds.x_train.max(0) + 0.5
   gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 300),
@@ -109,7 +106,8 @@ def main():
   subset_loop.run(config, args.workdir)
   seconds = subset_loop.compute_seconds(args.workdir)
   fractions, seeds = config.subset.fractions, config.seeds
-  full = full_set_accuracy(config, seeds)
+  data = setup(config)
+  full = full_set_accuracy(config, seeds, *data)
   summary = report.summarize(args.workdir, subset_loop.METRIC, x='fraction')
   lines = [f'# Four moons (paper 002 app. D.1), {len(seeds)} seeds',
            '', f'`python experiments/boss_moons.py --seeds {args.seeds}` '
@@ -127,7 +125,7 @@ def main():
   with open(os.path.join(OUT, 'table.md'), 'w') as f:
     f.write(text)
   print(text)
-  figure(config, args.workdir, os.path.join(OUT, 'subsets.png'))
+  figure(config, args.workdir, os.path.join(OUT, 'subsets.png'), *data)
   print('wrote', OUT)
 
 

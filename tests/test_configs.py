@@ -29,8 +29,7 @@ def test_config_is_valid(name, arg):
   config = load_config(name, arg)
   loop = subset_loop if config.job == 'subset' else active
   loop.check_config(config)
-  fields = dict(config.model)
-  models.get_model(fields.pop('name'), 10, **fields)
+  models.from_config(config.model, 10)
 
 
 def test_paper_settings():

@@ -84,12 +84,9 @@ def run(config, workdir: str) -> dict:
   ds = sources.load(config.input)
   pool = Pool.of(ds)
   check_budget(config, pool.size)
-  model_cfg = dict(config.model)
-  model = models.get_model(model_cfg.pop('name'), ds.num_classes, **model_cfg)
+  model = models.from_config(config.model, ds.num_classes)
   mesh = sharding.make_mesh()
-  os.makedirs(workdir, exist_ok=True)
-  with open(os.path.join(workdir, 'config.json'), 'w') as f:
-    f.write(config.to_json_best_effort(indent=2))
+  report.write_config(workdir, config)
   runs = list(itertools.product(config.al.strategies, config.seeds))
   bar = tqdm.tqdm(total=len(runs) * (config.al.rounds + 1), unit='round',
                   dynamic_ncols=True)

@@ -95,12 +95,9 @@ def run(config, workdir: str) -> dict:
                      f'{ds.name} is multi-label.')
   for f in config.subset.fractions:
     budget_of(f, len(ds.y_train))
-  model_cfg = dict(config.model)
-  model = models.get_model(model_cfg.pop('name'), ds.num_classes, **model_cfg)
+  model = models.from_config(config.model, ds.num_classes)
   mesh = sharding.make_mesh()
-  os.makedirs(workdir, exist_ok=True)
-  with open(os.path.join(workdir, 'config.json'), 'w') as f:
-    f.write(config.to_json_best_effort(indent=2))
+  report.write_config(workdir, config)
   entries, fractions = config.subset.methods, config.subset.fractions
   bar = tqdm.tqdm(total=len(config.seeds) * (1 + len(entries) * len(fractions)),
                   unit='run', dynamic_ncols=True)

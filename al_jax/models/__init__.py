@@ -67,5 +67,11 @@ def get_model(name: str, num_classes: int, **kwargs) -> nn.Module:
   return MODELS[name](num_classes=num_classes, **kwargs)
 
 
-__all__ = ['MODELS', 'get_model', 'model_fields', 'CNN', 'LogReg', 'MLP',
+def from_config(model_cfg, num_classes: int) -> nn.Module:
+  """`get_model` from a ``config.model`` section: ``name`` plus fields."""
+  fields = dict(model_cfg)
+  return get_model(fields.pop('name'), num_classes, **fields)
+
+
+__all__ = ['MODELS', 'from_config', 'get_model', 'model_fields', 'CNN', 'LogReg', 'MLP',
            'ResNet', 'ResNet18', 'ResNet34', 'ResNet50', 'ResNet101', 'VGG16']
