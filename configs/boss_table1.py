@@ -23,7 +23,7 @@ implemented.
 
 import ml_collections
 
-from al_jax import subset
+from al_jax import strategies
 
 METHODS = ('random', 'craig', 'gradmatch', 'moderate', 'ccs', 'boss')
 DATASETS = {
@@ -72,5 +72,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.subset.initial_epochs = 10
   config.subset.el2n_epochs = 10
   for name in METHODS:  # Every option, so that overrides find their key.
-    config.subset[name] = subset.options(name)
+    config.subset[name] = strategies.options(name)
   return config

@@ -11,7 +11,7 @@ import os
 import ml_collections
 
 from al_jax import config_check
-from al_jax import subset
+from al_jax import strategies
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -27,5 +27,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.subset.initial_epochs = 4
   config.subset.el2n_epochs = 3
   for name in config.subset.methods:
-    config.subset[name] = subset.options(name)
+    config.subset[name] = strategies.options(name)
   return config

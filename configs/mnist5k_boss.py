@@ -23,7 +23,7 @@ import os
 import ml_collections
 
 from al_jax import config_check
-from al_jax import subset
+from al_jax import strategies
 
 METHODS = ('random', 'ccs', 'moderate', 'craig', 'gradmatch', 'boss')
 
@@ -43,16 +43,16 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.subset.initial_epochs = 10
   config.subset.el2n_epochs = 10
   for name in METHODS:  # Every option, so that overrides find their key.
-    config.subset[name] = subset.options(name)
+    config.subset[name] = strategies.options(name)
 
   if arg == 'ablation':
     # Table 2's columns: 'both' is BOSS without the cutoff, 'boss' is BOSS
     # with its default cutoff (`boss.default_params`).
     config.subset.methods = ('diversity', 'difficulty', 'both', 'boss')
-    config.subset.diversity = subset.options('diversity', 'boss', alpha=0.0,
+    config.subset.diversity = strategies.options('diversity', 'boss', alpha=0.0,
                                              beta=0.0)
-    config.subset.difficulty = subset.options('difficulty', 'hardest')
-    config.subset.both = subset.options('both', 'boss', beta=0.0)
+    config.subset.difficulty = strategies.options('difficulty', 'hardest')
+    config.subset.both = strategies.options('both', 'boss', beta=0.0)
     config.seeds = (0, 1, 2, 3, 4)
   elif arg == 'quick':
     config.seeds = (0,)

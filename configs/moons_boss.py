@@ -24,7 +24,7 @@ the subsets with their decision boundaries.
 
 import ml_collections
 
-from al_jax import subset
+from al_jax import strategies
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -60,9 +60,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.subset.fractions = (0.01, 0.03, 0.1)
   config.subset.initial_epochs = 10
   config.subset.el2n_epochs = 10
-  config.subset.random = subset.options('random')
-  config.subset.ccs = subset.options('ccs', beta=0.1)
-  config.subset.boss = subset.options('boss', beta=0.0)
-  config.subset.diverse = subset.options('diverse', 'boss', alpha=0.0,
+  config.subset.random = strategies.options('random')
+  config.subset.ccs = strategies.options('ccs', beta=0.1)
+  config.subset.boss = strategies.options('boss', beta=0.0)
+  config.subset.diverse = strategies.options('diverse', 'boss', alpha=0.0,
                                          beta=0.0)
   return config

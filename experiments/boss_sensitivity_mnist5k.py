@@ -22,7 +22,7 @@ sys.path.insert(0, ROOT)
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from al_jax import config_check
 from al_jax import report
-from al_jax import subset
+from al_jax import strategies
 from al_jax.loops import subset as subset_loop
 
 OUT = os.path.join(ROOT, 'experiments', 'results', 'boss_mnist5k')
@@ -46,7 +46,7 @@ def main():
       for alpha in ALPHAS:
         name = f'peak{int(peak * 10)}_a{int(alpha * 10)}'
         entries[peak, alpha] = name
-        config.subset[name] = subset.options(name, 'boss', c=1.5 + peak,
+        config.subset[name] = strategies.options(name, 'boss', c=1.5 + peak,
                                              alpha=alpha)
     config.subset.methods = tuple(entries.values())
   subset_loop.run(config, args.workdir)

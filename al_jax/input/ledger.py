@@ -21,10 +21,22 @@ class Ledger:
     indices: [L] int64 pool indices.
     labels: [L] (or [L, C]) labels revealed by the oracle.
     rounds: [L] int32 round in which each label was bought (0 = seed set).
+    weights: [L] float32 training weight of each label (1 unless the
+      strategy gave weights).
+    complete: the last round whose selection finished; labels of a later
+      round were bought in the middle of a selection (`Context.query`) that
+      was interrupted, and a resumed run reuses them.
   """
   indices: np.ndarray
   labels: np.ndarray
   rounds: np.ndarray
+  weights: np.ndarray = None
+  complete: int = -1
+
+  def __post_init__(self):
+    if self.weights is None:
+      object.__setattr__(self, 'weights',
+                         np.ones(len(self.indices), np.float32))
 
   @classmethod
   def empty(cls, label_shape: tuple[int, ...] = (),
@@ -41,9 +53,13 @@ class Ledger:
     """The latest round with a purchase, -1 when empty."""
     return int(self.rounds.max()) if len(self) else -1
 
-  def add(self, round_: int, indices: np.ndarray,
-          labels: np.ndarray) -> 'Ledger':
-    """A new ledger with `indices` bought in `round_`.
+  def add(self, round_: int, indices: np.ndarray, labels: np.ndarray,
+          complete: bool = True) -> 'Ledger':
+    """A new ledger with `indices` bought in `round_` (weight 1).
+
+    Args:
+      complete: whether `round_`'s selection is finished with this purchase
+        (False for a purchase in the middle of a selection).
 
     Raises:
       ValueError: an index is repeated or already in the ledger, or the round
@@ -58,16 +74,36 @@ class Ledger:
                        f'{again[:5].tolist()}.')
     if round_ < self.last_round:
       raise ValueError(f'Round {round_} comes after round {self.last_round}.')
-    return Ledger(np.concatenate([self.indices, indices]),
-                  np.concatenate([self.labels, np.asarray(labels,
-                                                          self.labels.dtype)]),
-                  np.concatenate([self.rounds,
-                                  np.full(len(indices), round_, np.int32)]))
+    return Ledger(
+        np.concatenate([self.indices, indices]),
+        np.concatenate([self.labels, np.asarray(labels, self.labels.dtype)]),
+        np.concatenate([self.rounds, np.full(len(indices), round_, np.int32)]),
+        np.concatenate([self.weights, np.ones(len(indices), np.float32)]),
+        max(self.complete, round_) if complete else self.complete)
+
+  def position(self, indices) -> np.ndarray:
+    """[K] position of each pool index in the ledger, -1 if not bought."""
+    idx = np.asarray(indices, np.int64)
+    if not len(self):
+      return np.full(idx.shape, -1, np.int64)
+    order = np.argsort(self.indices, kind='stable')
+    at = np.minimum(np.searchsorted(self.indices[order], idx), len(self) - 1)
+    return np.where(self.indices[order][at] == idx, order[at], -1)
+
+  def with_weights(self, indices, weights) -> 'Ledger':
+    """A new ledger whose labels of `indices` (all bought) weigh `weights`."""
+    pos = self.position(indices)
+    if (pos < 0).any():
+      raise ValueError('Weights given for labels that were not bought.')
+    w = self.weights.copy()
+    w[pos] = np.asarray(weights, np.float32)
+    return dataclasses.replace(self, weights=w)
 
   def upto(self, round_: int) -> 'Ledger':
     """The labels bought in rounds <= `round_`."""
     keep = self.rounds <= round_
-    return Ledger(self.indices[keep], self.labels[keep], self.rounds[keep])
+    return Ledger(self.indices[keep], self.labels[keep], self.rounds[keep],
+                  self.weights[keep], min(self.complete, round_))
 
   def labeled_mask(self, n: int) -> np.ndarray:
     """[N] bool, True where the label was bought."""
@@ -79,15 +115,22 @@ class Ledger:
     """Writes atomically: a crash leaves the old file or the new one."""
     tmp = f'{path}.tmp'
     with open(tmp, 'wb') as f:
-      np.savez(f, indices=self.indices, labels=self.labels, rounds=self.rounds)
+      np.savez(f, indices=self.indices, labels=self.labels, rounds=self.rounds,
+               weights=self.weights, complete=self.complete)
       f.flush()
       os.fsync(f.fileno())
     os.replace(tmp, path)
 
   @classmethod
   def load(cls, path: str) -> 'Ledger':
+    """Reads a ledger; files written before weights existed weigh 1 and are
+    complete through their last round."""
     with np.load(path) as z:
-      return cls(z['indices'], z['labels'], z['rounds'])
+      rounds = z['rounds']
+      return cls(z['indices'], z['labels'], rounds,
+                 z['weights'] if 'weights' in z else None,
+                 int(z['complete']) if 'complete' in z else
+                 (int(rounds.max()) if len(rounds) else -1))
 
 
 class Oracle:

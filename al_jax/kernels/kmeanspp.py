@@ -30,22 +30,6 @@ from al_jax import sharding
 from al_jax.kernels import distances
 
 
-def badge_factors(logits: jax.Array) -> jax.Array:
-  """BADGE class factor a = softmax(logits) - onehot(argmax).
-
-  The gradient embedding of an example is a ⊗ z with z its [D] penultimate
-  embedding (the loss gradient w.r.t. the last layer at the predicted label).
-
-  Args:
-    logits: [N, C] float.
-
-  Returns:
-    [N, C] float32.
-  """
-  p = jax.nn.softmax(jnp.asarray(logits, jnp.float32), axis=-1)
-  return p - jax.nn.one_hot(jnp.argmax(p, axis=-1), p.shape[-1], dtype=p.dtype)
-
-
 def kmeanspp_seed(x, k: int, key: jax.Array, candidate_mask=None,
                   mesh: jax.sharding.Mesh | None = None) -> np.ndarray:
   """k-means++ seeding over the candidate rows of `x`.

@@ -21,6 +21,7 @@ import os
 import pickle
 import shutil
 import time
+import zipfile
 from typing import NamedTuple
 
 import jax
@@ -38,6 +39,8 @@ from al_jax.evaluators import accuracy
 from al_jax.evaluators import average_precision
 from al_jax.input import ledger as ledger_lib
 from al_jax.input import sources
+from al_jax.input.pairs import PairPool
+from al_jax.strategies import base
 
 TOP_KEYS = ('job', 'seeds', 'input', 'model', 'train', 'al')
 AL_KEYS = ('strategies', 'seed_examples', 'budget_examples', 'rounds',
@@ -45,18 +48,24 @@ AL_KEYS = ('strategies', 'seed_examples', 'budget_examples', 'rounds',
 RETRAIN = ('scratch', 'finetune')
 METRIC = 'test_accuracy'
 AP_METRIC = 'test_pooled_ap'
+# What this job lets a strategy see (strategies.base.NEEDS): not every label.
+PROVIDES = (base.LOGITS, base.EMBEDDINGS, base.MODEL, base.QUERY, base.CHOSEN)
 
 
 def check_config(config):
   """Validates names and sizes that do not need the data."""
   config_check.check_keys(config, TOP_KEYS, 'config')
-  # config.al.<strategy> holds that strategy's options.
-  config_check.check_keys(config.al, AL_KEYS + tuple(strategies.STRATEGIES),
-                          'config.al')
+  # config.al.<entry> holds that entry's options.
+  entries = tuple(config.al.strategies)
+  config_check.check_keys(
+      config.al, AL_KEYS + entries + tuple(strategies.names()), 'config.al')
   config_check.check_keys(config.train, train.TRAIN_KEYS, 'config.train')
   config_check.check_keys(config.input, sources.INPUT_KEYS, 'config.input')
-  for name in config.al.strategies:
-    strategies.get(name, config.al)
+  if not entries or len(set(entries)) != len(entries):
+    raise ValueError(f'config.al.strategies={entries} must name at least one '
+                     'strategy, each once.')
+  for entry in entries:
+    strategies.check_entry(entry, config.al, 'active', PROVIDES, 'config.al')
   if config.al.get('retrain', 'scratch') not in RETRAIN:
     raise ValueError(f'Unknown config.al.retrain {config.al.retrain!r}; '
                      f'valid: {RETRAIN}.')
@@ -112,14 +121,14 @@ class Pool(NamedTuple):
     metric: name of the test metric in metrics.jsonl.
   """
   hidden: np.ndarray
-  pairs: strategies.pairs.PairPool | None
+  pairs: PairPool | None
   metric: str
 
   @classmethod
   def of(cls, ds: sources.Dataset) -> 'Pool':
     if not ds.multilabel:
       return cls(ds.y_train, None, METRIC)
-    pairs = strategies.pairs.PairPool.from_labels(ds.y_train)
+    pairs = PairPool.from_labels(ds.y_train)
     return cls(pairs.labels(ds.y_train), pairs, AP_METRIC)
 
   @property
@@ -127,15 +136,21 @@ class Pool(NamedTuple):
     return len(self.hidden)
 
   def training_labels(self, ds: sources.Dataset, bought: ledger_lib.Ledger):
-    """(y, idx): [N] (or [N, C]) labels known so far, -1 where unknown, and
-    the [M] examples that carry at least one known label."""
+    """(y, idx, w): [N] (or [N, C]) labels known so far, -1 where unknown,
+    the [M] examples that carry at least one known label and their [M]
+    training weights (None when all are 1)."""
     known = np.full(ds.y_train.shape, -1, ds.y_train.dtype)
+    weighted = bool(np.any(bought.weights != 1))
     if self.pairs is None:
       known[bought.indices] = bought.labels
-      return known, bought.indices
+      return known, bought.indices, bought.weights if weighted else None
+    if weighted:
+      raise ValueError('Weighted selections are not supported on multi-label '
+                       'pools (a weight would be per pair, training is per '
+                       'image).')
     images = self.pairs.image[bought.indices]
     known[images, self.pairs.cls[bought.indices]] = bought.labels
-    return known, np.unique(images)
+    return known, np.unique(images), None
 
   def evaluate(self, logits: np.ndarray, labels: np.ndarray) -> float:
     if self.pairs is None:
@@ -157,7 +172,13 @@ def _resume(run_dir: str, config) -> tuple[ledger_lib.Ledger | None, list]:
   path = os.path.join(run_dir, 'ledger.npz')
   if not os.path.exists(path):
     return None, []
-  ledger = ledger_lib.Ledger.load(path)
+  try:
+    ledger = ledger_lib.Ledger.load(path)
+  except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+    raise ValueError(
+        f'{path} is unreadable ({type(e).__name__}: {e}). It holds the labels '
+        'bought so far: restore it from a backup, or start in a new '
+        '--workdir.') from e
   n_seed = int(np.sum(ledger.rounds == 0))
   if n_seed != config.al.seed_examples:
     raise ValueError(
@@ -180,7 +201,7 @@ def run_one(config, ds, pool: Pool, model, mesh, name: str, seed: int,
   oracle = ledger_lib.Oracle(pool.hidden)
   key = jax.random.key(seed)
   k_seed, k_train, k_select = (jax.random.fold_in(key, i) for i in range(3))
-  strategy = strategies.get(name, al)
+  strategy = strategies.get(name, al, 'config.al')
   finetune = al.get('retrain', 'scratch') == 'finetune'
   predict_bs = config.train.get('predict_batch_size', 1024)
 
@@ -205,23 +226,20 @@ def run_one(config, ds, pool: Pool, model, mesh, name: str, seed: int,
   for r in range(start, al.rounds + 1):
     bar.set_description(f'{name} seed {seed} round {r}')
     bought = ledger.upto(r)
-    known, train_idx = pool.training_labels(ds, bought)
+    known, train_idx, weights = pool.training_labels(ds, bought)
     t0 = time.perf_counter()
     state = train.fit(config.train, model, ds.x_train, known, train_idx,
                       jax.random.fold_in(k_train, r), mesh,
-                      state=state if finetune else None)
+                      state=state if finetune else None, weights=weights)
     train_seconds = time.perf_counter() - t0
     test_logits, _ = train.predict(state, ds.x_test, mesh, predict_bs)
     score = pool.evaluate(test_logits, ds.y_test)
     train.save_variables(os.path.join(ckpt_dir, f'round_{r}'), state)
     select_seconds = None
-    if r < al.rounds and ledger.last_round <= r:
-      pool_labels = np.full(pool.size, -1, pool.hidden.dtype)
-      pool_labels[bought.indices] = bought.labels
-      ctx = strategies.Context(
-          bought.labeled_mask(pool.size), pool_labels, ds.num_classes,
-          lambda s=state: train.predict(s, ds.x_train, mesh, predict_bs),
-          mesh, r, pool.pairs)
+    if r < al.rounds and ledger.complete <= r:
+      holder = [ledger]
+      ctx = _context(pool, bought, holder, oracle, ledger_path, state, ds,
+                     mesh, predict_bs, r)
       t0 = time.perf_counter()
       if not os.path.exists(state_path):
         strategy_state = strategy.init(ctx)
@@ -230,9 +248,9 @@ def run_one(config, ds, pool: Pool, model, mesh, name: str, seed: int,
           strategy_state, ctx, al.budget_examples,
           jax.random.fold_in(k_select, r))
       select_seconds = time.perf_counter() - t0
-      strategies.base.check_selection(selection, ctx, al.budget_examples, name)
-      idx = np.asarray(selection.indices, np.int64)
-      ledger = ledger.add(r + 1, idx, oracle.reveal(idx))
+      selection = base.check_selection(selection, ctx, al.budget_examples,
+                                       name)
+      ledger = _close_round(holder[0], r + 1, selection, oracle)
       ledger.save(ledger_path)
     row = {'round': r, 'labels': len(bought), pool.metric: score,
            'train_seconds': round(train_seconds, 3),
@@ -249,6 +267,47 @@ def run_one(config, ds, pool: Pool, model, mesh, name: str, seed: int,
               + ('' if select_seconds is None
                  else f', selection {select_seconds:.2f}s'))
   return rows
+
+
+def _context(pool: Pool, bought: ledger_lib.Ledger, holder: list, oracle,
+             ledger_path: str, state, ds, mesh, predict_bs: int,
+             r: int) -> base.Context:
+  """The Context of round r's selection. `query` buys through the oracle
+  into round r + 1 of the ledger (`holder[0]`, saved at once, so a crash
+  keeps the labels); labels a crashed selection already bought are reused."""
+  labeled = bought.labeled_mask(pool.size)
+  labels = np.full(pool.size, -1, pool.hidden.dtype)
+  labels[bought.indices] = bought.labels
+
+  def query(idx):
+    pos = holder[0].position(idx)
+    new = idx[pos < 0]
+    if len(new):
+      holder[0] = holder[0].add(r + 1, new, oracle.reveal(new),
+                                complete=False)
+      holder[0].save(ledger_path)
+    return holder[0].labels[holder[0].position(idx)]
+
+  def model():
+    return base.Model(state.apply_fn, {'params': state.params,
+                                       'batch_stats': state.batch_stats})
+
+  return strategies.Context(
+      ~labeled, chosen=labeled, labels=labels, num_classes=ds.num_classes,
+      outputs=lambda: train.predict(state, ds.x_train, mesh, predict_bs),
+      model=model, query=query, mesh=mesh, round_=r, pairs=pool.pairs)
+
+
+def _close_round(ledger: ledger_lib.Ledger, round_: int,
+                 selection: base.Selection, oracle) -> ledger_lib.Ledger:
+  """Buys the selection's labels not bought yet, sets its weights and marks
+  `round_` complete."""
+  idx = np.asarray(selection.indices, np.int64)
+  new = idx[ledger.position(idx) < 0]
+  ledger = ledger.add(round_, new, oracle.reveal(new))
+  if selection.weights is not None:
+    ledger = ledger.with_weights(idx, selection.weights)
+  return ledger
 
 
 def _atomic_pickle(obj, path: str):

@@ -11,6 +11,8 @@ Work dir layout:
   <workdir>/initial/seed_<s>/dynamics.npz   per-epoch statistics + provenance
                              outputs.npz    features [N, D], logits [N, C]
                              initial.json   the initial model's test accuracy
+                             model/         its variables (for methods that
+                                            need the model)
   <workdir>/<entry>/seed_<s>/subset_<i>.npz indices, weights of fraction i
                              metrics.jsonl  one row per completed fraction
   <workdir>/results.md, <workdir>/subset_accuracy.png
@@ -42,17 +44,21 @@ import tqdm
 
 from al_jax import config_check
 from al_jax import models
+from al_jax import optim
 from al_jax import report
 from al_jax import sharding
-from al_jax import subset
+from al_jax import strategies
 from al_jax import train
 from al_jax.evaluators import accuracy
 from al_jax.input import sources
 from al_jax.scores import dynamics
+from al_jax.strategies import base
 
 TOP_KEYS = ('job', 'seeds', 'input', 'model', 'train', 'subset')
 SUBSET_KEYS = ('methods', 'fractions', 'initial_epochs', 'el2n_epochs')
 METRIC = 'test_accuracy'
+# Every label is known; `query` reads them (strategies.base.NEEDS).
+PROVIDES = base.NEEDS
 
 
 def check_config(config):
@@ -61,14 +67,14 @@ def check_config(config):
   cfg = config.subset
   entries = tuple(cfg.methods)
   config_check.check_keys(
-      cfg, SUBSET_KEYS + entries + tuple(subset.METHODS), 'config.subset')
+      cfg, SUBSET_KEYS + entries + tuple(strategies.names()), 'config.subset')
   config_check.check_keys(config.train, train.TRAIN_KEYS, 'config.train')
   config_check.check_keys(config.input, sources.INPUT_KEYS, 'config.input')
   if not entries or len(set(entries)) != len(entries):
     raise ValueError(f'config.subset.methods={entries} must name at least one '
                      'method, each once.')
   for entry in entries:
-    subset.get(entry, cfg)
+    strategies.check_entry(entry, cfg, 'subset', PROVIDES, 'config.subset')
   for f in cfg.fractions:
     if not 0 < f <= 1:
       raise ValueError(f'config.subset.fractions: {f} is not in (0, 1].')
@@ -104,11 +110,11 @@ def run(config, workdir: str) -> dict:
   for seed in config.seeds:
     seed = int(seed)
     bar.set_description(f'initial model seed {seed}')
-    inputs = initial_model(config, ds, model, mesh, seed,
-                           os.path.join(workdir, 'initial', f'seed_{seed}'))
+    ctx = initial_model(config, ds, model, mesh, seed,
+                        os.path.join(workdir, 'initial', f'seed_{seed}'))
     bar.update(1)
     for entry in entries:
-      run_one(config, ds, model, mesh, inputs, entry, seed,
+      run_one(config, ds, model, mesh, ctx, entry, seed,
               os.path.join(workdir, entry, f'seed_{seed}'), bar)
   bar.close()
   return report.write_summary(
@@ -118,30 +124,31 @@ def run(config, workdir: str) -> dict:
 
 
 def initial_model(config, ds, model, mesh, seed: int,
-                  out_dir: str) -> subset.Inputs:
-  """Trains (or reloads) the initial model of `seed`; returns its outputs.
-
-  The `subset.Inputs` returned has fraction 0; the caller sets it.
-  """
+                  out_dir: str) -> base.Context:
+  """Trains (or reloads) the initial model of `seed`; returns the Context
+  every method selects from: all items candidates, every label known, the
+  initial model's outputs, training dynamics and (lazily) the model."""
   dyn_path = os.path.join(out_dir, 'dynamics.npz')
   out_path = os.path.join(out_dir, 'outputs.npz')
   info_path = os.path.join(out_dir, 'initial.json')
+  model_dir = os.path.abspath(os.path.join(out_dir, 'model'))
+  cfg = ml_collections.ConfigDict(config.train.to_dict())
+  cfg.epochs = config.subset.initial_epochs
+  cfg.steps = None
+  key = jax.random.fold_in(jax.random.key(seed), 1)
   if not all(map(os.path.exists, (dyn_path, out_path, info_path))):
     os.makedirs(out_dir, exist_ok=True)
-    cfg = ml_collections.ConfigDict(config.train.to_dict())
-    cfg.epochs = config.subset.initial_epochs
-    cfg.steps = None
     recorder = dynamics.DynamicsRecorder(
         ds.y_train, config.subset.initial_epochs, config=config, seed=seed)
     t0 = time.perf_counter()
     state = train.fit(cfg, model, ds.x_train, ds.y_train,
-                      np.arange(len(ds.y_train)),
-                      jax.random.fold_in(jax.random.key(seed), 1), mesh,
+                      np.arange(len(ds.y_train)), key, mesh,
                       on_batch=recorder)
     seconds = time.perf_counter() - t0
     bs = config.train.get('predict_batch_size', 1024)
     logits, features = train.predict(state, ds.x_train, mesh, bs)
     test_logits, _ = train.predict(state, ds.x_test, mesh, bs)
+    train.save_variables(model_dir, state)
     _atomic(lambda f: np.savez(f, features=features, logits=logits), out_path)
     dynamics.save(dyn_path + '.tmp', recorder)
     os.replace(dyn_path + '.tmp', dyn_path)
@@ -160,10 +167,21 @@ def initial_model(config, ds, model, mesh, seed: int,
     features, logits = f['features'], f['logits']
   scores = dynamics.compute_scores(dynamics.load(dyn_path),
                                    el2n_epochs=config.subset.el2n_epochs)
-  return subset.Inputs(ds.y_train, features, logits, scores, 0.0, mesh)
+
+  def initial_state():
+    state = train.restore_variables(model_dir, train.create_state(
+        model, ds.x_train.shape[1:], optim.make_optimizer(cfg), key))
+    return base.Model(state.apply_fn, {'params': state.params,
+                                       'batch_stats': state.batch_stats})
+
+  n = len(ds.y_train)
+  return strategies.Context(
+      np.ones(n, bool), labels=ds.y_train, num_classes=ds.num_classes,
+      outputs=lambda: (logits, features), scores=scores, model=initial_state,
+      query=lambda idx: ds.y_train[idx], mesh=mesh)
 
 
-def run_one(config, ds, model, mesh, inputs: subset.Inputs, entry: str,
+def run_one(config, ds, model, mesh, ctx: base.Context, entry: str,
             seed: int, run_dir: str, bar: tqdm.tqdm) -> list[dict]:
   """One method entry, one seed, every fraction; resumes from `run_dir`."""
   os.makedirs(run_dir, exist_ok=True)
@@ -171,7 +189,7 @@ def run_one(config, ds, model, mesh, inputs: subset.Inputs, entry: str,
           if r['round'] == i]
   report.write_metrics(run_dir, rows)
   bar.update(len(rows))
-  select = subset.get(entry, config.subset)
+  strategy = strategies.get(entry, config.subset, 'config.subset')
   key = jax.random.key(seed)
   n = len(ds.y_train)
   for i in range(len(rows), len(config.subset.fractions)):
@@ -180,10 +198,12 @@ def run_one(config, ds, model, mesh, inputs: subset.Inputs, entry: str,
     budget = budget_of(fraction, n)
     path = os.path.join(run_dir, f'subset_{i}.npz')
     t0 = time.perf_counter()
-    sel = select(inputs._replace(fraction=fraction), budget,
-                 jax.random.fold_in(jax.random.fold_in(key, 2), i))
+    view = ctx.replace()  # Its own record of queries.
+    sel, _ = strategy.select(strategy.init(view), view, budget,
+                             jax.random.fold_in(jax.random.fold_in(key, 2), i))
     select_seconds = time.perf_counter() - t0
-    idx = check_selection(sel, n, budget, entry)
+    sel = base.check_selection(sel, view, budget, entry)
+    idx = sel.indices
     _atomic(lambda f, s=sel: np.savez(
         f, indices=s.indices, fraction=fraction,
         weights=np.zeros(0) if s.weights is None else s.weights), path)
@@ -196,8 +216,9 @@ def run_one(config, ds, model, mesh, inputs: subset.Inputs, entry: str,
     row = {'round': i, 'fraction': fraction, 'labels': len(idx),
            METRIC: score, 'selection_seconds': round(select_seconds, 4),
            'train_seconds': round(train_seconds, 3), 'strategy': entry,
-           'method': subset.method_of(entry, config.subset), 'seed': seed,
-           'notes': list(sel.notes)}
+           'method': strategies.method_of(
+               entry, config.subset.get(entry) or {}),
+           'seed': seed, 'notes': list(sel.notes)}
     report.append_metrics(run_dir, row)
     rows.append(row)
     bar.update(1)
@@ -217,23 +238,6 @@ def train_subset(config, ds, model, mesh, idx: np.ndarray,
   key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 3), i)
   return train.fit(config.train, model, ds.x_train, ds.y_train, idx, key,
                    mesh, weights=weights)
-
-
-def check_selection(sel: subset.Selection, n: int, budget: int,
-                    entry: str) -> np.ndarray:
-  """[M] int64 indices; raises unless M = budget distinct indices in [0, n)
-  with finite, non-negative weights."""
-  idx = np.asarray(sel.indices, np.int64)
-  if (idx.shape != (budget,) or np.unique(idx).size != budget
-      or idx.min() < 0 or idx.max() >= n):
-    raise ValueError(f'{entry} returned {idx.shape} indices ({np.unique(idx).size}'
-                     f' distinct) for a budget of {budget} over {n} examples.')
-  w = sel.weights
-  if w is not None and (np.shape(w) != (budget,) or not np.all(np.isfinite(w))
-                        or np.any(np.asarray(w) < 0)):
-    raise ValueError(f'{entry} returned invalid weights (need {budget} finite '
-                     'values >= 0).')
-  return idx
 
 
 def compute_seconds(workdir: str) -> float:

@@ -34,6 +34,14 @@ import numpy as np
 # Per-example, per-epoch statistics, in the order of `example_stats` columns.
 STATS = ('el2n', 'correct', 'aum', 'aum_prob', 'loss', 'grand')
 FORMAT_VERSION = 1
+# Scores where a lower value means harder (likely mislabeled).
+LOWER_IS_HARDER = ('aum', 'aum_prob')
+
+
+def hardness(name: str, values) -> np.ndarray:
+  """[N] float64 score `name` oriented so that larger = harder."""
+  d = np.asarray(values, np.float64)
+  return -d if name in LOWER_IS_HARDER else d
 
 
 @jax.jit

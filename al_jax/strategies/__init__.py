@@ -1,35 +1,169 @@
-"""Selection strategies, looked up by name."""
+"""The one registry of selection strategies, for every job.
+
+One module per method, named as the method is registered. Each declares
+
+  OPTIONS  every option with its default (None: chosen at run time, the
+           module says how);
+  NEEDS    what it must see (`base.NEEDS`: logits, embeddings, labels,
+           dynamics, model, query, chosen);
+  PAIRS    'native' if it scores multi-label pairs itself; otherwise
+           `combinators.on_pairs` picks images with it, then pairs;
+  make(**options) -> base.Strategy.
+
+Every method also takes the options of `COMBINATOR_OPTIONS` unless it
+declares them itself: ``partitions`` (`combinators.partitioned`) and
+``class_balanced`` (`combinators.class_balanced`).
+
+A config entry is a method name, or any name whose section sets ``method``,
+so one method can run under several settings in one config:
+
+  config.al.cm_eps2 = strategies.options('cm_eps2', 'cluster_margin', eps=2.)
+"""
+
+import difflib
+import types
 
 import ml_collections
+from ml_collections import config_dict
 
+from al_jax import config_check
 from al_jax.strategies import badge
+from al_jax.strategies import base
+from al_jax.strategies import boss
+from al_jax.strategies import ccs
 from al_jax.strategies import cluster_margin
-from al_jax.strategies import coreset
+from al_jax.strategies import combinators
+from al_jax.strategies import craig
+from al_jax.strategies import gradmatch
+from al_jax.strategies import hardest
+from al_jax.strategies import kcenter
 from al_jax.strategies import margin
-from al_jax.strategies import pairs
+from al_jax.strategies import moderate
 from al_jax.strategies import random
 from al_jax.strategies.base import Context, Selection, Strategy
 
-STRATEGIES = {
-    'badge': badge.make,
-    'cluster_margin': cluster_margin.make,
-    'coreset': coreset.make,
-    'margin': margin.make,
-    'random': random.make,
-}
+REGISTRY: dict[str, types.ModuleType] = {
+    m.__name__.rsplit('.', 1)[1]: m
+    for m in (badge, boss, ccs, cluster_margin, craig, gradmatch, hardest,
+              kcenter, margin, moderate, random)}
+ALIASES = {'coreset': 'kcenter'}  # Paper 000's name for k-center.
+COMBINATOR_OPTIONS = dict(partitions=1, class_balanced=False)
+# What a job's label view can serve, for the mismatch message.
+LABEL_VIEWS = {'active': 'knows only bought labels',
+               'label_free': 'knows no labels'}
 
 
-def get(name: str, al_cfg=None) -> Strategy:
-  """The strategy registered as `name`.
+def names() -> list[str]:
+  return sorted([*REGISTRY, *ALIASES])
+
+
+def module(name: str) -> types.ModuleType:
+  """The module registered as `name` (or aliased to it)."""
+  name = ALIASES.get(name, name)
+  if name not in REGISTRY:
+    close = difflib.get_close_matches(name, names(), n=1)
+    raise ValueError(f'Unknown strategy {name!r}' + (
+        f' (did you mean {close[0]!r}?)' if close else '') +
+                     f'; valid: {", ".join(names())}.')
+  return REGISTRY[name]
+
+
+def defaults(name: str) -> dict:
+  """Every option of method `name` with its default."""
+  return {**COMBINATOR_OPTIONS, **module(name).OPTIONS}
+
+
+def needs(name: str) -> tuple[str, ...]:
+  return tuple(module(name).NEEDS)
+
+
+def method_of(entry: str, section=None) -> str:
+  """The method an entry runs: its section's ``method``, else the entry."""
+  if section is not None and section.get('method') is not None:
+    return section.get('method')
+  return entry
+
+
+def _section(entry: str, parent) -> dict:
+  section = parent.get(entry) if parent is not None else None
+  return dict(section) if section is not None else {}
+
+
+def get(entry: str, parent=None, where: str = 'config', **options
+        ) -> base.Strategy:
+  """The strategy of `entry`, its options checked and combinators applied.
 
   Args:
-    name: a key of `STRATEGIES`.
-    al_cfg: ``config.al``; the strategy reads its options from the section
-      named after it, e.g. ``config.al.margin``, if present.
+    entry: a method name, or an entry whose section sets ``method``.
+    parent: the config section holding ``parent.<entry>`` (e.g.
+      ``config.al``), or None.
+    where: the parent's config path, for error messages.
+    **options: options given directly (e.g. by `al_jax.select`); they
+      override the section's.
+
+  Raises:
+    ValueError: unknown method, or an unknown option (with "did you mean").
   """
-  if name not in STRATEGIES:
-    raise ValueError(f'Unknown strategy {name!r}; valid: '
-                     f'{", ".join(sorted(STRATEGIES))}.')
-  options = al_cfg.get(name) if al_cfg is not None else None
-  return STRATEGIES[name](options if options is not None
-                          else ml_collections.ConfigDict())
+  section = {**_section(entry, parent), **options}
+  name = method_of(entry, section)
+  section.pop('method', None)
+  mod = module(name)
+  allowed = defaults(name)
+  config_check.check_keys(section, tuple(allowed), f'{where}.{entry}')
+  values = {**allowed, **section}
+  own = {k: v for k, v in values.items() if k in mod.OPTIONS}
+  strategy = mod.make(**own)
+  if 'class_balanced' not in mod.OPTIONS and values['class_balanced']:
+    strategy = combinators.class_balanced(strategy)
+  if 'partitions' not in mod.OPTIONS and int(values['partitions']) != 1:
+    strategy = combinators.partitioned(strategy, int(values['partitions']),
+                                       keep_chosen=base.CHOSEN in mod.NEEDS)
+  if getattr(mod, 'PAIRS', None) != 'native':
+    strategy = combinators.on_pairs(strategy)
+  return strategy
+
+
+def check_entry(entry: str, parent, job: str, provides, where: str):
+  """Checks an entry of a job's config before any data loads: the method
+  exists, its options are known, and the job provides what it needs.
+
+  Args:
+    provides: the needs the job serves (its loop's PROVIDES).
+  """
+  get(entry, parent, where)
+  name = method_of(entry, _section(entry, parent))
+  missing = [n for n in needs(name) if n not in provides]
+  if missing:
+    why = {base.LABELS: f'needs every label; job {job!r} '
+                        f'{LABEL_VIEWS.get(job, "cannot see them")}'}
+    text = '; '.join(why.get(n, f'needs {n}, which job {job!r} does not '
+                                'provide') for n in missing)
+    raise ValueError(f'{where}.{entry}: {name} {text}.')
+
+
+def options(entry: str, method: str | None = None,
+            **overrides) -> ml_collections.ConfigDict:
+  """A config section for `entry` holding every option of its method at its
+  default (unset ones as typed placeholders), so that command-line overrides
+  such as ``--config.subset.boss.alpha=1`` find their key.
+
+  Args:
+    entry: the entry name; also the method unless `method` is given.
+    method: the registered method the entry runs.
+    overrides: option values to set.
+  """
+  name = method or entry
+  allowed = defaults(name)
+  values = {**allowed, **overrides}
+  config_check.check_keys(values, tuple(allowed), f'config.<job>.{entry}')
+  section = ml_collections.ConfigDict(
+      {k: config_dict.placeholder(float) if v is None else v
+       for k, v in values.items()})
+  if method is not None:
+    section.method = method
+  return section
+
+
+__all__ = ['Context', 'Selection', 'Strategy', 'REGISTRY', 'ALIASES', 'get',
+           'options', 'check_entry', 'module', 'names', 'needs', 'defaults',
+           'method_of']

@@ -5,44 +5,35 @@ The [N, C·D] embeddings are never formed: distances between outer products
 are computed from the factors (see `kmeanspp.kmeanspp_seed_outer`).
 
 Multi-label pools (section 3.2): each image-class pair is its own binary
-problem, so its gradient embedding has l = 2 blocks (`pairs.pair_badge_factors`)
-times its image's embedding, and k-means++ runs over the pairs.
-
-Options (``config.al.badge``): ``partitions`` [1] — appendix A.1 random
-partitions of the unlabeled pool, k/m picks from each.
+problem, so its gradient embedding has l = 2 blocks
+(`gradients.pair_badge_factors`) times its image's embedding, and k-means++
+runs over the pairs. Appendix A.1's random partitions are the `partitions`
+option every strategy has (`combinators.partitioned`).
 """
 
 import jax
 import numpy as np
 
 from al_jax.kernels import kmeanspp
-from al_jax.kernels import partition
+from al_jax.scores import gradients
 from al_jax.strategies import base
-from al_jax.strategies import pairs as pairs_lib
+
+OPTIONS = {}
+NEEDS = (base.LOGITS, base.EMBEDDINGS)
+PAIRS = 'native'
 
 
-def make(cfg) -> base.Strategy:
-  parts = int(cfg.get('partitions', 1))
+def make() -> base.Strategy:
 
   def select(state, ctx: base.Context, budget: int, key: jax.Array):
     z = ctx.embeddings()
     if ctx.pairs is None:
-      a = np.asarray(kmeanspp.badge_factors(ctx.logits()))
+      a = np.asarray(gradients.badge_factors(ctx.logits()))
     else:
-      a = pairs_lib.pair_badge_factors(ctx.logits(), ctx.pairs)
+      a = gradients.pair_badge_factors(ctx.logits(), ctx.pairs)
       z = z[ctx.pairs.image]
-    unlabeled = ctx.unlabeled_indices
-    if parts == 1:
-      return base.Selection(kmeanspp.kmeanspp_seed_outer(
-          a, z, budget, key, candidate_mask=~ctx.labeled_mask,
-          mesh=ctx.mesh)), state
-
-    def one_part(part, k_j, key_j):
-      rows = unlabeled[part]
-      return kmeanspp.kmeanspp_seed_outer(a[rows], z[rows], k_j, key_j,
-                                          mesh=ctx.mesh)
-
-    picks = partition.partitioned(one_part, len(unlabeled), parts, budget, key)
-    return base.Selection(unlabeled[picks]), state
+    candidates = None if ctx.candidates.all() else ctx.candidates
+    return base.Selection(kmeanspp.kmeanspp_seed_outer(
+        a, z, budget, key, candidate_mask=candidates, mesh=ctx.mesh)), state
 
   return base.Strategy(base.no_state, select)

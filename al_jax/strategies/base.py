@@ -1,27 +1,47 @@
 """The strategy interface, shaped like an optax GradientTransformation.
 
-  strategy = strategies.get('margin', config.al)
-  state = strategy.init(ctx)                      # once, on the first model
+  strategy = strategies.get('margin')             # options checked here
+  state = strategy.init(ctx)                      # once, e.g. HAC on the pool
   selection, state = strategy.select(state, ctx, budget, key)
 
-A strategy sees only a `Context`: what is known when it runs. It never sees a
-hidden label.
+Every job (active learning, one-shot subsets, label-free selection, trimming)
+and `al_jax.select` call strategies this way. A strategy sees only a
+`Context`: what the job knows when it runs, never a hidden label.
 
-Dimensions: N pool, K budget, C classes, D embedding.
+Dimensions: N pool items, K budget, C classes, D embedding.
 """
 
-from typing import Any, Callable, NamedTuple
+import functools
+from typing import Any, Callable, Mapping, NamedTuple
 
 import jax
 import numpy as np
 
-from al_jax.strategies.pairs import PairPool
+from al_jax.input.pairs import PairPool
+
+# What a strategy may need (declared as NEEDS in its module) and a job may
+# provide (declared as PROVIDES in its loop).
+LOGITS, EMBEDDINGS = 'logits', 'embeddings'
+LABELS = 'labels'  # The label of every candidate (one-shot jobs).
+DYNAMICS = 'dynamics'  # Training-dynamics scores (EL2N, AUM, ...).
+MODEL = 'model'  # The trained model: apply_fn and variables.
+QUERY = 'query'  # Buying labels in the middle of a selection.
+CHOSEN = 'chosen'  # Uses the items already chosen (e.g. as k-center centres).
+NEEDS = (LOGITS, EMBEDDINGS, LABELS, DYNAMICS, MODEL, QUERY, CHOSEN)
 
 
 class Selection(NamedTuple):
-  """indices: [K] int64 pool indices; weights: optional [K] float32."""
+  """What a strategy picked.
+
+  Attributes:
+    indices: [K] int64 pool indices, in pick order. Strategies that draw
+      with replacement may repeat an index; `check_selection` merges repeats.
+    weights: optional [K] float32 >= 0, e.g. coreset weights; None = 1 each.
+    notes: what the method changed or re-spread, for the metrics row.
+  """
   indices: np.ndarray
   weights: np.ndarray | None = None
+  notes: tuple[str, ...] = ()
 
 
 class Strategy(NamedTuple):
@@ -35,48 +55,91 @@ def no_state(ctx: 'Context') -> None:
   return None
 
 
+class Model(NamedTuple):
+  """The trained model, for gradient and influence methods."""
+  apply_fn: Callable[..., Any]
+  variables: Mapping[str, Any]
+
+
 class Context:
-  """What is known at selection time; model outputs are computed lazily once.
+  """What a strategy may see when it selects.
 
   Attributes:
-    labeled_mask: [N] bool, labels bought so far (multi-label: [P], pairs).
-    labels: [N] int32 known labels, -1 where not bought (multi-label: [P]
-      int8 pair labels in {0, 1}, -1 where not bought).
+    candidates: [N] bool, items that may be picked (active learning: the
+      unlabeled pool; one-shot, label-free, trimming: every item).
+    chosen: [N] bool, items already chosen (active learning: labeled);
+      k-center starts from them.
+    labels: [N] labels this job lets a method see, -1 elsewhere (active
+      learning: bought; one-shot: all; label-free: none). Multi-label pools:
+      [P] pair labels in {0, 1}, -1 where not bought.
     num_classes: C.
-    mesh: device mesh for sharded scoring.
-    round: the active-learning round whose model produced the outputs.
-    pairs: None for a multi-class pool of examples; in multi-label mode the
-      `pairs.PairPool` whose pairs are the pool items. Model outputs are per
-      image either way.
+    mesh: device mesh for sharded kernels, or None.
+    round: the round whose model produced the outputs.
+    pairs: None, or the `PairPool` whose annotated pairs are the items
+      (paper 000 section 3.2); model outputs are then per image.
+    queried: [Q] int64 items bought through `query` so far.
   """
 
-  def __init__(self, labeled_mask: np.ndarray, labels: np.ndarray,
-               num_classes: int, outputs_fn: Callable[[], tuple[np.ndarray,
-                                                                np.ndarray]],
-               mesh: jax.sharding.Mesh, round_: int = 0,
+  def __init__(self, candidates, *, chosen=None, labels=None,
+               num_classes: int = 0,
+               outputs: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None,
+               scores: Mapping[str, np.ndarray] | None = None,
+               model: Callable[[], Model] | None = None,
+               query: Callable[[np.ndarray], np.ndarray] | None = None,
+               mesh: jax.sharding.Mesh | None = None, round_: int = 0,
                pairs: PairPool | None = None):
-    self.labeled_mask = labeled_mask
-    self.labels = labels
+    self.candidates = np.asarray(candidates, bool)
+    n = len(self.candidates)
+    self.chosen = (np.zeros(n, bool) if chosen is None
+                   else np.asarray(chosen, bool))
+    self.labels = (np.full(n, -1, np.int64) if labels is None
+                   else np.asarray(labels))
+    if self.chosen.shape != (n,) or len(self.labels) != n:
+      raise ValueError(f'candidates, chosen and labels have {n}, '
+                       f'{len(self.chosen)} and {len(self.labels)} rows.')
     self.num_classes = num_classes
     self.mesh = mesh
     self.round = round_
     self.pairs = pairs
-    self._outputs_fn = outputs_fn
+    self._outputs_fn = outputs
     self._outputs = None
+    self._scores = dict(scores or {})
+    self._model_fn = model
+    self._query_fn = query
+    self.queried = np.zeros(0, np.int64)
 
   @property
   def pool_size(self) -> int:
-    return len(self.labeled_mask)
+    return len(self.candidates)
 
   @property
-  def unlabeled_indices(self) -> np.ndarray:
+  def candidate_indices(self) -> np.ndarray:
     """[U] int64, ascending."""
-    return np.flatnonzero(~self.labeled_mask)
+    return np.flatnonzero(self.candidates)
+
+  def provides(self, need: str) -> bool:
+    """Whether this context can serve `need` (one of `NEEDS`)."""
+    if need in (LOGITS, EMBEDDINGS):
+      return self._outputs_fn is not None
+    if need == LABELS:
+      return bool(np.all(self.labels[self.candidates] >= 0))
+    if need == DYNAMICS:
+      return bool(self._scores)
+    if need == MODEL:
+      return self._model_fn is not None
+    if need == QUERY:
+      return self._query_fn is not None
+    return need == CHOSEN
 
   def _model_outputs(self) -> tuple[np.ndarray, np.ndarray]:
     if self._outputs is None:
+      if self._outputs_fn is None:
+        raise ValueError('This selection needs model outputs (logits or '
+                         'embeddings), and none were given.')
       outputs = self._outputs_fn()
       for what, value in zip(('logits', 'embeddings'), outputs):
+        if value is None:
+          continue
         bad = ~np.isfinite(np.asarray(value)).reshape(len(value), -1).all(1)
         if bad.any():
           raise ValueError(
@@ -88,28 +151,158 @@ class Context:
       self._outputs = outputs
     return self._outputs
 
+  def _output(self, i: int, what: str) -> np.ndarray:
+    value = self._model_outputs()[i]
+    if value is None:
+      raise ValueError(f'This selection needs {what}, and none were given.')
+    return value
+
   def logits(self) -> np.ndarray:
-    """[N, C] float32 logits of the current model over the pool (images)."""
-    return self._model_outputs()[0]
+    """[N, C] float32 logits of the current model (per image for pairs)."""
+    return self._output(0, 'logits')
 
   def embeddings(self) -> np.ndarray:
-    """[N, D] float32 penultimate-layer embeddings over the pool (images)."""
-    return self._model_outputs()[1]
+    """[N, D] float32 penultimate-layer embeddings (per image for pairs)."""
+    return self._output(1, 'embeddings')
+
+  def has_score(self, name: str) -> bool:
+    return name in self._scores
+
+  def scores(self, name: str) -> np.ndarray:
+    """[N] per-item score `name` (training dynamics, or one a combinator
+    attached with `with_scores`; attached functions are called once)."""
+    if name not in self._scores:
+      valid = ', '.join(sorted(self._scores)) or 'none were recorded'
+      raise ValueError(f'Unknown score {name!r}; valid: {valid}.')
+    if callable(self._scores[name]):
+      self._scores[name] = np.asarray(self._scores[name]())
+    return self._scores[name]
+
+  def model(self) -> Model:
+    if self._model_fn is None:
+      raise ValueError('This selection needs the trained model (apply_fn and '
+                       'params), and none was given.')
+    return self._model_fn()
+
+  def query(self, indices) -> np.ndarray:
+    """Buys the labels of `indices` now; they count in the round's budget
+    and must be part of the selection returned.
+
+    Returns:
+      [Q] labels (multi-label pools: pair labels).
+    """
+    if self._query_fn is None:
+      raise ValueError('This job cannot buy labels during a selection.')
+    idx = np.asarray(indices, np.int64).reshape(-1)
+    if idx.size and (idx.min() < 0 or idx.max() >= self.pool_size):
+      raise ValueError('query() asked for items outside the pool.')
+    new = np.unique(idx[~np.isin(idx, self.queried)])
+    if (~self.candidates[new]).any():
+      raise ValueError('query() asked for items that are not candidates: '
+                       f'{new[~self.candidates[new]][:5].tolist()}.')
+    if new.size:
+      labels = np.asarray(self._query_fn(new))
+      if labels.shape[:1] != new.shape:
+        raise ValueError(f'query returned {labels.shape[:1]} labels for '
+                         f'{len(new)} items.')
+      self.labels = self.labels.copy()
+      self.labels[new] = labels
+      self.queried = np.union1d(self.queried, new)
+    return self.labels[idx]
+
+  def _derive(self, rows=None, **changes) -> 'Context':
+    """A context over `rows` of this one (all rows when None)."""
+    take = ((lambda a: a) if rows is None else
+            (lambda a: None if a is None else np.asarray(a)[rows]))
+    out = object.__new__(Context)
+    out.__dict__.update(self.__dict__)
+    out.candidates = take(self.candidates)
+    out.chosen = take(self.chosen)
+    out.labels = take(self.labels)
+    out._scores = dict(self._scores) if rows is None else {
+        k: functools.partial(lambda k: take(self.scores(k)), k)
+        for k in self._scores}
+    if rows is not None and self.pairs is not None:
+      # Items are pairs; model outputs stay per image.
+      out.pairs = PairPool(self.pairs.image[rows], self.pairs.cls[rows],
+                           self.pairs.num_images)
+    elif rows is not None:
+      out._outputs = None
+      out._outputs_fn = (None if self._outputs_fn is None else
+                         lambda: tuple(take(a) for a in self._model_outputs()))
+    if self._query_fn is not None:  # Purchases go through the parent.
+      out._query_fn = (self.query if rows is None else
+                       lambda idx: self.query(np.asarray(rows)[idx]))
+    if rows is not None:
+      out.queried = np.flatnonzero(np.isin(rows, self.queried))
+    out.__dict__.update(changes)
+    return out
+
+  def restrict(self, rows) -> 'Context':
+    """A view over pool items `rows` ([M] int, in the order given): every
+    array, output and score is sliced; indices in the view are positions in
+    `rows`, and `query` on the view buys the underlying items."""
+    return self._derive(np.asarray(rows, np.int64))
+
+  def replace(self, **changes) -> 'Context':
+    """The same pool with some attributes replaced (e.g. candidates=)."""
+    if 'candidates' in changes:
+      changes['candidates'] = np.asarray(changes['candidates'], bool)
+    return self._derive(None, **changes)
+
+  def with_scores(self, **scores) -> 'Context':
+    """The same pool with extra [N] scores (e.g. image-level margins)."""
+    return self._derive(None, _scores={**self._scores, **scores})
+
+
+def merge_duplicates(selection: Selection) -> Selection:
+  """Repeated indices merged into their first occurrence, weights summed
+  (weights default to 1 per draw). A selection without repeats is returned
+  unchanged."""
+  idx = np.asarray(selection.indices, np.int64)
+  first, inverse = np.unique(idx, return_index=True, return_inverse=True)[1:]
+  if len(first) == len(idx):
+    return selection._replace(indices=idx)
+  w = (np.ones(len(idx), np.float64) if selection.weights is None
+       else np.asarray(selection.weights, np.float64))
+  summed = np.bincount(inverse.reshape(-1), weights=w)
+  order = np.argsort(first, kind='stable')
+  return Selection(idx[first[order]], summed[order].astype(np.float32),
+                   selection.notes)
 
 
 def check_selection(selection: Selection, ctx: Context, budget: int,
-                    name: str):
-  """Raises if a strategy returned a malformed selection."""
+                    name: str) -> Selection:
+  """Validates what a strategy returned; returns it with repeats merged.
+
+  The budget counts draws: entries of `indices` (repeats included) plus
+  items bought with `ctx.query` that the selection does not list. Every
+  queried item must be listed or counted; picks must be candidates.
+
+  Raises:
+    RuntimeError: naming each problem.
+  """
   idx = np.asarray(selection.indices)
   problems = []
-  if idx.shape != (budget,):
-    problems.append(f'{idx.shape[0] if idx.ndim else 0} indices for a budget '
-                    f'of {budget}')
-  if len(np.unique(idx)) != len(idx):
-    problems.append('duplicate indices')
+  if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+    raise RuntimeError(f'Strategy {name!r} returned indices of shape '
+                       f'{idx.shape} and dtype {idx.dtype}, want [K] int.')
+  extra = np.setdiff1d(ctx.queried, idx)
+  if len(idx) + len(extra) != budget:
+    problems.append(f'{len(idx)} indices' + (
+        f' and {len(extra)} other queried items' if len(extra) else '') +
+                    f' for a budget of {budget}')
   if idx.size and (idx.min() < 0 or idx.max() >= ctx.pool_size):
     problems.append('indices outside the pool')
-  elif idx.size and ctx.labeled_mask[idx].any():
-    problems.append('already labeled indices')
+  elif idx.size:
+    bad = ~ctx.candidates[idx] & ~np.isin(idx, ctx.queried)
+    if bad.any():
+      problems.append(f'{bad.sum()} indices that are not candidates (e.g. '
+                      'already labeled)')
+  w = selection.weights
+  if w is not None and (np.shape(w) != idx.shape or
+                        not np.all(np.isfinite(w)) or np.any(np.less(w, 0))):
+    problems.append(f'invalid weights (need {len(idx)} finite values >= 0)')
   if problems:
     raise RuntimeError(f'Strategy {name!r} returned ' + ', '.join(problems))
+  return merge_duplicates(selection)

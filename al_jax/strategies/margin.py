@@ -1,22 +1,38 @@
-"""Margin (Roth & Small 2006): the unlabeled examples whose top-1 minus top-2
+"""Margin (Roth & Small 2006): the candidates whose top-1 minus top-2
 probability is smallest, as paper 000 section 3.1 defines its baseline. In
 multi-label mode each image-class pair is scored by its binary margin
-(section 3.2)."""
+|p − (1 − p)| (section 3.2)."""
 
 import jax
 import numpy as np
 
 from al_jax import sharding
+from al_jax.input.pairs import PairPool
 from al_jax.scores import uncertainty
 from al_jax.strategies import base
-from al_jax.strategies import pairs as pairs_lib
+
+OPTIONS = {}
+NEEDS = (base.LOGITS,)
+PAIRS = 'native'
+
+
+def pair_margins(logits: np.ndarray, pairs: PairPool) -> np.ndarray:
+  """[N, C] logits -> [P] binary margins |p − (1 − p)| of the pairs."""
+  return np.asarray(uncertainty.binary_margin(
+      np.asarray(logits)[pairs.image, pairs.cls]))
 
 
 def pool_margins(ctx: base.Context) -> np.ndarray:
-  """[N] margin of every pool item ([P] pairs in multi-label mode)."""
+  """[N] margin of every pool item ([P] pairs in multi-label mode).
+
+  A context may carry its own 'margin' score: `combinators.on_pairs` gives
+  each image the smallest margin among its unlabeled pairs.
+  """
+  if ctx.has_score('margin'):
+    return ctx.scores('margin')
   logits = ctx.logits()
   if ctx.pairs is not None:
-    return pairs_lib.pair_margins(logits, ctx.pairs)
+    return pair_margins(logits, ctx.pairs)
   return np.asarray(uncertainty.margin(
       sharding.shard_rows(logits, ctx.mesh)))[:len(logits)]
 
@@ -31,16 +47,11 @@ def lowest(scores: np.ndarray, excluded: np.ndarray, k: int) -> np.ndarray:
   return np.argsort(scores, kind='stable')[:k].astype(np.int64)
 
 
-def lowest_margin(ctx: base.Context, k: int) -> np.ndarray:
-  """[k] unlabeled pool indices with the smallest margins, ascending."""
-  return lowest(pool_margins(ctx), ctx.labeled_mask, k)
-
-
-def make(cfg) -> base.Strategy:
-  del cfg
+def make() -> base.Strategy:
 
   def select(state, ctx: base.Context, budget: int, key: jax.Array):
     del key
-    return base.Selection(lowest_margin(ctx, budget)), state
+    return base.Selection(lowest(pool_margins(ctx), ~ctx.candidates,
+                                 budget)), state
 
   return base.Strategy(base.no_state, select)

@@ -11,6 +11,11 @@ Dimensions: N pool, D feature width, M budget.
 
 import numpy as np
 
+from al_jax.strategies import base
+
+OPTIONS = {}
+NEEDS = (base.EMBEDDINGS, base.LABELS)
+
 
 def distances_to_class_median(features: np.ndarray,
                               labels: np.ndarray) -> np.ndarray:
@@ -37,3 +42,14 @@ def select(features: np.ndarray, labels: np.ndarray,
   order = np.argsort(scores, kind='stable')
   start = (n - budget) // 2
   return np.sort(order[start:start + budget])
+
+
+def make() -> base.Strategy:
+
+  def select_(state, ctx: base.Context, budget: int, key):
+    del key
+    rows = ctx.candidate_indices
+    return base.Selection(rows[select(ctx.embeddings()[rows],
+                                      ctx.labels[rows], budget)]), state
+
+  return base.Strategy(base.no_state, select_)

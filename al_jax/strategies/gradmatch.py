@@ -1,7 +1,7 @@
 """GradMatch (Killamsetty et al. 2021a), a baseline of paper 002 (section 5),
 as DeepCore's `GradMatch` with balance=True and no validation set, one-shot.
 
-Per class c with budget K_c (`class_balance.class_budgets`): A = the class's
+Per class c with budget K_c (`combinators.class_budgets`): A = the class's
 last-layer gradients (`gradients`, rows are candidates), target b = their
 mean, and regularized orthogonal matching pursuit (OMP) picks K_c rows:
 
@@ -46,11 +46,14 @@ from absl import logging
 from scipy import linalg
 from scipy import optimize
 
-from al_jax.subset import class_balance
-from al_jax.subset import gradients
+from al_jax.scores import gradients
+from al_jax.strategies import base
+from al_jax.strategies import combinators
 
 LAM = 1.0  # DeepCore's `lam`.
 TOL = 1e-10  # Relative size at which a residual or a new direction is 0.
+OPTIONS = dict(lam=LAM, class_balanced=True)
+NEEDS = (base.LOGITS, base.EMBEDDINGS, base.LABELS)
 
 
 def _omp(column, diag, c, bb, budget, lam, positive):
@@ -142,40 +145,33 @@ def _class_omp(e, z, budget, lam, positive):
               e_bar @ e_bar + (m_bar * m_bar).sum(), budget, lam, positive)
 
 
-def select(logits, features, labels, budget: int, *, lam: float = LAM,
-           positive: bool = True):
-  """GradMatch subset, class-balanced.
+def make(lam, class_balanced, positive: bool = True) -> base.Strategy:
+  """GradMatch over a context's candidates; per class (`combinators.
+  class_balanced`, DeepCore's balance=True) by default.
 
-  Args:
-    logits: [N, C] eval-mode logits of the initial model.
-    features: [N, D] its penultimate features (the last layer's input).
-    labels: [N] int true classes in [0, C).
-    budget: M, in [0, N].
-    lam, positive: `omp`.
-
-  Returns:
-    (indices [M] int64: classes in label order, each in pick order;
-     weights [M] float32, a class's summing to about its size; notes
-     list[str]: budget re-spreads and fills).
+  Returns picks in OMP order (classes in label order when balanced) with
+  float32 weights, a class's summing to about its size; notes say where OMP
+  stopped early and the rest was filled.
   """
-  logits, features, labels = gradients.check_inputs(logits, features, labels)
-  classes, budgets, notes = class_balance.class_budgets(labels, budget)
-  idx, wts = [np.zeros(0, np.int64)], [np.zeros(0)]
-  for c, k in zip(classes, budgets):
-    if not k:
-      continue
-    rows = np.flatnonzero(labels == c)
-    e = gradients.output_errors(logits[rows], labels[rows])
-    i, w, fitted = _class_omp(e, features[rows].astype(np.float64), int(k),
-                              lam, positive)
-    if fitted < k:
-      note = (f'class {c}: OMP stopped after {fitted} of {k} picks '
-              '(residual vanished or next pick linearly dependent); the '
-              f'other {k - fitted} are the largest projections on the class '
-              'mean gradient, weight 0.')
-      logging.warning(note)
-      notes.append(note)
-    idx.append(rows[i])
-    wts.append(w * len(rows))
-  return (np.concatenate(idx), np.concatenate(wts).astype(np.float32),
-          notes)
+
+  def select(state, ctx: base.Context, budget: int, key):
+    del key
+    rows = ctx.candidate_indices
+    logits, features, labels = gradients.check_inputs(
+        np.asarray(ctx.logits())[rows], np.asarray(ctx.embeddings())[rows],
+        ctx.labels[rows])
+    e = gradients.output_errors(logits, labels)
+    i, w, fitted = _class_omp(e, features.astype(np.float64), budget, lam,
+                              positive)
+    notes = ()
+    if fitted < budget:
+      notes = (f'OMP stopped after {fitted} of {budget} picks (residual '
+               'vanished or next pick linearly dependent); the other '
+               f'{budget - fitted} are the largest projections on the mean '
+               'gradient, weight 0.',)
+      logging.warning(notes[0])
+    return base.Selection(rows[i], (w * len(rows)).astype(np.float32),
+                          notes), state
+
+  strategy = base.Strategy(base.no_state, select)
+  return combinators.class_balanced(strategy) if class_balanced else strategy

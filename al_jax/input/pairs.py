@@ -3,15 +3,11 @@
 In multi-label mode the unit of labeling is an annotated (image, class) pair
 with a binary label: the pool is every pair whose label exists (y >= 0 in the
 {-1 unannotated, 0 negative, 1 positive} convention of `input.sources`), and
-a query buys one pair's label. Models still see images, so strategies move
-between the two views with the functions here:
-
-  * Margin scores each pair by its binary margin |2σ(l) − 1|
-    (`pair_margins`).
-  * Cluster-Margin and CoreSet choose k images, then k pairs uniformly among
-    those images' unlabeled pairs (`sample_pairs`).
-  * BADGE's gradient embedding of a pair has l = 2 blocks, one per binary
-    outcome (`pair_badge_factors`).
+a query buys one pair's label. Models still see images: Margin scores each
+pair by its binary margin (`strategies/margin.py`), BADGE by its 2-block
+gradient (`scores/gradients.py`), and every other strategy picks k images,
+then k pairs uniformly among those images' unlabeled pairs
+(`strategies.combinators.on_pairs` with `sample_pairs`).
 
 Dimensions: N images, C classes, P annotated pairs, K budget, D embedding.
 """
@@ -20,9 +16,6 @@ from typing import NamedTuple
 
 import jax
 import numpy as np
-
-from al_jax.kernels import kmeanspp
-from al_jax.scores import uncertainty
 
 
 class PairPool(NamedTuple):
@@ -62,26 +55,6 @@ class PairPool(NamedTuple):
     out = np.full(self.num_images, np.inf, np.float64)
     np.minimum.at(out, self.image[pair_mask], pair_scores[pair_mask])
     return out
-
-
-def pair_margins(logits: np.ndarray, pairs: PairPool) -> np.ndarray:
-  """[N, C] logits -> [P] binary margins |p − (1 − p)| of the pairs."""
-  return np.asarray(uncertainty.binary_margin(
-      np.asarray(logits)[pairs.image, pairs.cls]))
-
-
-def pair_badge_factors(logits: np.ndarray, pairs: PairPool) -> np.ndarray:
-  """[N, C] logits -> [P, 2] BADGE factors of each pair's binary problem.
-
-  The pair's two outcomes (negative, positive) have probabilities
-  softmax([0, l]) = (1 − σ(l), σ(l)), so the BADGE factor p_y − 1[y = ŷ]
-  of a two-class softmax over [0, l] is exactly the pair's 2-block gradient
-  (section 3.2: "the gradient is composed of l = 2 blocks"); the gradient
-  embedding of the pair is this factor ⊗ its image's embedding.
-  """
-  pair_logits = np.asarray(logits, np.float32)[pairs.image, pairs.cls]
-  two_class = np.stack([np.zeros_like(pair_logits), pair_logits], axis=1)
-  return np.asarray(kmeanspp.badge_factors(two_class))
 
 
 def sample_pairs(pairs: PairPool, labeled_mask: np.ndarray,

@@ -1,4 +1,5 @@
-"""Last-layer gradients, the embedding of CRAIG and GradMatch (paper 002,
+"""Last-layer gradients of the cross-entropy: BADGE's gradient embedding
+(paper 000 section 3.1), the embedding of CRAIG and GradMatch (paper 002
 section 5 baselines; Mirzasoleiman et al. 2020, Killamsetty et al. 2021a).
 
 With logits = W z + b (W [C, D], z the penultimate features) and the
@@ -17,10 +18,17 @@ softmax(outputs), a double softmax, so its e is the softmax Jacobian times
 (softmax(softmax(logits)) - onehot). We use the plain cross-entropy gradient
 that CRAIG and GradMatch define.
 
-Dimensions: N pool, n rows asked for, C classes, D feature width.
+BADGE takes y = the predicted class ŷ (`badge_factors`); multi-label pairs
+have a 2-block gradient (`pair_badge_factors`).
+
+Dimensions: N pool, n rows asked for, C classes, D feature width, P pairs.
 """
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+
+from al_jax.input.pairs import PairPool
 
 
 def check_inputs(logits, features, labels):
@@ -86,3 +94,33 @@ def last_layer_gradients(logits, features, labels) -> np.ndarray:
   np.multiply(e[:, :, None], features[:, None, :],
               out=out[:, c:].reshape(n, c, -1))
   return out
+
+
+def badge_factors(logits: jax.Array) -> jax.Array:
+  """BADGE class factor a = softmax(logits) - onehot(argmax).
+
+  The gradient embedding of an example is a ⊗ z with z its [D] penultimate
+  embedding (the loss gradient w.r.t. the last layer at the predicted label).
+
+  Args:
+    logits: [N, C] float.
+
+  Returns:
+    [N, C] float32.
+  """
+  p = jax.nn.softmax(jnp.asarray(logits, jnp.float32), axis=-1)
+  return p - jax.nn.one_hot(jnp.argmax(p, axis=-1), p.shape[-1], dtype=p.dtype)
+
+
+def pair_badge_factors(logits: np.ndarray, pairs: PairPool) -> np.ndarray:
+  """[N, C] logits -> [P, 2] BADGE factors of each pair's binary problem.
+
+  The pair's two outcomes (negative, positive) have probabilities
+  softmax([0, l]) = (1 − σ(l), σ(l)), so the BADGE factor p_y − 1[y = ŷ]
+  of a two-class softmax over [0, l] is exactly the pair's 2-block gradient
+  (paper 000 section 3.2: "the gradient is composed of l = 2 blocks"); the
+  gradient embedding of the pair is this factor ⊗ its image's embedding.
+  """
+  pair_logits = np.asarray(logits, np.float32)[pairs.image, pairs.cls]
+  two_class = np.stack([np.zeros_like(pair_logits), pair_logits], axis=1)
+  return np.asarray(badge_factors(two_class))

@@ -7,13 +7,21 @@ the main baseline of paper 002 (section 5).
    smallest remaining stratum B, draw m_B = min(|B|, ⌊m / #strata left⌋)
    of its examples uniformly at random, and remove B; m is the budget left.
 
+Options: score ['el2n'] (the difficulty, from the training dynamics),
+beta [0.1] (paper 002 uses 0.1 for CCS in appendix D.1), num_strata [50].
+
 Dimensions: N pool, K strata, M budget.
 """
 
 import jax
 import numpy as np
 
+from al_jax.scores import dynamics
+from al_jax.strategies import base
+
 NUM_STRATA = 50
+OPTIONS = dict(score='el2n', beta=0.1, num_strata=NUM_STRATA)
+NEEDS = (base.DYNAMICS,)
 
 
 def check_scores(difficulty: np.ndarray) -> np.ndarray:
@@ -97,3 +105,14 @@ def select(difficulty: np.ndarray, budget: int, key: jax.Array,
       members = keep[ids == k]
       picks.append(members[np.argsort(u[ids == k], kind='stable')[:m]])
   return np.sort(np.concatenate(picks)) if picks else np.zeros(0, np.int64)
+
+
+def make(score, beta, num_strata) -> base.Strategy:
+
+  def select_(state, ctx: base.Context, budget: int, key: jax.Array):
+    rows = ctx.candidate_indices
+    d = dynamics.hardness(score, ctx.scores(score))[rows]
+    return base.Selection(rows[select(d, budget, key, beta,
+                                      num_strata)]), state
+
+  return base.Strategy(base.no_state, select_)

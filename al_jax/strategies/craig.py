@@ -1,7 +1,7 @@
 """CRAIG (Mirzasoleiman et al. 2020), a baseline of paper 002 (section 5),
 as DeepCore's `Craig` with balance=True, one-shot.
 
-Per class c with budget K_c (`class_balance.class_budgets`, proportional to
+Per class c with budget K_c (`combinators.class_budgets`, proportional to
 class size): greedy facility location on the class's last-layer gradients
 g_i (`gradients.last_layer_gradients` of the initial model) with Sim(i, j) =
 const - ||g_i - g_j||, and weight γ_j = |{i in class c : j is i's nearest
@@ -27,30 +27,36 @@ Memory: one class's gradients at a time, n_c·C·(D + 1) float32.
 Dimensions: N pool, C classes, D feature width, K budget.
 """
 
-from al_jax.subset import class_balance
-from al_jax.subset import gradients
+import numpy as np
+
+from al_jax.kernels import facility_location as fl
+from al_jax.scores import gradients
+from al_jax.strategies import base
+from al_jax.strategies import combinators
+
+OPTIONS = dict(class_balanced=True)
+NEEDS = (base.LOGITS, base.EMBEDDINGS, base.LABELS)
 
 
-def select(logits, features, labels, budget: int, *, mesh=None):
-  """CRAIG subset, class-balanced.
+def make(class_balanced) -> base.Strategy:
+  """CRAIG over a context's candidates; per class (`combinators.
+  class_balanced`, DeepCore's balance=True) by default.
 
-  Args:
-    logits: [N, C] eval-mode logits of the initial model.
-    features: [N, D] its penultimate features (the last layer's input).
-    labels: [N] int true classes in [0, C).
-    budget: K, in [0, N].
-    mesh: optional device mesh for `facility_location`.
-
-  Returns:
-    (facility_location.Result over pool indices: classes in label order,
-     each in pick order; weights = cluster sizes, summing to the class sizes
-     of classes with a pick; notes list[str] from `class_budgets`).
+  Returns picks in greedy order (classes in label order when balanced) with
+  weights = cluster sizes, summing to the class sizes of classes with a pick.
   """
-  logits, features, labels = gradients.check_inputs(logits, features, labels)
 
-  def class_gradients(rows):
-    return gradients.last_layer_gradients(logits[rows], features[rows],
-                                          labels[rows])
+  def select(state, ctx: base.Context, budget: int, key):
+    del key
+    rows = ctx.candidate_indices
+    logits, features, labels = gradients.check_inputs(
+        np.asarray(ctx.logits())[rows], np.asarray(ctx.embeddings())[rows],
+        ctx.labels[rows])
+    r = fl.facility_location(
+        gradients.last_layer_gradients(logits, features, labels), budget,
+        metric='euclidean', mesh=ctx.mesh)
+    return base.Selection(rows[r.indices],
+                          r.weights.astype(np.float32)), state
 
-  return class_balance.class_balanced(class_gradients, labels, budget,
-                                      metric='euclidean', mesh=mesh)
+  strategy = base.Strategy(base.no_state, select)
+  return combinators.class_balanced(strategy) if class_balanced else strategy
