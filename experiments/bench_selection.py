@@ -277,6 +277,7 @@ def _k_timed(spec, fn, extra):
 def _prepare_ours_seeding(spec, data):
   import jax  # pylint: disable=g-import-not-at-top
   from al_jax.kernels import kcenter, kmeanspp  # pylint: disable=g-import-not-at-top
+  from al_jax.scores import gradients  # pylint: disable=g-import-not-at-top
   m = spec['method']
   x, labeled, logits = data
   key = jax.random.key(0)
@@ -288,7 +289,7 @@ def _prepare_ours_seeding(spec, data):
       return kcenter.kcenter_greedy(xs, ls, k)
     if m == 'kmeanspp_ours':
       return kmeanspp.kmeanspp_seed(xs, k, key)
-    a = np.asarray(kmeanspp.badge_factors(gs))
+    a = np.asarray(gradients.badge_factors(gs))
     return kmeanspp.kmeanspp_seed_outer(a, xs, k, key, ~ls)
 
   extra = {}

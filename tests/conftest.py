@@ -2,6 +2,7 @@
 
 import os
 
+import numpy as np
 import pytest
 
 from al_jax import config_check
@@ -38,3 +39,13 @@ def same_on_eight_devices(script: str):
   scope = {}
   exec(script, scope)  # pylint: disable=exec-used
   return many, json.loads(json.dumps(scope['picks'](None)))
+
+
+def active_ctx(labeled_mask, labels, num_classes, outputs, mesh=None,
+               round_=0, pairs=None):
+  """An active-learning Context: the unlabeled items are the candidates."""
+  from al_jax.strategies import base  # pylint: disable=g-import-not-at-top
+  labeled_mask = np.asarray(labeled_mask, bool)
+  return base.Context(~labeled_mask, chosen=labeled_mask, labels=labels,
+                      num_classes=num_classes, outputs=outputs, mesh=mesh,
+                      round_=round_, pairs=pairs)

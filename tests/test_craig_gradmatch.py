@@ -10,11 +10,16 @@ import pytest
 from scipy import optimize
 from sklearn.linear_model import OrthogonalMatchingPursuit
 
+import al_jax
 from al_jax.kernels import facility_location as fl
-from al_jax.subset import class_balance
-from al_jax.subset import craig
-from al_jax.subset import gradients
-from al_jax.subset import gradmatch
+from al_jax.scores import gradients
+from al_jax.strategies import combinators
+from al_jax.strategies import gradmatch
+
+
+def _select(method, logits, z, y, budget, **options):
+  return al_jax.select(method, budget, key=jax.random.key(0), logits=logits,
+                       embeddings=z, labels=y, **options)
 
 
 def _model_outputs(n=240, c=3, d=4, seed=0):
@@ -50,9 +55,9 @@ def test_last_layer_gradients_equal_jax_grad_of_a_dense_layer():
 def test_craig_is_facility_location_on_brute_force_gradient_distances():
   logits, z, y = _model_outputs()
   budget = 31
-  got, notes = craig.select(logits, z, y, budget)
-  classes, budgets, _ = class_balance.class_budgets(y, budget)
-  assert notes == [] and len(got.indices) == budget == budgets.sum()
+  got = _select('craig', logits, z, y, budget)
+  classes, budgets, _ = combinators.class_budgets(y, budget)
+  assert got.notes == () and len(got.indices) == budget == budgets.sum()
   start = 0
   for c, k in zip(classes, budgets):
     rows = np.flatnonzero(y == c)
@@ -68,16 +73,6 @@ def test_craig_is_facility_location_on_brute_force_gradient_distances():
                                   np.bincount(owner, minlength=k))
     assert got.weights[part].sum() == len(rows)
     start += k
-
-
-def test_class_balanced_takes_a_feature_function():
-  logits, z, y = _model_outputs(n=120)
-  g = gradients.last_layer_gradients(logits, z, y)
-  a, _ = class_balance.class_balanced(g, y, 12, metric='euclidean')
-  b, _ = class_balance.class_balanced(lambda rows: g[rows], y, 12,
-                                      metric='euclidean')
-  for u, v in zip(a, b):
-    np.testing.assert_array_equal(u, v)
 
 
 def test_omp_without_sign_or_ridge_equals_sklearn():
@@ -133,9 +128,9 @@ def test_omp_fills_the_budget_when_the_residual_vanishes():
 
 def test_gradmatch_select_spends_the_budget_per_class():
   logits, z, y = _model_outputs(seed=4)
-  idx, w, notes = gradmatch.select(logits, z, y, 50)
-  classes, budgets, _ = class_balance.class_budgets(y, 50)
-  assert idx.dtype == np.int64 and w.dtype == np.float32 and notes == []
+  idx, w, notes = _select('gradmatch', logits, z, y, 50)
+  classes, budgets, _ = combinators.class_budgets(y, 50)
+  assert idx.dtype == np.int64 and w.dtype == np.float32 and notes == ()
   assert len(np.unique(idx)) == 50
   np.testing.assert_array_equal(np.bincount(y[idx], minlength=3), budgets)
   assert (w >= 0).all()
@@ -151,8 +146,8 @@ def test_gradmatch_select_spends_the_budget_per_class():
   # λ = 0 and class 0 all one example: one pick fits its mean exactly (the
   # others' gradients have rank (C - 1)·(D + 1) = 10 > their budgets).
   logits[y == 0], z[y == 0] = logits[y == 0][0], z[y == 0][0]
-  idx, w, notes = gradmatch.select(logits, z, y, 20, lam=0.)
-  k0 = class_balance.class_budgets(y, 20)[1][0]
+  idx, w, notes = _select('gradmatch', logits, z, y, 20, lam=0.)
+  k0 = combinators.class_budgets(y, 20)[1][0]
   assert len(np.unique(idx)) == 20 and len(notes) == 1
   assert notes[0].startswith(f'class 0: OMP stopped after 1 of {k0} picks')
   n0 = np.sum(y == 0)  # Weight 1 on the mean: n0 on the class's sum.
@@ -161,10 +156,11 @@ def test_gradmatch_select_spends_the_budget_per_class():
 
 @pytest.mark.parametrize('method', ['craig', 'gradmatch'])
 def test_bad_input_is_named(method):
-  select = {'craig': craig.select, 'gradmatch': gradmatch.select}[method]
+  def select(*args):
+    return _select(method, *args)
   logits, z, y = _model_outputs(n=60)
   logits[5, 1] = np.nan
-  with pytest.raises(ValueError, match='logits contain NaN'):
+  with pytest.raises(ValueError, match=r'non-finite logits.*\[5\]'):
     select(logits, z, y, 10)
   logits[5, 1] = 0.
   with pytest.raises(ValueError, match='labels'):

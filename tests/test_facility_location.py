@@ -10,7 +10,6 @@ import pytest
 from conftest import same_on_eight_devices
 
 from al_jax.kernels import facility_location as fl
-from al_jax.subset import class_balance
 
 
 def similarity(x, metric='cosine'):
@@ -128,47 +127,6 @@ def test_sparse_with_all_neighbours_equals_dense(metric):
                              num_neighbors=5)
   assert len(set(few.indices.tolist())) == 20
   assert few.weights.sum() <= len(x)  # Points nobody covers count nowhere.
-
-
-def test_class_budgets_proportional_and_respread():
-  labels = np.repeat([0, 1, 2], [50, 30, 20])
-  classes, budgets, notes = class_balance.class_budgets(labels, 10)
-  np.testing.assert_array_equal(classes, [0, 1, 2])
-  np.testing.assert_array_equal(budgets, [5, 3, 2])
-  assert not notes
-  _, budgets, _ = class_balance.class_budgets(labels, 11)  # Remainders .5 .3 .2.
-  np.testing.assert_array_equal(budgets, [6, 3, 2])
-  # Equal shares: 2 classes of 3 get 30 / 4 = 7.5 each but have only 3.
-  labels = np.repeat(['a', 'b', 'c', 'd'], [40, 3, 40, 3])
-  _, budgets, notes = class_balance.class_budgets(labels, 30, equal=True)
-  np.testing.assert_array_equal(budgets, [12, 3, 12, 3])
-  assert len(notes) == 2 and 're-spread' in notes[0] and "'b'" in notes[0]
-  # Pruning leaves class 1 with 2 eligible of 30 (share 3): 1 moves on.
-  labels = np.repeat([0, 1, 2], [50, 30, 20])
-  eligible = np.ones(100, bool)
-  eligible[52:80] = False
-  _, budgets, notes = class_balance.class_budgets(labels, 10, eligible=eligible)
-  np.testing.assert_array_equal(budgets, [6, 2, 2])
-  assert len(notes) == 1 and budgets.sum() == 10
-  with pytest.raises(ValueError, match='budget'):
-    class_balance.class_budgets(labels, 101)
-
-
-def test_class_balanced_selects_per_class():
-  x, imp = _data(n=90, seed=6)
-  labels = np.repeat([2, 0, 1], [50, 30, 10])
-  eligible = np.ones(90, bool)
-  eligible[[80, 81, 82, 83, 84, 85, 86, 87]] = False  # Class 1 keeps 2.
-  result, notes = class_balance.class_balanced(x, labels, 30, equal=True,
-                                    eligible=eligible, importance=imp)
-  assert len(notes) == 1 and '1' in notes[0]
-  counts = {c: int(np.sum(labels[result.indices] == c)) for c in (0, 1, 2)}
-  assert counts == {0: 14, 1: 2, 2: 14}
-  assert eligible[result.indices].all()
-  rows = np.flatnonzero(labels == 0)
-  alone = fl.facility_location(x[rows], 14, importance=imp[rows])
-  np.testing.assert_array_equal(result.indices[:14], rows[alone.indices])
-  np.testing.assert_array_equal(result.weights[:14], alone.weights)
 
 
 def test_budget_buckets_reuse_the_compiled_program():

@@ -10,12 +10,13 @@ from scipy import stats
 
 from al_jax import sharding
 from al_jax.kernels import kmeanspp, partition
+from al_jax.scores import gradients
 
 
 
 def _badge_pool(n=203, c=4, d=6, seed=0):
   rng = np.random.default_rng(seed)
-  a = np.asarray(kmeanspp.badge_factors(
+  a = np.asarray(gradients.badge_factors(
       rng.standard_normal((n, c)).astype(np.float32) * 2))
   z = rng.standard_normal((n, d)).astype(np.float32)
   return a, z
@@ -25,7 +26,7 @@ def test_badge_factors():
   logits = np.random.default_rng(0).standard_normal((9, 5)).astype(np.float32)
   p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
   want = p - np.eye(5)[p.argmax(1)]
-  np.testing.assert_allclose(kmeanspp.badge_factors(logits), want, atol=1e-6)
+  np.testing.assert_allclose(gradients.badge_factors(logits), want, atol=1e-6)
 
 
 def _draws(x, n_keys, k=2):
@@ -116,12 +117,13 @@ _PICKS = """
 import numpy as np
 import jax
 from al_jax.kernels import kmeanspp
+from al_jax.scores import gradients
 
 
 def picks(mesh):
   rng = np.random.default_rng(0)
   x = rng.standard_normal((203, 6)).astype(np.float32)  # 203 = 8 * 25 + 3.
-  a = np.asarray(kmeanspp.badge_factors(rng.standard_normal((203, 4))))
+  a = np.asarray(gradients.badge_factors(rng.standard_normal((203, 4))))
   candidates = np.arange(203) % 3 != 0
   key = jax.random.key(5)
   return {

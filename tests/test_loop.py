@@ -12,8 +12,11 @@ import numpy as np
 import pytest
 
 from al_jax import report
+from al_jax import strategies
+from al_jax import train
 from al_jax.input import ledger as ledger_lib
 from al_jax.loops import active
+from al_jax.strategies import base
 from conftest import ROOT, load_config
 
 
@@ -161,7 +164,11 @@ def _bad(field, value):
 @pytest.mark.parametrize('change, message', [
     (_bad('input.source', 'cifar11'), r"Unknown source 'cifar11'.*digits"),
     (_bad('model.name', 'resnet7'), r'resnet7.*resnet18'),
-    (_bad('al.strategies', ('margin', 'margn')), r'margn.*margin, random'),
+    (_bad('al.strategies', ('margin', 'margn')), r"margn.*did you mean 'margin'"),
+    (_bad('al.cluster_margin', {'margin_facter': 1.25}),
+     r'did you mean config.al.cluster_margin.margin_factor'),
+    (_bad('al.strategies', ('margin', 'boss')),
+     r"boss needs every label; job 'active' knows only bought labels"),
     (_bad('train.learnin_rate', 0.1), r'did you mean config.train.learning_rate'),
     (_bad('input.sorce', 'digits'), r'did you mean config.input.source'),
     (_bad('al.rounds', 100), r'needs 4040 labels.*only 1438'),
@@ -202,3 +209,86 @@ def test_cli_errors_name_the_problem_without_traceback(tmp_path):
 def test_config_is_saved_for_provenance(reference):
   with open(os.path.join(reference[0], 'config.json')) as f:
     assert json.load(f)['al']['strategies'] == ['random', 'margin']
+
+
+class QueryThenDraw:
+  """A registered-strategy stand-in: buys 3 labels with `ctx.query`, then
+  draws the rest of the budget with replacement, weighted (as paper 001's
+  sampling does), and optionally crashes right after the query."""
+  OPTIONS = {}
+  NEEDS = (base.QUERY,)
+  crash = False
+
+  @classmethod
+  def make(cls):
+    def select(state, ctx, budget, key):
+      cand = ctx.candidate_indices
+      first = cand[np.asarray(jax.random.choice(key, len(cand), (3,),
+                                                replace=False))]
+      ctx.query(first)
+      if cls.crash:
+        raise Interrupt('killed after buying 3 labels')
+      rest = cand[np.asarray(jax.random.choice(
+          jax.random.fold_in(key, 1), 5, (budget - 3,)))]  # Repeats.
+      idx = np.concatenate([first, rest])
+      return base.Selection(idx, np.linspace(0.5, 2, len(idx))), state
+    return base.Strategy(base.no_state, select)
+
+
+@pytest.fixture
+def query_strategy(monkeypatch):
+  monkeypatch.setitem(strategies.REGISTRY, 'query_then_draw', QueryThenDraw)
+  fits = []
+  fit = train.fit
+  monkeypatch.setattr(train, 'fit', lambda *a, **k: fits.append(
+      k.get('weights')) or fit(*a, **k))
+  config = load_config('digits')
+  config.al.strategies = ('query_then_draw',)
+  config.al.rounds = 1
+  config.train.epochs = 2
+  return config, fits
+
+
+def test_weighted_active_learning_with_a_mid_selection_query(
+    query_strategy, tmp_path):
+  config, fits = query_strategy
+  active.run(config, str(tmp_path))
+  led = ledger_of(str(tmp_path), 'query_then_draw')
+  bought = led.indices[led.rounds == 1]
+  # 3 queried + 37 draws among 5 items: 40 draws, at most 8 labels.
+  assert 4 <= len(bought) <= 8 and len(np.unique(led.indices)) == len(led)
+  assert led.complete == 1
+  w = led.weights[led.rounds == 1]
+  np.testing.assert_allclose(w.sum(), np.linspace(0.5, 2, 40).sum(),
+                             rtol=1e-5)  # Repeats merged, weights summed.
+  assert (led.weights[led.rounds == 0] == 1).all()
+  np.testing.assert_array_equal(led.labels, active.Pool.of(
+      active.sources.load(config.input)).hidden[led.indices])
+  # Round 0 trains unweighted, round 1 on the ledger's weights.
+  assert fits[0] is None
+  np.testing.assert_array_equal(fits[1], led.weights)
+
+
+def test_labels_bought_before_a_crash_are_kept_and_reused(
+    query_strategy, tmp_path, monkeypatch):
+  config, _ = query_strategy
+  reference = str(tmp_path / 'reference')
+  active.run(config, reference)
+  workdir = str(tmp_path / 'crashed')
+  monkeypatch.setattr(QueryThenDraw, 'crash', True)
+  with pytest.raises(Interrupt):
+    active.run(config, workdir)
+  partial = ledger_of(workdir, 'query_then_draw')
+  assert partial.complete == 0 and np.sum(partial.rounds == 1) == 3
+  monkeypatch.setattr(QueryThenDraw, 'crash', False)
+  reveal = ledger_lib.Oracle.reveal
+  asked = []
+  monkeypatch.setattr(ledger_lib.Oracle, 'reveal', lambda self, i: asked.append(
+      np.asarray(i).tolist()) or reveal(self, i))
+  active.run(config, workdir)
+  # The 3 labels bought before the crash are not bought again.
+  assert not set(sum(asked, [])) & set(partial.indices[partial.rounds == 1])
+  final = ledger_of(workdir, 'query_then_draw')
+  ref = ledger_of(reference, 'query_then_draw')
+  assert_same_ledger(final, ref)
+  np.testing.assert_array_equal(final.weights, ref.weights)

@@ -16,8 +16,9 @@ from al_jax.input import ledger as ledger_lib
 from al_jax.input import synthetic
 from al_jax.loops import active
 from al_jax.strategies import base
-from al_jax.strategies import pairs as pairs_lib
-from conftest import load_config, same_on_eight_devices
+from al_jax.input import pairs as pairs_lib
+from al_jax.scores import gradients
+from conftest import active_ctx, load_config, same_on_eight_devices
 
 STRATEGIES = ('random', 'margin', 'coreset', 'badge', 'cluster_margin')
 
@@ -60,7 +61,7 @@ def make_pair_ctx(n=120, c=8, labeled=40, seed=0):
   labels = np.where(mask, pp.labels(y), -1)
   logits = rng.normal(size=(n, c)).astype(np.float32) * 2
   emb = rng.normal(size=(n, 5)).astype(np.float32)
-  ctx = base.Context(mask, labels, c, lambda: (logits, emb),
+  ctx = active_ctx(mask, labels, c, lambda: (logits, emb),
                      sharding.make_mesh(), pairs=pp)
   return ctx, y
 
@@ -83,16 +84,16 @@ def test_sample_pairs_stays_inside_the_chosen_images():
   ctx, _ = make_pair_ctx()
   pp = ctx.pairs
   images = np.array([3, 10, 11, 50, 77])
-  inside = np.flatnonzero(~ctx.labeled_mask & np.isin(pp.image, images))
+  inside = np.flatnonzero(~ctx.chosen & np.isin(pp.image, images))
   k = len(inside) - 2
-  got = pairs_lib.sample_pairs(pp, ctx.labeled_mask, images, k,
+  got = pairs_lib.sample_pairs(pp, ctx.chosen, images, k,
                                jax.random.key(0))
   assert len(np.unique(got)) == k and set(got) <= set(inside)
   # Fewer pairs inside than k: all of them, the rest from other images.
-  got = pairs_lib.sample_pairs(pp, ctx.labeled_mask, images, len(inside) + 7,
+  got = pairs_lib.sample_pairs(pp, ctx.chosen, images, len(inside) + 7,
                                jax.random.key(1))
   assert set(inside) <= set(got) and len(np.unique(got)) == len(inside) + 7
-  assert not ctx.labeled_mask[got].any()
+  assert not ctx.chosen[got].any()
 
 
 def test_sample_pairs_is_uniform():
@@ -110,7 +111,7 @@ def test_sample_pairs_is_uniform():
 def test_pair_badge_factors_are_the_two_block_gradient():
   ctx, _ = make_pair_ctx()
   pp = ctx.pairs
-  got = pairs_lib.pair_badge_factors(ctx.logits(), pp)
+  got = gradients.pair_badge_factors(ctx.logits(), pp)
   p = special.expit(ctx.logits()[pp.image, pp.cls].astype(np.float64))
   probs = np.stack([1 - p, p], 1)
   onehot = np.eye(2)[(p > 0.5).astype(int)]
@@ -121,7 +122,7 @@ def test_margin_picks_the_pairs_of_smallest_binary_margin():
   ctx, _ = make_pair_ctx()
   pp = ctx.pairs
   p = special.expit(ctx.logits()[pp.image, pp.cls])
-  margins = np.where(ctx.labeled_mask, np.inf, np.abs(2 * p - 1))
+  margins = np.where(ctx.chosen, np.inf, np.abs(2 * p - 1))
   got = strategies.get('margin').select(None, ctx, 15, jax.random.key(0))[0]
   np.testing.assert_array_equal(np.sort(got.indices),
                                 np.sort(np.argsort(margins)[:15]))
@@ -132,7 +133,7 @@ def test_pair_strategies_return_valid_pairs(name):
   ctx, _ = make_pair_ctx()
   strategy = strategies.get(name)
   state = strategy.init(ctx)
-  for budget in (1, 20, int((~ctx.labeled_mask).sum())):
+  for budget in (1, 20, int((~ctx.chosen).sum())):
     sel, _ = strategy.select(state, ctx, budget, jax.random.key(3))
     base.check_selection(sel, ctx, budget, name)
     if name in ('coreset', 'cluster_margin') and budget == 20:
@@ -145,7 +146,7 @@ def test_pair_strategies_return_valid_pairs(name):
 def test_coreset_images_are_new_and_far():
   """CoreSet's images come from images without a bought pair."""
   ctx, _ = make_pair_ctx()
-  touched = ctx.pairs.images_with(ctx.labeled_mask)
+  touched = ctx.pairs.images_with(ctx.chosen)
   sel, _ = strategies.get('coreset').select(None, ctx, 10, jax.random.key(0))
   assert not touched[ctx.pairs.image[sel.indices]].any()
 
@@ -186,7 +187,8 @@ def test_multilabel_eight_devices_select_the_same():
   script = '''
 import jax, numpy as np
 from al_jax import strategies
-from al_jax.strategies import base, pairs as pairs_lib
+from al_jax.strategies import base
+from al_jax.input import pairs as pairs_lib
 from al_jax.input import synthetic
 def picks(mesh):
   from al_jax import sharding
@@ -198,8 +200,9 @@ def picks(mesh):
   mask[rng.choice(len(pp), 100, replace=False)] = True
   logits = rng.normal(size=(300, 10)).astype(np.float32)
   emb = rng.normal(size=(300, 6)).astype(np.float32)
-  ctx = base.Context(mask, np.where(mask, pp.labels(y), -1), 10,
-                     lambda: (logits, emb), mesh, pairs=pp)
+  ctx = base.Context(~mask, chosen=mask, labels=np.where(mask, pp.labels(y), -1),
+                     num_classes=10, outputs=lambda: (logits, emb), mesh=mesh,
+                     pairs=pp)
   out = {}
   for name in ('margin', 'coreset', 'badge', 'cluster_margin'):
     s = strategies.get(name)

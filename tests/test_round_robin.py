@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from al_jax.strategies.round_robin import round_robin
+from al_jax.kernels.round_robin import round_robin
 
 
 def naive_round_robin(clusters, k, order, members):

@@ -8,9 +8,10 @@ from scipy import special
 
 from al_jax import sharding
 from al_jax import strategies
+from al_jax.loops import active
 from al_jax.scores import uncertainty
 from al_jax.strategies import base
-from conftest import same_on_eight_devices
+from conftest import active_ctx, same_on_eight_devices
 
 
 def make_ctx(n=200, c=5, labeled=30, seed=0):
@@ -20,7 +21,7 @@ def make_ctx(n=200, c=5, labeled=30, seed=0):
   mask[rng.choice(n, labeled, replace=False)] = True
   labels = np.where(mask, rng.integers(0, c, n), -1)
   emb = rng.normal(size=(n, 4)).astype(np.float32)
-  return base.Context(mask, labels, c, lambda: (logits, emb),
+  return active_ctx(mask, labels, c, lambda: (logits, emb),
                       sharding.make_mesh())
 
 
@@ -42,7 +43,7 @@ def test_margin_selects_smallest_unlabeled_margins():
   sel, _ = strategies.get('margin', None).select(None, ctx, 25,
                                                  jax.random.key(0))
   p = np.sort(special.softmax(ctx.logits(), axis=1), axis=1)
-  margins = np.where(ctx.labeled_mask, np.inf, p[:, -1] - p[:, -2])
+  margins = np.where(ctx.chosen, np.inf, p[:, -1] - p[:, -2])
   np.testing.assert_array_equal(sel.indices, np.argsort(margins)[:25])
   base.check_selection(sel, ctx, 25, 'margin')
 
@@ -55,10 +56,10 @@ def test_random_is_uniform_over_unlabeled():
     sel, _ = strat.select(None, ctx, 5, jax.random.key(i))
     base.check_selection(sel, ctx, 5, 'random')
     counts[sel.indices] += 1
-  assert counts[ctx.labeled_mask].sum() == 0
+  assert counts[ctx.chosen].sum() == 0
   # Each of the 10 unlabeled items is picked with probability 1/2.
   expected = 400 * 5 / 10
-  assert np.all(np.abs(counts[~ctx.labeled_mask] - expected) < 4 * np.sqrt(
+  assert np.all(np.abs(counts[~ctx.chosen] - expected) < 4 * np.sqrt(
       400 * 0.25))
   a, _ = strat.select(None, ctx, 5, jax.random.key(7))
   b, _ = strat.select(None, ctx, 5, jax.random.key(7))
@@ -66,13 +67,13 @@ def test_random_is_uniform_over_unlabeled():
 
 
 def test_unknown_strategy_lists_names():
-  with pytest.raises(ValueError, match='margin, random'):
+  with pytest.raises(ValueError, match="did you mean 'badge'.*margin"):
     strategies.get('badge_typo', None)
 
 
 @pytest.mark.parametrize('indices, message', [
-    ([0, 1], 'indices for a budget'), ([2, 2, 3], 'duplicate'),
-    ([0, 1, 999], 'outside the pool')])
+    ([0, 1], 'indices for a budget'), ([0, 1, 999], 'outside the pool'),
+    ([0, 1, 2, 3], 'indices for a budget')])
 def test_check_selection_catches_bad_output(indices, message):
   ctx = make_ctx()
   with pytest.raises(RuntimeError, match=message):
@@ -81,14 +82,14 @@ def test_check_selection_catches_bad_output(indices, message):
 
 def test_check_selection_catches_labeled_index():
   ctx = make_ctx()
-  bad = np.flatnonzero(ctx.labeled_mask)[:3]
-  with pytest.raises(RuntimeError, match='already labeled'):
+  bad = np.flatnonzero(ctx.chosen)[:3]
+  with pytest.raises(RuntimeError, match='not candidates'):
     base.check_selection(base.Selection(bad), ctx, 3, 'x')
 
 
 def test_context_computes_outputs_once():
   calls = []
-  ctx = base.Context(np.zeros(3, bool), -np.ones(3), 2,
+  ctx = active_ctx(np.zeros(3, bool), -np.ones(3), 2,
                      lambda: calls.append(1) or (np.zeros((3, 2)),
                                                  np.zeros((3, 1))),
                      sharding.make_mesh())
@@ -96,7 +97,8 @@ def test_context_computes_outputs_once():
   assert len(calls) == 1
 
 
-VARIANTS = [(name, {}) for name in sorted(strategies.STRATEGIES)] + [
+VARIANTS = [(name, {}) for name in strategies.names()
+            if set(strategies.needs(name)) <= set(active.PROVIDES)] + [
     ('coreset', {'partitions': 3}), ('badge', {'partitions': 3}),
     ('cluster_margin', {'hac': 'multiround'}),
     ('cluster_margin', {'hac': 'assign', 'target_cluster_size': 2.0}),
@@ -128,8 +130,8 @@ def picks(mesh):
   logits = rng.normal(size=(500, 5)).astype(np.float32)
   emb = rng.normal(size=(500, 6)).astype(np.float32)
   mask = np.arange(500) % 7 == 0
-  ctx = base.Context(mask, np.where(mask, 0, -1), 5, lambda: (logits, emb),
-                     mesh)
+  ctx = base.Context(~mask, chosen=mask, labels=np.where(mask, 0, -1),
+                     num_classes=5, outputs=lambda: (logits, emb), mesh=mesh)
   out = []
   for name, options in VARIANTS:
     s = strategies.get(name, ml_collections.ConfigDict({{name: options}}))
@@ -144,7 +146,7 @@ def picks(mesh):
 def test_nonfinite_model_outputs_are_named():
   logits = np.zeros((6, 2), np.float32)
   logits[4, 1] = np.nan
-  ctx = base.Context(np.zeros(6, bool), -np.ones(6, int), 2,
+  ctx = active_ctx(np.zeros(6, bool), -np.ones(6, int), 2,
                      lambda: (logits, np.zeros((6, 3), np.float32)),
                      sharding.make_mesh(), round_=2)
   with pytest.raises(ValueError, match=r'round-2.*logits.*\[4\]'):
@@ -161,7 +163,7 @@ def test_cluster_margin_spreads_over_clusters():
   logits = np.tile([[5.0, 0.0]], (180, 1)).astype(np.float32)
   logits[:30, 1] = 4.99  # blob 0: the 30 lowest margins
   logits[30:, 1] = np.linspace(0, 4, 150)  # then the others, blob by blob
-  ctx = base.Context(np.zeros(180, bool), -np.ones(180, int), 2,
+  ctx = active_ctx(np.zeros(180, bool), -np.ones(180, int), 2,
                      lambda: (logits, emb), sharding.make_mesh())
   al = ml_collections.ConfigDict(
       {'cluster_margin': {'margin_factor': 180 / 6, 'eps': 10.0}})

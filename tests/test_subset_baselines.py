@@ -4,9 +4,9 @@ import jax
 import numpy as np
 import pytest
 
-from al_jax.subset import ccs
-from al_jax.subset import importance
-from al_jax.subset import moderate
+from al_jax.strategies import boss
+from al_jax.strategies import ccs
+from al_jax.strategies import moderate
 
 
 def test_stratum_budgets_spread_from_the_sparsest():
@@ -81,13 +81,13 @@ def test_moderate_keeps_the_middle_band_of_class_median_distances():
 
 def test_importance_is_flat_at_alpha_zero_and_peaks_move_with_c():
   d = np.linspace(0, 1, 101)
-  np.testing.assert_array_equal(importance.importance(d, 2.0, 0.0), 1.0)
+  np.testing.assert_array_equal(boss.importance(d, 2.0, 0.0), 1.0)
   for c in (1.6, 2.0, 2.4):
-    peak = d[np.argmax(importance.importance(d, c, 1.0))]
+    peak = d[np.argmax(boss.importance(d, c, 1.0))]
     assert peak == pytest.approx(c - 1.5, abs=0.011)
-  sharp = importance.importance(d, 2.0, 4.0)
-  soft = importance.importance(d, 2.0, 1.0)
+  sharp = boss.importance(d, 2.0, 4.0)
+  soft = boss.importance(d, 2.0, 1.0)
   assert (sharp <= soft + 1e-12).all() and sharp.max() == pytest.approx(1)
-  np.testing.assert_allclose(importance.normalize([3., 5., 4.]), [0, 1, .5])
+  np.testing.assert_allclose(boss.normalize([3., 5., 4.]), [0, 1, .5])
   with pytest.raises(ValueError, match='alpha'):
-    importance.importance(d, 2.0, -1.0)
+    boss.importance(d, 2.0, -1.0)

@@ -7,11 +7,12 @@ import subprocess
 import sys
 
 import jax
+import ml_collections
 import numpy as np
 import pytest
 
 from al_jax import report
-from al_jax import subset
+from al_jax import strategies
 from al_jax.loops import subset as subset_loop
 from conftest import ROOT, load_config
 
@@ -109,12 +110,12 @@ def _set(field, value):
     (_set('subset.fractions', (0.1, 0.0)), r'0.0 is not in \(0, 1\]'),
     (_set('subset.fractions', (1.5,)), r'1.5 is not in \(0, 1\]'),
     (_set('subset.fractions', (1e-4,)), 'selects no example'),
-    (_set('subset.methods', ('boss', 'bos')), r"'bos'.*valid: boss, ccs"),
+    (_set('subset.methods', ('boss', 'bos')), r"'bos'.*valid: badge, boss"),
     (_set('subset.methods', ('boss', 'boss')), 'each once'),
     (_set('subset.el2n_epochs', 9), 'el2n_epochs'),
     (_set('subset.fractons', (0.1,)), 'did you mean config.subset.fractions'),
     (_set('subset.ccs', {'beat': 0.1}), 'did you mean config.subset.ccs.beta'),
-    (_set('subset.boss', {'score': 'el3n'}), "Unknown difficulty score 'el3n'"),
+    (_set('subset.boss', {'score': 'el3n'}), "Unknown score 'el3n'"),
 ])
 def test_bad_input_fails_with_a_clear_message(change, message, tmp_path):
   config = load_config('digits_boss')
@@ -123,35 +124,47 @@ def test_bad_input_fails_with_a_clear_message(change, message, tmp_path):
     subset_loop.run(config, str(tmp_path))
 
 
-def _inputs(fraction=0.1):
+def _ctx():
   rng = np.random.default_rng(0)
   labels = np.repeat(np.arange(3), 40)
   scores = {'el2n': rng.random(120), 'aum': rng.normal(size=120)}
-  return subset.Inputs(labels, rng.normal(size=(120, 8)).astype(np.float32),
-                       rng.normal(size=(120, 3)).astype(np.float32), scores,
-                       fraction)
+  logits = rng.normal(size=(120, 3)).astype(np.float32)
+  emb = rng.normal(size=(120, 8)).astype(np.float32)
+  return strategies.Context(np.ones(120, bool), labels=labels,
+                            outputs=lambda: (logits, emb), scores=scores)
+
+
+def _run(entry, ctx, budget, cfg=None, key=0):
+  strategy = strategies.get(entry, cfg, 'config.subset')
+  return strategy.select(None, ctx, budget, jax.random.key(key))[0]
 
 
 def test_registry_orientation_and_variants():
-  inputs = _inputs()
-  np.testing.assert_array_equal(inputs.difficulty('aum'), -inputs.scores['aum'])
-  sel = subset.get('hardest')(inputs, 12, jax.random.key(0))
+  ctx = _ctx()
+  sel = _run('hardest', ctx, 12)
   for c in range(3):  # The 4 highest EL2N of each class.
-    rows = np.flatnonzero(inputs.labels == c)
-    want = rows[np.argsort(-inputs.scores['el2n'][rows])[:4]]
+    rows = np.flatnonzero(ctx.labels == c)
+    want = rows[np.argsort(-ctx.scores('el2n')[rows])[:4]]
     np.testing.assert_array_equal(np.intersect1d(sel.indices, rows),
                                   np.sort(want))
+  aum = _run('hardest', ctx, 12, ml_collections.ConfigDict(
+      {'hardest': {'score': 'aum'}}))
+  for c in range(3):  # The 4 lowest AUM of each class.
+    rows = np.flatnonzero(ctx.labels == c)
+    want = rows[np.argsort(ctx.scores('aum')[rows])[:4]]
+    np.testing.assert_array_equal(np.intersect1d(aum.indices, rows),
+                                  np.sort(want))
   cfg = load_config('mnist5k_boss', 'ablation').subset
-  assert subset.method_of('diversity', cfg) == 'boss'
+  assert strategies.method_of('diversity', cfg.diversity) == 'boss'
   # 'diversity' is BOSS with alpha = 0, beta = 0: the same as a flat
   # importance, whatever the difficulty.
-  flat = subset.get('diversity', cfg)(inputs, 12, jax.random.key(0))
-  shuffled = inputs._replace(scores={'el2n': inputs.scores['el2n'][::-1]})
-  again = subset.get('diversity', cfg)(shuffled, 12, jax.random.key(0))
+  flat = _run('diversity', ctx, 12, cfg)
+  shuffled = ctx.replace(_scores={'el2n': ctx.scores('el2n')[::-1]})
+  again = _run('diversity', shuffled, 12, cfg)
   np.testing.assert_array_equal(flat.indices, again.indices)
-  both = subset.get('both', cfg)(inputs, 12, jax.random.key(0))
+  both = _run('both', ctx, 12, cfg)
   assert not np.array_equal(np.sort(both.indices), np.sort(flat.indices))
-  rand = subset.get('random')(inputs, 30, jax.random.key(1))
+  rand = _run('random', ctx, 30, key=1)
   assert len(np.unique(rand.indices)) == 30
 
 
@@ -160,15 +173,14 @@ def test_options_sections_take_overrides_and_name_typos():
   config.lock()  # As the command line loads it.
   assert config.subset.boss.alpha is None  # A float placeholder: default.
   config.subset.boss.alpha = 2.0  # The key exists.
-  fn = subset.get('boss', config.subset)
-  assert fn.keywords['alpha'] == 2.0 and fn.keywords['c'] is None
+  ctx = _ctx()
+  two = _run('boss', ctx, 12, config.subset)
+  want = strategies.get('boss', alpha=2.0).select(None, ctx, 12,
+                                                  jax.random.key(0))[0]
+  np.testing.assert_array_equal(two.indices, want.indices)
   with pytest.raises(AttributeError, match='alpa'):
     config.subset.boss.alpa = 1.0
   with config.unlocked():  # A typo in a config file is named at run time.
     config.subset.boss.alpa = 1.0
   with pytest.raises(ValueError, match='did you mean config.subset.boss.alpha'):
-    subset.get('boss', config.subset)
-  with pytest.raises(ValueError, match='did you mean config.subset.x.beta'):
-    subset.options('x', 'ccs', beat=0.1)
-  with pytest.raises(ValueError, match="Unknown subset method 'bos'"):
-    subset.options('bos')
+    strategies.get('boss', config.subset, 'config.subset')

@@ -66,6 +66,8 @@ def check_config(config):
                      'strategy, each once.')
   for entry in entries:
     strategies.check_entry(entry, config.al, 'active', PROVIDES, 'config.al')
+  for name in set(config.al.keys()) & set(strategies.names()) - set(entries):
+    strategies.get(name, config.al, 'config.al')  # Unused, but typo-free.
   if config.al.get('retrain', 'scratch') not in RETRAIN:
     raise ValueError(f'Unknown config.al.retrain {config.al.retrain!r}; '
                      f'valid: {RETRAIN}.')

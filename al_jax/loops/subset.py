@@ -75,6 +75,8 @@ def check_config(config):
                      'method, each once.')
   for entry in entries:
     strategies.check_entry(entry, cfg, 'subset', PROVIDES, 'config.subset')
+  for name in set(cfg.keys()) & set(strategies.names()) - set(entries):
+    strategies.get(name, cfg, 'config.subset')  # Unused, but typo-free.
   for f in cfg.fractions:
     if not 0 < f <= 1:
       raise ValueError(f'config.subset.fractions: {f} is not in (0, 1].')
