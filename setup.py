@@ -26,6 +26,7 @@ setuptools.setup(
         'tqdm',
     ],
     extras_require={
-        'test': ['apricot-select', 'chex', 'pytest'],
+        'test': ['apricot-select', 'chex', 'ipykernel', 'nbclient', 'nbformat',
+                 'pytest'],
     },
 )

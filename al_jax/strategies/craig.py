@@ -38,6 +38,15 @@ OPTIONS = dict(class_balanced=True)
 NEEDS = (base.LOGITS, base.EMBEDDINGS, base.LABELS)
 
 
+def last_layer_inputs(ctx: base.Context):
+  """(rows [n] candidate indices, logits [n, C], features [n, D], labels
+  [n]) of the candidates, validated (`gradients.check_inputs`)."""
+  rows = ctx.candidate_indices
+  return (rows, *gradients.check_inputs(np.asarray(ctx.logits())[rows],
+                                        np.asarray(ctx.embeddings())[rows],
+                                        ctx.labels[rows]))
+
+
 def make(class_balanced) -> base.Strategy:
   """CRAIG over a context's candidates; per class (`combinators.
   class_balanced`, DeepCore's balance=True) by default.
@@ -48,10 +57,7 @@ def make(class_balanced) -> base.Strategy:
 
   def select(state, ctx: base.Context, budget: int, key):
     del key
-    rows = ctx.candidate_indices
-    logits, features, labels = gradients.check_inputs(
-        np.asarray(ctx.logits())[rows], np.asarray(ctx.embeddings())[rows],
-        ctx.labels[rows])
+    rows, logits, features, labels = last_layer_inputs(ctx)
     r = fl.facility_location(
         gradients.last_layer_gradients(logits, features, labels), budget,
         metric='euclidean', mesh=ctx.mesh)

@@ -49,6 +49,7 @@ from scipy import optimize
 from al_jax.scores import gradients
 from al_jax.strategies import base
 from al_jax.strategies import combinators
+from al_jax.strategies import craig
 
 LAM = 1.0  # DeepCore's `lam`.
 TOL = 1e-10  # Relative size at which a residual or a new direction is 0.
@@ -156,10 +157,7 @@ def make(lam, class_balanced, positive: bool = True) -> base.Strategy:
 
   def select(state, ctx: base.Context, budget: int, key):
     del key
-    rows = ctx.candidate_indices
-    logits, features, labels = gradients.check_inputs(
-        np.asarray(ctx.logits())[rows], np.asarray(ctx.embeddings())[rows],
-        ctx.labels[rows])
+    rows, logits, features, labels = craig.last_layer_inputs(ctx)
     e = gradients.output_errors(logits, labels)
     i, w, fitted = _class_omp(e, features.astype(np.float64), budget, lam,
                               positive)
