@@ -2,10 +2,12 @@
 
 import os
 
+import jax
 import numpy as np
 import pytest
 
 from al_jax import config_check
+from al_jax.strategies import base
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -44,8 +46,35 @@ def same_on_eight_devices(script: str):
 def active_ctx(labeled_mask, labels, num_classes, outputs, mesh=None,
                round_=0, pairs=None):
   """An active-learning Context: the unlabeled items are the candidates."""
-  from al_jax.strategies import base  # pylint: disable=g-import-not-at-top
   labeled_mask = np.asarray(labeled_mask, bool)
   return base.Context(~labeled_mask, chosen=labeled_mask, labels=labels,
                       num_classes=num_classes, outputs=outputs, mesh=mesh,
                       round_=round_, pairs=pairs)
+
+
+class Interrupt(Exception):
+  pass
+
+
+class QueryThenDraw:
+  """A registered-strategy stand-in: buys 3 labels with `ctx.query`, then
+  draws the rest of the budget with replacement, weighted (as paper 001's
+  sampling does), and optionally crashes right after the query."""
+  OPTIONS = {}
+  NEEDS = (base.QUERY,)
+  crash = False
+
+  @classmethod
+  def make(cls):
+    def select(state, ctx, budget, key):
+      cand = ctx.candidate_indices
+      first = cand[np.asarray(jax.random.choice(key, len(cand), (3,),
+                                                replace=False))]
+      ctx.query(first)
+      if cls.crash:
+        raise Interrupt('killed after buying 3 labels')
+      rest = cand[np.asarray(jax.random.choice(
+          jax.random.fold_in(key, 1), 5, (budget - 3,)))]  # Repeats.
+      idx = np.concatenate([first, rest])
+      return base.Selection(idx, np.linspace(0.5, 2, len(idx))), state
+    return base.Strategy(base.no_state, select)

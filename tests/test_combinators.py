@@ -245,3 +245,13 @@ def test_class_balanced_selects_per_class():
   np.testing.assert_array_equal(result.weights[:14], alone.weights)
 
 
+
+
+def test_a_fork_keeps_its_own_purchases():
+  hidden = np.arange(8)
+  ctx = base.Context(np.ones(8, bool), query=lambda i: hidden[i])
+  a, b = ctx.fork(), ctx.fork()
+  a.query([1, 2])
+  b.query([3])
+  assert a.queried.tolist() == [1, 2] and b.queried.tolist() == [3]
+  assert ctx.queried.size == 0 and (ctx.labels == -1).all()

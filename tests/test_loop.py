@@ -17,7 +17,7 @@ from al_jax import train
 from al_jax.input import ledger as ledger_lib
 from al_jax.loops import active
 from al_jax.strategies import base
-from conftest import ROOT, load_config
+from conftest import ROOT, Interrupt, QueryThenDraw, load_config
 
 
 def ledger_of(workdir, strategy='margin', seed=0):
@@ -69,10 +69,6 @@ def test_rerun_of_finished_run_changes_nothing(reference, tmp_path):
   summary = active.run(load_config('digits'), workdir)
   assert_same_ledger(before, ledger_of(workdir))
   assert len(summary['margin']['labels']) == 3
-
-
-class Interrupt(Exception):
-  pass
 
 
 @pytest.mark.parametrize('when', ['before_row', 'after_row'])
@@ -209,30 +205,6 @@ def test_cli_errors_name_the_problem_without_traceback(tmp_path):
 def test_config_is_saved_for_provenance(reference):
   with open(os.path.join(reference[0], 'config.json')) as f:
     assert json.load(f)['al']['strategies'] == ['random', 'margin']
-
-
-class QueryThenDraw:
-  """A registered-strategy stand-in: buys 3 labels with `ctx.query`, then
-  draws the rest of the budget with replacement, weighted (as paper 001's
-  sampling does), and optionally crashes right after the query."""
-  OPTIONS = {}
-  NEEDS = (base.QUERY,)
-  crash = False
-
-  @classmethod
-  def make(cls):
-    def select(state, ctx, budget, key):
-      cand = ctx.candidate_indices
-      first = cand[np.asarray(jax.random.choice(key, len(cand), (3,),
-                                                replace=False))]
-      ctx.query(first)
-      if cls.crash:
-        raise Interrupt('killed after buying 3 labels')
-      rest = cand[np.asarray(jax.random.choice(
-          jax.random.fold_in(key, 1), 5, (budget - 3,)))]  # Repeats.
-      idx = np.concatenate([first, rest])
-      return base.Selection(idx, np.linspace(0.5, 2, len(idx))), state
-    return base.Strategy(base.no_state, select)
 
 
 @pytest.fixture

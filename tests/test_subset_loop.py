@@ -14,7 +14,7 @@ import pytest
 from al_jax import report
 from al_jax import strategies
 from al_jax.loops import subset as subset_loop
-from conftest import ROOT, load_config
+from conftest import ROOT, QueryThenDraw, load_config
 
 METHODS = ('random', 'ccs', 'moderate', 'craig', 'gradmatch', 'boss')
 
@@ -184,3 +184,25 @@ def test_options_sections_take_overrides_and_name_typos():
     config.subset.boss.alpa = 1.0
   with pytest.raises(ValueError, match='did you mean config.subset.boss.alpha'):
     strategies.get('boss', config.subset, 'config.subset')
+
+
+def test_queries_and_weights_in_the_one_shot_job(monkeypatch, tmp_path):
+  """A method that buys labels mid-selection and draws with replacement:
+  each fraction has its own budget, and the subset trains weighted."""
+  monkeypatch.setitem(strategies.REGISTRY, 'query_then_draw', QueryThenDraw)
+  fits = []
+  fit = subset_loop.train.fit
+  monkeypatch.setattr(subset_loop.train, 'fit', lambda *a, **k: fits.append(
+      k.get('weights')) or fit(*a, **k))
+  config = load_config('digits_boss')
+  config.subset.methods = ('query_then_draw',)
+  config.subset.fractions = (0.02, 0.05)
+  config.train.epochs = 1
+  subset_loop.run(config, str(tmp_path))
+  rows = report.read_metrics(str(tmp_path / 'query_then_draw' / 'seed_0'))
+  assert len(rows) == 2 and all(r['labels'] <= 8 for r in rows)
+  for i, w in enumerate(fits[1:]):  # fits[0]: the initial model.
+    with np.load(tmp_path / 'query_then_draw' / 'seed_0' /
+                 f'subset_{i}.npz') as f:
+      np.testing.assert_array_equal(f['weights'], w)
+      assert len(f['indices']) == len(w) == rows[i]['labels']

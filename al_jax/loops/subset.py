@@ -200,7 +200,7 @@ def run_one(config, ds, model, mesh, ctx: base.Context, entry: str,
     budget = budget_of(fraction, n)
     path = os.path.join(run_dir, f'subset_{i}.npz')
     t0 = time.perf_counter()
-    view = ctx.replace()  # Its own record of queries.
+    view = ctx.fork()  # Its own record of queries.
     sel, _ = strategy.select(strategy.init(view), view, budget,
                              jax.random.fold_in(jax.random.fold_in(key, 2), i))
     select_seconds = time.perf_counter() - t0

@@ -250,6 +250,12 @@ class Context:
       changes['candidates'] = np.asarray(changes['candidates'], bool)
     return self._derive(None, **changes)
 
+  def fork(self) -> 'Context':
+    """An independent copy with no purchases recorded, whose queries do not
+    reach this context (e.g. one per selection of a one-shot job)."""
+    return self._derive(None, _query_fn=self._query_fn,
+                        queried=np.zeros(0, np.int64))
+
   def with_scores(self, **scores) -> 'Context':
     """The same pool with extra [N] scores (e.g. image-level margins)."""
     return self._derive(None, _scores={**self._scores, **scores})
