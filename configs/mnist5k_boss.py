@@ -49,10 +49,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # Table 2's columns: 'both' is BOSS without the cutoff, 'boss' is BOSS
     # with its default cutoff (`boss.default_params`).
     config.subset.methods = ('diversity', 'difficulty', 'both', 'boss')
-    config.subset.diversity = strategies.options('diversity', 'boss', alpha=0.0,
+    config.subset.diversity = strategies.options('boss', alpha=0.0,
                                              beta=0.0)
-    config.subset.difficulty = strategies.options('difficulty', 'hardest')
-    config.subset.both = strategies.options('both', 'boss', beta=0.0)
+    config.subset.difficulty = strategies.options('hardest')
+    config.subset.both = strategies.options('boss', beta=0.0)
     config.seeds = (0, 1, 2, 3, 4)
   elif arg == 'quick':
     config.seeds = (0,)

@@ -63,6 +63,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.subset.random = strategies.options('random')
   config.subset.ccs = strategies.options('ccs', beta=0.1)
   config.subset.boss = strategies.options('boss', beta=0.0)
-  config.subset.diverse = strategies.options('diverse', 'boss', alpha=0.0,
+  config.subset.diverse = strategies.options('boss', alpha=0.0,
                                          beta=0.0)
   return config

@@ -46,8 +46,8 @@ def main():
       for alpha in ALPHAS:
         name = f'peak{int(peak * 10)}_a{int(alpha * 10)}'
         entries[peak, alpha] = name
-        config.subset[name] = strategies.options(name, 'boss', c=1.5 + peak,
-                                             alpha=alpha)
+        config.subset[name] = strategies.options('boss', c=1.5 + peak,
+                                                 alpha=alpha)
     config.subset.methods = tuple(entries.values())
   subset_loop.run(config, args.workdir)
   summary = report.summarize(args.workdir,

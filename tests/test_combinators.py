@@ -102,12 +102,12 @@ def test_a_job_rejects_methods_it_cannot_serve():
 
 def test_entries_run_a_method_under_another_name():
   al = ml_collections.ConfigDict()
-  al.cm_eps2 = strategies.options('cm_eps2', 'cluster_margin', eps=2.0)
+  al.cm_eps2 = strategies.options('cluster_margin', eps=2.0)
   assert strategies.method_of('cm_eps2', al.cm_eps2) == 'cluster_margin'
   assert al.cm_eps2.eps == 2.0 and al.cm_eps2.hac == 'auto'
   strategies.get('cm_eps2', al, 'config.al')
-  with pytest.raises(ValueError, match='did you mean config.<job>.x.beta'):
-    strategies.options('x', 'ccs', beat=0.1)
+  with pytest.raises(ValueError, match='did you mean ccs.beta'):
+    strategies.options('ccs', beat=0.1)
   with pytest.raises(ValueError, match="Unknown strategy 'bos'"):
     strategies.options('bos')
 

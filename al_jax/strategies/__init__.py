@@ -17,7 +17,7 @@ declares them itself: ``partitions`` (`combinators.partitioned`) and
 A config entry is a method name, or any name whose section sets ``method``,
 so one method can run under several settings in one config:
 
-  config.al.cm_eps2 = strategies.options('cm_eps2', 'cluster_margin', eps=2.)
+  config.al.cm_eps2 = strategies.options('cluster_margin', eps=2.)
 """
 
 import difflib
@@ -141,26 +141,22 @@ def check_entry(entry: str, parent, job: str, provides, where: str):
     raise ValueError(f'{where}.{entry}: {name} {text}.')
 
 
-def options(entry: str, method: str | None = None,
-            **overrides) -> ml_collections.ConfigDict:
-  """A config section for `entry` holding every option of its method at its
-  default (unset ones as typed placeholders), so that command-line overrides
-  such as ``--config.subset.boss.alpha=1`` find their key.
+def options(method: str, **overrides) -> ml_collections.ConfigDict:
+  """A config section running `method`, holding every option at its default
+  (unset ones as typed placeholders) so that command-line overrides such as
+  ``--config.subset.boss.alpha=1`` find their key. Assign it to any entry:
+  ``config.al.cm_eps2 = options('cluster_margin', eps=2.)``.
 
-  Args:
-    entry: the entry name; also the method unless `method` is given.
-    method: the registered method the entry runs.
-    overrides: option values to set.
+  Raises:
+    ValueError: unknown method, or an unknown option (with "did you mean").
   """
-  name = method or entry
-  allowed = defaults(name)
+  allowed = defaults(method)
   values = {**allowed, **overrides}
-  config_check.check_keys(values, tuple(allowed), f'config.<job>.{entry}')
+  config_check.check_keys(values, tuple(allowed), method)
   section = ml_collections.ConfigDict(
       {k: config_dict.placeholder(float) if v is None else v
        for k, v in values.items()})
-  if method is not None:
-    section.method = method
+  section.method = method
   return section
 
 
