@@ -264,3 +264,12 @@ def test_labels_bought_before_a_crash_are_kept_and_reused(
   ref = ledger_of(reference, 'query_then_draw')
   assert_same_ledger(final, ref)
   np.testing.assert_array_equal(final.weights, ref.weights)
+
+
+def test_a_truncated_ledger_is_named_not_a_traceback(tmp_path):
+  config = load_config('digits')
+  run_dir = tmp_path / 'random' / 'seed_0'
+  run_dir.mkdir(parents=True)
+  (run_dir / 'ledger.npz').write_bytes(b'PK\x03\x04truncated')
+  with pytest.raises(ValueError, match=r'ledger.npz is unreadable.*backup'):
+    active.run(config, str(tmp_path))

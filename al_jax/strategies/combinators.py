@@ -10,8 +10,10 @@
 
 The registry applies them from the options every method has (`partitions`,
 `class_balanced`) and for every method that does not score pairs itself
-(`on_pairs`). A wrapped strategy runs on views of the context
-(`Context.restrict`), so it must keep no one-time state.
+(`on_pairs`). `partitioned` and `class_balanced` run their strategy on views
+of the context (`Context.restrict`), so it must keep no one-time state;
+`on_pairs` gives it the images as items, state included (Cluster-Margin's
+clusters are of images).
 
 Dimensions: N pool items, K budget, C classes, M parts.
 """
@@ -120,9 +122,9 @@ def class_budgets(labels, budget: int, *, equal: bool = False,
       share = rem * weight[c] / w
       quota[c] = cap[c]
       notes.append(
-          f'class {classes[c]!r}: {cap[c]} eligible examples, fewer than its '
-          f'share {share:.1f}; took all, re-spread {share - cap[c]:.1f} over '
-          'the other classes.')
+          f'class {classes[c].item()!r}: {cap[c]} eligible examples, fewer '
+          f'than its share {share:.1f}; took all, re-spread '
+          f'{share - cap[c]:.1f} over the other classes.')
     rem -= int(cap[full].sum())
     active = [c for c in active if c not in full]
   if active:
