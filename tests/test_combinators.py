@@ -255,3 +255,31 @@ def test_a_fork_keeps_its_own_purchases():
   b.query([3])
   assert a.queried.tolist() == [1, 2] and b.queried.tolist() == [3]
   assert ctx.queried.size == 0 and (ctx.labels == -1).all()
+
+
+class _UsesModel:
+  """A stand-in for a gradient method: scores candidates with the model."""
+  OPTIONS = {}
+  NEEDS = (base.MODEL,)
+
+  @staticmethod
+  def make():
+    def select(state, ctx, budget, key):
+      del key
+      model = ctx.model()
+      scores = np.asarray(model.apply_fn(model.variables,
+                                         ctx.candidate_indices))
+      return base.Selection(ctx.candidate_indices[np.argsort(-scores)[
+          :budget]]), state
+    return base.Strategy(base.no_state, select)
+
+
+def test_select_passes_the_model_to_methods_that_need_it(monkeypatch):
+  monkeypatch.setitem(strategies.REGISTRY, 'uses_model', _UsesModel)
+  labeled = np.arange(10) < 2
+  with pytest.raises(ValueError, match='uses_model needs apply_fn and params'):
+    al_jax.select('uses_model', 3, key=jax.random.key(0), labeled=labeled)
+  sel = al_jax.select('uses_model', 3, key=jax.random.key(0), labeled=labeled,
+                      apply_fn=lambda p, i: p['w'][i],
+                      params={'w': np.arange(10.) % 7})
+  np.testing.assert_array_equal(sel.indices, [6, 5, 4])
