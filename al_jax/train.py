@@ -35,14 +35,21 @@ class TrainState(train_state.TrainState):
   batch_stats: Any = None
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def _init_variables(model: nn.Module, rngs, x):
+  """model.init, compiled once per model and input shape (modules hash by
+  their fields), not once per round."""
+  return model.init(rngs, x, train=False)
+
+
 def create_state(model: nn.Module, input_shape: tuple[int, ...],
                  tx: optax.GradientTransformation,
                  key: jax.Array) -> TrainState:
   """Initializes parameters for inputs of shape [1, *input_shape]."""
   k_params, k_dropout = jax.random.split(key)
   x = jnp.zeros((1,) + tuple(input_shape), jnp.float32)
-  variables = jax.jit(functools.partial(model.init, train=False))(
-      {'params': k_params, 'dropout': k_dropout}, x)
+  variables = _init_variables(model, {'params': k_params, 'dropout': k_dropout},
+                              x)
   return TrainState.create(
       apply_fn=model.apply, params=variables['params'], tx=tx,
       batch_stats=variables.get('batch_stats', {}))
