@@ -87,7 +87,8 @@ def select(name: str, budget: int, *, key: jax.Array, logits=None,
     if array is not None and len(array) != n:
       raise ValueError(f'{what} has {len(array)} rows; the pool has {n}.')
   method = strategies.method_of(name, options)
-  missing = [ARGUMENT[need] for need in strategies.needs(method)
+  missing = [ARGUMENT[need] for need in strategies.needs(
+      method, **{k: v for k, v in options.items() if k != 'method'})
              if need in ARGUMENT and not _given(need, ctx, logits, embeddings)]
   if missing:
     raise ValueError(f'{method} needs ' + ', '.join(missing) +

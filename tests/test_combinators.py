@@ -195,9 +195,12 @@ def test_class_balanced_is_free_for_every_method():
   counts = np.bincount(pool['labels'][sel.indices], minlength=4)
   share = 40 * np.bincount(pool['labels'], minlength=4) / 200
   assert np.abs(counts - share).max() < 1
-  with pytest.raises(ValueError, match='class of every candidate'):
+  with pytest.raises(ValueError, match='margin needs labels'):
     al_jax.select('margin', 10, key=jax.random.key(0), class_balanced=True,
                   logits=pool['logits'])
+  al = ml_collections.ConfigDict({'random': {'class_balanced': True}})
+  with pytest.raises(ValueError, match='random needs every label'):
+    strategies.check_entry('random', al, 'active', active.PROVIDES, 'c')
 
 
 def test_class_budgets_proportional_and_respread():

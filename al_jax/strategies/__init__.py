@@ -73,8 +73,12 @@ def defaults(name: str) -> dict:
   return {**COMBINATOR_OPTIONS, **module(name).OPTIONS}
 
 
-def needs(name: str) -> tuple[str, ...]:
-  return tuple(module(name).NEEDS)
+def needs(name: str, **options) -> tuple[str, ...]:
+  """What method `name` needs with these options (class balance needs every
+  candidate's label)."""
+  out = tuple(module(name).NEEDS)
+  balanced = {**defaults(name), **options}['class_balanced']
+  return out + (base.LABELS,) if balanced and base.LABELS not in out else out
 
 
 def method_of(entry: str, section=None) -> str:
@@ -131,8 +135,10 @@ def check_entry(entry: str, parent, job: str, provides, where: str):
     provides: the needs the job serves (its loop's PROVIDES).
   """
   get(entry, parent, where)
-  name = method_of(entry, _section(entry, parent))
-  missing = [n for n in needs(name) if n not in provides]
+  section = _section(entry, parent)
+  name = method_of(entry, section)
+  section.pop('method', None)
+  missing = [n for n in needs(name, **section) if n not in provides]
   if missing:
     why = {base.LABELS: f'needs every label; job {job!r} '
                         f'{LABEL_VIEWS.get(job, "cannot see them")}'}
