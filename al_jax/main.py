@@ -9,6 +9,7 @@ from absl import logging
 from ml_collections import config_flags
 
 from al_jax.loops import active
+from al_jax.loops import rundir
 from al_jax.loops import subset
 
 LOOPS = {'active': active.run, 'subset': subset.run}
@@ -34,7 +35,7 @@ def main(argv):
                          f'{", ".join(sorted(LOOPS))}.')
   try:
     LOOPS[job](config, _WORKDIR.value)
-  except (ValueError, FileNotFoundError, KeyError) as e:
+  except (ValueError, FileNotFoundError, KeyError, rundir.WorkdirBusy) as e:
     # Bad input is the user's to fix: say what is wrong, without a traceback.
     raise SystemExit(f'al_jax: error: {e}') from e
 

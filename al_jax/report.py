@@ -18,13 +18,6 @@ import numpy as np
 METRICS = 'metrics.jsonl'
 
 
-def write_config(workdir: str, config):
-  """Creates `workdir` and records the run's config as config.json."""
-  os.makedirs(workdir, exist_ok=True)
-  with open(os.path.join(workdir, 'config.json'), 'w') as f:
-    f.write(config.to_json_best_effort(indent=2))
-
-
 def read_metrics(run_dir: str) -> list[dict]:
   path = os.path.join(run_dir, METRICS)
   if not os.path.exists(path):

@@ -16,6 +16,7 @@ derived from (seed, round) with `jax.random.fold_in`, so a resumed run ends
 with the same ledger as an uninterrupted one.
 """
 
+import functools
 import itertools
 import os
 import pickle
@@ -40,6 +41,7 @@ from al_jax.evaluators import average_precision
 from al_jax.input import ledger as ledger_lib
 from al_jax.input import sources
 from al_jax.input.pairs import PairPool
+from al_jax.loops import rundir
 from al_jax.strategies import base
 
 TOP_KEYS = ('job', 'seeds', 'input', 'model', 'train', 'al')
@@ -48,6 +50,8 @@ AL_KEYS = ('strategies', 'seed_examples', 'budget_examples', 'rounds',
 RETRAIN = ('scratch', 'finetune')
 METRIC = 'test_accuracy'
 AP_METRIC = 'test_pooled_ap'
+# Keys a resumed run may change: more seeds, strategies or rounds.
+FREE_KEYS = ('seeds', 'al.strategies', 'al.rounds', 'train.predict_batch_size')
 # What this job lets a strategy see (strategies.base.NEEDS): not every label.
 PROVIDES = (base.LOGITS, base.EMBEDDINGS, base.MODEL, base.QUERY, base.CHOSEN)
 
@@ -90,24 +94,37 @@ def check_budget(config, pool_size: int):
 
 
 def run(config, workdir: str) -> dict:
-  """Runs every strategy x seed of `config`; returns the summary per strategy."""
+  """Runs every strategy x seed of `config`; returns the summary per strategy.
+
+  The work dir is locked while it runs; rerunning it resumes, with more
+  seeds, strategies or rounds if the config asks (`FREE_KEYS`).
+  """
   check_config(config)
-  ds = sources.load(config.input)
-  pool = Pool.of(ds)
-  check_budget(config, pool.size)
-  model = models.from_config(config.model, ds.num_classes)
-  mesh = sharding.make_mesh()
-  report.write_config(workdir, config)
-  runs = list(itertools.product(config.al.strategies, config.seeds))
-  bar = tqdm.tqdm(total=len(runs) * (config.al.rounds + 1), unit='round',
-                  dynamic_ncols=True)
-  for name, seed in runs:
-    run_dir = os.path.join(workdir, name, f'seed_{seed}')
-    run_one(config, ds, pool, model, mesh, name, int(seed), run_dir, bar)
-  bar.close()
-  return report.write_summary(
-      workdir, pool.metric, 'learning_curve.png',
-      f'{config.input.source}: {config.model.name}')
+  with rundir.open_workdir(workdir, config, FREE_KEYS,
+                           ('al.strategies', 'al'), _rounds_only_grow):
+    ds = sources.load(config.input)
+    pool = Pool.of(ds)
+    check_budget(config, pool.size)
+    model = models.from_config(config.model, ds.num_classes)
+    mesh = sharding.make_mesh()
+    runs = list(itertools.product(config.al.strategies, config.seeds))
+    bar = tqdm.tqdm(total=len(runs) * (config.al.rounds + 1), unit='round',
+                    dynamic_ncols=True)
+    for name, seed in runs:
+      run_dir = os.path.join(workdir, name, f'seed_{seed}')
+      run_one(config, ds, pool, model, mesh, name, int(seed), run_dir, bar)
+    bar.close()
+    return report.write_summary(
+        workdir, pool.metric, 'learning_curve.png',
+        f'{config.input.source}: {config.model.name}')
+
+
+def _rounds_only_grow(old: dict, new: dict):
+  if new['al.rounds'] < old['al.rounds']:
+    raise ValueError(
+        f'config.al.rounds={new["al.rounds"]}, but the work dir holds runs of '
+        f'{old["al.rounds"]} rounds: rounds may be added, not removed. Use a '
+        'new --workdir.')
 
 
 class Pool(NamedTuple):
@@ -213,17 +230,41 @@ def run_one(config, ds, pool: Pool, model, mesh, name: str, seed: int,
     ledger.save(ledger_path)
   report.write_metrics(run_dir, rows)
   bar.update(len(rows))
-  start = len(rows)
-  state = None
-  if finetune and start > 0:
-    state = train.restore_variables(
-        os.path.join(ckpt_dir, f'round_{start - 1}'),
-        train.create_state(model, ds.x_train.shape[1:],
-                           optim.make_optimizer(config.train), k_train))
   strategy_state = None
   if os.path.exists(state_path):
     with open(state_path, 'rb') as f:
       strategy_state = pickle.load(f)
+
+  def buy(r: int, state) -> float:
+    """Round r's selection with model `state`: buys round r + 1's labels;
+    returns the seconds it took."""
+    nonlocal ledger, strategy_state
+    purchases = _Purchases(ledger, ledger_path, oracle, r + 1)
+    ctx = purchases.context(pool, ledger.upto(r), state, ds, mesh, predict_bs)
+    t0 = time.perf_counter()
+    if not os.path.exists(state_path):
+      strategy_state = strategy.init(ctx)
+      rundir.atomic_write(state_path,
+                          functools.partial(pickle.dump, strategy_state))
+    selection, strategy_state = strategy.select(
+        strategy_state, ctx, al.budget_examples,
+        jax.random.fold_in(k_select, r))
+    seconds = time.perf_counter() - t0
+    ledger = purchases.close(
+        base.check_selection(selection, ctx, al.budget_examples, name))
+    return seconds
+
+  start = len(rows)
+  # A finished run given more rounds has not made its last selection yet.
+  pending = 0 < start <= al.rounds and ledger.complete < start
+  state = None
+  if start > 0 and (finetune or pending):
+    state = train.restore_variables(
+        os.path.join(ckpt_dir, f'round_{start - 1}'),
+        train.create_state(model, ds.x_train.shape[1:],
+                           optim.make_optimizer(config.train), k_train))
+  if pending:
+    buy(start - 1, state)
 
   for r in range(start, al.rounds + 1):
     bar.set_description(f'{name} seed {seed} round {r}')
@@ -237,23 +278,8 @@ def run_one(config, ds, pool: Pool, model, mesh, name: str, seed: int,
     test_logits, _ = train.predict(state, ds.x_test, mesh, predict_bs)
     score = pool.evaluate(test_logits, ds.y_test)
     train.save_variables(os.path.join(ckpt_dir, f'round_{r}'), state)
-    select_seconds = None
-    if r < al.rounds and ledger.complete <= r:
-      holder = [ledger]
-      ctx = _context(pool, bought, holder, oracle, ledger_path, state, ds,
-                     mesh, predict_bs, r)
-      t0 = time.perf_counter()
-      if not os.path.exists(state_path):
-        strategy_state = strategy.init(ctx)
-        _atomic_pickle(strategy_state, state_path)
-      selection, strategy_state = strategy.select(
-          strategy_state, ctx, al.budget_examples,
-          jax.random.fold_in(k_select, r))
-      select_seconds = time.perf_counter() - t0
-      selection = base.check_selection(selection, ctx, al.budget_examples,
-                                       name)
-      ledger = _close_round(holder[0], r + 1, selection, oracle)
-      ledger.save(ledger_path)
+    select_seconds = (buy(r, state) if r < al.rounds and ledger.complete <= r
+                      else None)
     row = {'round': r, 'labels': len(bought), pool.metric: score,
            'train_seconds': round(train_seconds, 3),
            'selection_seconds': (None if select_seconds is None
@@ -271,48 +297,44 @@ def run_one(config, ds, pool: Pool, model, mesh, name: str, seed: int,
   return rows
 
 
-def _context(pool: Pool, bought: ledger_lib.Ledger, holder: list, oracle,
-             ledger_path: str, state, ds, mesh, predict_bs: int,
-             r: int) -> base.Context:
-  """The Context of round r's selection. `query` buys through the oracle
-  into round r + 1 of the ledger (`holder[0]`, saved at once, so a crash
-  keeps the labels); labels a crashed selection already bought are reused."""
-  labeled = bought.labeled_mask(pool.size)
-  labels = np.full(pool.size, -1, pool.hidden.dtype)
-  labels[bought.indices] = bought.labels
+class _Purchases:
+  """The labels of one round, saved to the ledger as they are bought: by
+  `query` in the middle of a selection (so a crash keeps them; a rerun
+  reuses them without buying again), then the selection's own (`close`)."""
 
-  def query(idx):
-    pos = holder[0].position(idx)
-    new = idx[pos < 0]
+  def __init__(self, ledger: ledger_lib.Ledger, path: str, oracle,
+               round_: int):
+    self.ledger, self.path, self.oracle, self.round = (ledger, path, oracle,
+                                                       round_)
+
+  def query(self, idx: np.ndarray) -> np.ndarray:
+    new = idx[self.ledger.position(idx) < 0]
     if len(new):
-      holder[0] = holder[0].add(r + 1, new, oracle.reveal(new),
-                                complete=False)
-      holder[0].save(ledger_path)
-    return holder[0].labels[holder[0].position(idx)]
+      self.ledger = self.ledger.add(self.round, new, self.oracle.reveal(new),
+                                    complete=False)
+      self.ledger.save(self.path)
+    return self.ledger.labels[self.ledger.position(idx)]
 
-  def model():
-    return base.Model(state.apply_fn, {'params': state.params,
-                                       'batch_stats': state.batch_stats})
+  def context(self, pool: Pool, bought: ledger_lib.Ledger, state, ds, mesh,
+              predict_bs: int) -> base.Context:
+    """What the selection of round `self.round - 1` may see."""
+    labeled = bought.labeled_mask(pool.size)
+    labels = np.full(pool.size, -1, pool.hidden.dtype)
+    labels[bought.indices] = bought.labels
+    return strategies.Context(
+        ~labeled, chosen=labeled, labels=labels, num_classes=ds.num_classes,
+        outputs=lambda: train.predict(state, ds.x_train, mesh, predict_bs),
+        model=lambda: base.Model(state.apply_fn, {
+            'params': state.params, 'batch_stats': state.batch_stats}),
+        query=self.query, mesh=mesh, round_=self.round - 1, pairs=pool.pairs)
 
-  return strategies.Context(
-      ~labeled, chosen=labeled, labels=labels, num_classes=ds.num_classes,
-      outputs=lambda: train.predict(state, ds.x_train, mesh, predict_bs),
-      model=model, query=query, mesh=mesh, round_=r, pairs=pool.pairs)
-
-
-def _close_round(ledger: ledger_lib.Ledger, round_: int,
-                 selection: base.Selection, oracle) -> ledger_lib.Ledger:
-  """Buys the selection's labels not bought yet, sets its weights and marks
-  `round_` complete."""
-  idx = np.asarray(selection.indices, np.int64)
-  new = idx[ledger.position(idx) < 0]
-  ledger = ledger.add(round_, new, oracle.reveal(new))
-  if selection.weights is not None:
-    ledger = ledger.with_weights(idx, selection.weights)
-  return ledger
-
-
-def _atomic_pickle(obj, path: str):
-  with open(path + '.tmp', 'wb') as f:
-    pickle.dump(obj, f)
-  os.replace(path + '.tmp', path)
+  def close(self, selection: base.Selection) -> ledger_lib.Ledger:
+    """Buys the selection's labels not bought yet, sets its weights, marks
+    the round complete and saves the ledger."""
+    idx = np.asarray(selection.indices, np.int64)
+    new = idx[self.ledger.position(idx) < 0]
+    ledger = self.ledger.add(self.round, new, self.oracle.reveal(new))
+    if selection.weights is not None:
+      ledger = ledger.with_weights(idx, selection.weights)
+    ledger.save(self.path)
+    return ledger

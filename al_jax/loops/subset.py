@@ -51,12 +51,16 @@ from al_jax import strategies
 from al_jax import train
 from al_jax.evaluators import accuracy
 from al_jax.input import sources
+from al_jax.loops import rundir
 from al_jax.scores import dynamics
 from al_jax.strategies import base
 
 TOP_KEYS = ('job', 'seeds', 'input', 'model', 'train', 'subset')
 SUBSET_KEYS = ('methods', 'fractions', 'initial_epochs', 'el2n_epochs')
 METRIC = 'test_accuracy'
+# Keys a resumed run may change: more seeds, methods or fractions.
+FREE_KEYS = ('seeds', 'subset.methods', 'subset.fractions',
+             'train.predict_batch_size')
 # Every label is known; `query` reads them (strategies.base.NEEDS).
 PROVIDES = base.NEEDS
 
@@ -95,34 +99,49 @@ def budget_of(fraction: float, pool_size: int) -> int:
 
 
 def run(config, workdir: str) -> dict:
-  """Runs every method entry x fraction x seed; returns the summary."""
+  """Runs every method entry x fraction x seed; returns the summary.
+
+  The work dir is locked while it runs; rerunning it resumes, with more
+  seeds, methods or fractions if the config asks (`FREE_KEYS`).
+  """
   check_config(config)
-  ds = sources.load(config.input)
-  if ds.multilabel:
-    raise ValueError('One-shot subset selection needs multi-class labels; '
-                     f'{ds.name} is multi-label.')
-  for f in config.subset.fractions:
-    budget_of(f, len(ds.y_train))
-  model = models.from_config(config.model, ds.num_classes)
-  mesh = sharding.make_mesh()
-  report.write_config(workdir, config)
-  entries, fractions = config.subset.methods, config.subset.fractions
-  bar = tqdm.tqdm(total=len(config.seeds) * (1 + len(entries) * len(fractions)),
-                  unit='run', dynamic_ncols=True)
-  for seed in config.seeds:
-    seed = int(seed)
-    bar.set_description(f'initial model seed {seed}')
-    ctx = initial_model(config, ds, model, mesh, seed,
-                        os.path.join(workdir, 'initial', f'seed_{seed}'))
-    bar.update(1)
-    for entry in entries:
-      run_one(config, ds, model, mesh, ctx, entry, seed,
-              os.path.join(workdir, entry, f'seed_{seed}'), bar)
-  bar.close()
-  return report.write_summary(
-      workdir, METRIC, 'subset_accuracy.png',
-      f'{config.input.source}: {config.model.name}', x='fraction',
-      xlabel='subset fraction')
+  with rundir.open_workdir(workdir, config, FREE_KEYS,
+                           ('subset.methods', 'subset'), _fractions_only_grow):
+    ds = sources.load(config.input)
+    if ds.multilabel:
+      raise ValueError('One-shot subset selection needs multi-class labels; '
+                       f'{ds.name} is multi-label.')
+    for f in config.subset.fractions:
+      budget_of(f, len(ds.y_train))
+    model = models.from_config(config.model, ds.num_classes)
+    mesh = sharding.make_mesh()
+    entries, fractions = config.subset.methods, config.subset.fractions
+    bar = tqdm.tqdm(total=len(config.seeds) * (1 + len(entries) *
+                                               len(fractions)),
+                    unit='run', dynamic_ncols=True)
+    for seed in config.seeds:
+      seed = int(seed)
+      bar.set_description(f'initial model seed {seed}')
+      ctx = initial_model(config, ds, model, mesh, seed,
+                          os.path.join(workdir, 'initial', f'seed_{seed}'))
+      bar.update(1)
+      for entry in entries:
+        run_one(config, ds, model, mesh, ctx, entry, seed,
+                os.path.join(workdir, entry, f'seed_{seed}'), bar)
+    bar.close()
+    return report.write_summary(
+        workdir, METRIC, 'subset_accuracy.png',
+        f'{config.input.source}: {config.model.name}', x='fraction',
+        xlabel='subset fraction')
+
+
+def _fractions_only_grow(old: dict, new: dict):
+  before, now = old['subset.fractions'], new['subset.fractions']
+  if list(now[:len(before)]) != list(before):
+    raise ValueError(
+        f'config.subset.fractions={tuple(now)}, but the work dir holds runs of '
+        f'{tuple(before)}: fractions may be appended, not changed. Use a new '
+        '--workdir.')
 
 
 def initial_model(config, ds, model, mesh, seed: int,
@@ -151,13 +170,14 @@ def initial_model(config, ds, model, mesh, seed: int,
     logits, features = train.predict(state, ds.x_train, mesh, bs)
     test_logits, _ = train.predict(state, ds.x_test, mesh, bs)
     train.save_variables(model_dir, state)
-    _atomic(lambda f: np.savez(f, features=features, logits=logits), out_path)
+    rundir.atomic_write(out_path, lambda f: np.savez(f, features=features,
+                                                     logits=logits))
     dynamics.save(dyn_path + '.tmp', recorder)
-    os.replace(dyn_path + '.tmp', dyn_path)
+    os.replace(dyn_path + '.tmp', dyn_path)  # Atomic.
     info = {'seed': seed, 'epochs': config.subset.initial_epochs,
             METRIC: accuracy.accuracy(test_logits, ds.y_test),
             'train_seconds': round(seconds, 3)}
-    _atomic(lambda f: f.write(json.dumps(info).encode()), info_path)
+    rundir.atomic_write(info_path, lambda f: f.write(json.dumps(info)), 'w')
   with open(info_path) as f:
     epochs = json.load(f)['epochs']
   if epochs != config.subset.initial_epochs:
@@ -206,9 +226,9 @@ def run_one(config, ds, model, mesh, ctx: base.Context, entry: str,
     select_seconds = time.perf_counter() - t0
     sel = base.check_selection(sel, view, budget, entry)
     idx = sel.indices
-    _atomic(lambda f, s=sel: np.savez(
+    rundir.atomic_write(path, lambda f, s=sel: np.savez(
         f, indices=s.indices, fraction=fraction,
-        weights=np.zeros(0) if s.weights is None else s.weights), path)
+        weights=np.zeros(0) if s.weights is None else s.weights))
     t0 = time.perf_counter()
     state = train_subset(config, ds, model, mesh, idx, sel.weights, seed, i)
     train_seconds = time.perf_counter() - t0
@@ -255,10 +275,3 @@ def compute_seconds(workdir: str) -> float:
     total += sum(r['train_seconds'] + r['selection_seconds']
                  for r in report.read_metrics(os.path.dirname(path)))
   return total
-
-
-def _atomic(write, path: str):
-  """Calls write(file) on a temporary file, then renames it to `path`."""
-  with open(path + '.tmp', 'wb') as f:
-    write(f)
-  os.replace(path + '.tmp', path)

@@ -1,0 +1,148 @@
+"""The work directory every loop shares: a lock, atomic writes, and the
+config check that makes resuming safe.
+
+  with rundir.open_workdir(workdir, config, FREE_KEYS):
+    ...                      # the loop; config.json holds `config`
+
+A second process on the same work dir stops at once, naming the process
+that holds it (an OS lock, `fcntl.flock`: it is released when its process
+dies, however it dies, so a lock left by a killed run is taken over, which
+the log says). On resume the stored config.json is compared with the new
+config: a change that would alter what completed runs did is refused,
+naming the key; keys a job lists as free (more seeds, more rounds, more
+strategies) may change.
+"""
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+from typing import Callable, Iterable
+
+from absl import logging
+
+CONFIG = 'config.json'
+LOCK = '.lock'
+
+
+class WorkdirBusy(RuntimeError):
+  """Another live process holds the work dir."""
+
+
+def atomic_write(path: str, write: Callable, mode: str = 'wb'):
+  """Calls write(file) on a temporary file, syncs it, then renames it to
+  `path`: a crash leaves the old file or the new one, never a torn one."""
+  tmp = f'{path}.tmp'
+  with open(tmp, mode) as f:
+    write(f)
+    f.flush()
+    os.fsync(f.fileno())
+  os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def lock(workdir: str):
+  """Holds the work dir's lock for the duration of the block.
+
+  Raises:
+    WorkdirBusy: another live process holds it (named).
+  """
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, LOCK)
+  f = open(path, 'a+')  # pylint: disable=consider-using-with
+  try:
+    try:
+      fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+      f.seek(0)
+      holder = f.read().strip() or 'unknown'
+      raise WorkdirBusy(
+          f'{workdir} is in use by another process ({holder}). Wait for it '
+          'to finish, stop it, or use another --workdir.') from None
+    f.seek(0)
+    previous = f.read().strip()
+    if previous:
+      logging.warning('%s: took over the lock of %s, which no longer runs.',
+                      workdir, previous)
+    f.seek(0)
+    f.truncate()
+    f.write(f'pid {os.getpid()} on {socket.gethostname()}\n')
+    f.flush()
+    try:
+      yield
+    finally:  # A clean exit, even by an error, leaves no stale holder.
+      f.seek(0)
+      f.truncate()
+  finally:
+    f.close()  # Releases the lock.
+
+
+def _flatten(tree, prefix: str = '') -> dict:
+  if not isinstance(tree, dict):
+    return {prefix: tree}
+  out = {}
+  for k, v in tree.items():
+    out.update(_flatten(v, f'{prefix}.{k}' if prefix else k))
+  return out
+
+
+def _free(key: str, free: Iterable[str]) -> bool:
+  return any(key == f or key.startswith(f + '.') for f in free)
+
+
+def check_resume(workdir: str, config, free: Iterable[str],
+                 entries: tuple[str, str] | None = None,
+                 check: Callable[[dict, dict], None] | None = None):
+  """Refuses a config whose changes would alter what the work dir holds.
+
+  Args:
+    workdir: holds config.json if a run was started there.
+    config: the new config.
+    free: dotted keys (or key prefixes) that may change, e.g. 'seeds'.
+    entries: (list key, section), e.g. ('al.strategies', 'al'): the options
+      of an entry the stored run did not have (``al.<entry>``) are free.
+    check: optional check(old, new) of the free keys (flattened dicts),
+      raising ValueError (e.g. rounds may grow but not shrink).
+
+  Raises:
+    ValueError: naming every changed key.
+  """
+  path = os.path.join(workdir, CONFIG)
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    old = _flatten(json.load(f))
+  new = _flatten(json.loads(config.to_json_best_effort()))
+  free = list(free)
+  if entries is not None:
+    listed, section = entries
+    free += [f'{section}.{e}' for e in new.get(listed, [])
+             if e not in old.get(listed, [])]
+  changed = sorted(k for k in set(old) & set(new)
+                   if old[k] != new[k] and not _free(k, free))
+  gone = sorted(k for k in set(old) - set(new) if not _free(k, free))
+  added = sorted(k for k in set(new) - set(old) if not _free(k, free))
+  if changed or gone or added:
+    what = [f'{k}: {old[k]!r} -> {new[k]!r}' for k in changed]
+    what += [f'{k}: {old[k]!r} -> (removed)' for k in gone]
+    what += [f'{k}: (absent) -> {new[k]!r}' for k in added]
+    raise ValueError(
+        f'{workdir} holds a run of another config ({"; ".join(what)}); '
+        'resuming would mix the two. Restore those values, or use a new '
+        '--workdir.')
+  if check is not None:
+    check(old, new)
+
+
+@contextlib.contextmanager
+def open_workdir(workdir: str, config, free: Iterable[str],
+                 entries: tuple[str, str] | None = None,
+                 check: Callable[[dict, dict], None] | None = None):
+  """Locks `workdir`, checks `config` against the stored one
+  (`check_resume`), stores it."""
+  with lock(workdir):
+    check_resume(workdir, config, free, entries, check)
+    atomic_write(os.path.join(workdir, CONFIG),
+                 lambda f: f.write(config.to_json_best_effort(indent=2)), 'w')
+    yield
