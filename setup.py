@@ -28,5 +28,7 @@ setuptools.setup(
     extras_require={
         'test': ['apricot-select', 'chex', 'ipykernel', 'nbclient', 'nbformat',
                  'pytest'],
+        # The peers the benchmarks in experiments/ measure against.
+        'bench': ['apricot-select', 'faiss-cpu', 'fastcluster'],
     },
 )
