@@ -35,3 +35,47 @@ def load_file(path: str, arg: str | None = None):
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module.get_config(arg)
+
+
+def parse_arg(arg: str | None, spec: dict | None = None, **fields):
+  """Typed variants of ``get_config(arg)``, as big_vision's ``parse_arg``.
+
+  ``--config=configs/x.py:quick,seeds=5`` passes arg 'quick,seeds=5'. Each
+  comma-separated item is a field of the spec: ``name`` sets a boolean field
+  True, ``name=value`` casts value to the type of the field's default.
+
+  Args:
+    arg: the string after ':' (None or '' for none).
+    spec: fields and defaults whose names are not identifiers (e.g. '1m').
+    **fields: fields and their defaults.
+
+  Returns:
+    ml_collections.ConfigDict of every field.
+
+  Raises:
+    ValueError: an unknown field (listing the valid ones) or a bad value.
+  """
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  values = {**(spec or {}), **fields}
+  out = dict(values)
+  for item in filter(None, (arg or '').split(',')):
+    name, eq, text = item.partition('=')
+    if name not in values:
+      valid = ', '.join(values) or 'none (this config has no variants)'
+      raise ValueError(f'Unknown config variant {name!r}; valid: {valid}.')
+    kind = type(values[name])
+    if not eq:
+      if kind is not bool:
+        raise ValueError(f'Config variant {name!r} needs a value: {name}=...')
+      out[name] = True
+    elif kind is bool:
+      if text not in ('True', 'False', 'true', 'false', '1', '0'):
+        raise ValueError(f'Config variant {name}={text!r} is not a boolean.')
+      out[name] = text in ('True', 'true', '1')
+    else:
+      try:
+        out[name] = kind(text)
+      except ValueError as e:
+        raise ValueError(f'Config variant {name}={text!r} is not a '
+                         f'{kind.__name__}.') from e
+  return ml_collections.ConfigDict(out)

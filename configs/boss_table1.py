@@ -23,6 +23,7 @@ implemented.
 
 import ml_collections
 
+from al_jax import config_check
 from al_jax import strategies
 
 METHODS = ('random', 'craig', 'gradmatch', 'moderate', 'ccs', 'boss')
@@ -39,10 +40,11 @@ DATASETS = {
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  arg = arg or 'cifar10'
-  if arg not in DATASETS:
-    raise ValueError(f'Unknown variant {arg!r}; valid: {", ".join(DATASETS)}.')
-  source, model, epochs, fractions, flip = DATASETS[arg]
+  args = config_check.parse_arg(arg, dict.fromkeys(DATASETS, False))
+  chosen = [name for name in DATASETS if args[name]] or ['cifar10']
+  if len(chosen) > 1:
+    raise ValueError(f'Choose one data set, not {", ".join(chosen)}.')
+  source, model, epochs, fractions, flip = DATASETS[chosen[0]]
   config = ml_collections.ConfigDict()
   config.job = 'subset'
   config.seeds = (0, 1, 2, 3, 4)

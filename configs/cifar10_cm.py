@@ -19,11 +19,13 @@ initialization every round.
 import ml_collections
 from ml_collections import config_dict
 
+from al_jax import config_check
+
 STRATEGIES = ('random', 'margin', 'coreset', 'badge', 'cluster_margin')
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  del arg
+  config_check.parse_arg(arg)  # No variants: any is an error.
   config = ml_collections.ConfigDict()
   config.job = 'active'
   config.seeds = tuple(range(10))

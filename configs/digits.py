@@ -7,9 +7,11 @@ Runs in seconds on one CPU core; the test suite drives the CLI with it.
 
 import ml_collections
 
+from al_jax import config_check
+
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  del arg
+  config_check.parse_arg(arg)  # No variants: any is an error.
   config = ml_collections.ConfigDict()
   config.job = 'active'
   config.seeds = (0,)

@@ -15,7 +15,7 @@ from al_jax import strategies
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  del arg
+  config_check.parse_arg(arg)  # No variants: any is an error.
   config = config_check.load_file(
       os.path.join(os.path.dirname(os.path.abspath(__file__)), 'digits.py'))
   del config['al']

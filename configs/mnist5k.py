@@ -12,6 +12,8 @@ one-seed, two-round variant for smoke tests.
 
 import ml_collections
 
+from al_jax import config_check
+
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
@@ -44,7 +46,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.al.rounds = 5
   config.al.retrain = 'scratch'
 
-  if arg == 'quick':
+  if config_check.parse_arg(arg, quick=False).quick:
     config.seeds = (0,)
     config.al.rounds = 2
     config.train.epochs = 5

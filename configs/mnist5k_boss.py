@@ -45,21 +45,20 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   for name in METHODS:  # Every option, so that overrides find their key.
     config.subset[name] = strategies.options(name)
 
-  if arg == 'ablation':
+  args = config_check.parse_arg(arg, ablation=False, quick=False)
+  if args.ablation:
     # Table 2's columns: 'both' is BOSS without the cutoff, 'boss' is BOSS
     # with its default cutoff (`boss.default_params`).
     config.subset.methods = ('diversity', 'difficulty', 'both', 'boss')
     config.subset.diversity = strategies.options('boss', alpha=0.0,
-                                             beta=0.0)
+                                                 beta=0.0)
     config.subset.difficulty = strategies.options('hardest')
     config.subset.both = strategies.options('boss', beta=0.0)
     config.seeds = (0, 1, 2, 3, 4)
-  elif arg == 'quick':
+  if args.quick:
     config.seeds = (0,)
     config.subset.fractions = (0.02, 0.05)
     config.subset.initial_epochs = 3
     config.subset.el2n_epochs = 3
     config.train.steps = 100
-  elif arg:
-    raise ValueError(f'Unknown variant {arg!r}; valid: ablation, quick.')
   return config

@@ -24,11 +24,12 @@ the subsets with their decision boundaries.
 
 import ml_collections
 
+from al_jax import config_check
 from al_jax import strategies
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  del arg
+  config_check.parse_arg(arg)  # No variants: any is an error.
   config = ml_collections.ConfigDict()
   config.job = 'subset'
   config.seeds = tuple(range(10))
@@ -63,6 +64,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.subset.random = strategies.options('random')
   config.subset.ccs = strategies.options('ccs', beta=0.1)
   config.subset.boss = strategies.options('boss', beta=0.0)
-  config.subset.diverse = strategies.options('boss', alpha=0.0,
-                                         beta=0.0)
+  config.subset.diverse = strategies.options('boss', alpha=0.0, beta=0.0)
   return config

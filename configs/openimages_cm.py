@@ -28,16 +28,15 @@ with the `tfds build` command to prepare it.
 import ml_collections
 from ml_collections import config_dict
 
+from al_jax import config_check
+
 STRATEGIES = ('random', 'margin', 'coreset', 'badge', 'cluster_margin')
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  args = set(filter(None, (arg or '').split(',')))
-  unknown = args - {'100k', '1m', 'npz', 'synthetic'}
-  if unknown:
-    raise ValueError(f'openimages_cm.py: unknown argument(s) {sorted(unknown)}'
-                     "; valid: 100k, 1m, npz, synthetic.")
-  big = '1m' in args
+  args = config_check.parse_arg(
+      arg, {'100k': False, '1m': False, 'npz': False, 'synthetic': False})
+  big = args['1m']
   config = ml_collections.ConfigDict()
   config.job = 'active'
   config.seeds = (0, 1, 2)
@@ -79,12 +78,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.al.badge = ml_collections.ConfigDict(dict(
       partitions=200 if big else 20))
 
-  if 'npz' in args:
+  if args.npz:
     config.input = ml_collections.ConfigDict(dict(
         source='npz:/path/to/openimages_embeddings.npz', seed=0))
     config.model = ml_collections.ConfigDict(dict(
         name='mlp', hidden_sizes=(128,)))
-  if 'synthetic' in args:
+  if args.synthetic:
     config.input = ml_collections.ConfigDict(dict(
         source='multilabel', num_examples=6000, num_classes=50,
         num_features=32, annotated_per_example=6, seed=0,

@@ -1,6 +1,7 @@
 """Every config in configs/ is valid; the paper configs that need data stop at
 once, with instructions, where the data are missing."""
 
+import os
 import time
 
 import pytest
@@ -9,7 +10,7 @@ from al_jax import models
 from al_jax.input import tfds_source
 from al_jax.loops import active
 from al_jax.loops import subset as subset_loop
-from conftest import load_config
+from conftest import ROOT, load_config
 
 CONFIGS = [('digits', None), ('mnist5k', None), ('mnist5k', 'quick'),
            ('mnist5k_cm', None), ('cifar10_cm', None), ('cifar100_cm', None),
@@ -93,3 +94,11 @@ def test_missing_npz_stops_at_once(tmp_path):
   config = load_config('openimages_cm', 'npz')
   with pytest.raises(FileNotFoundError, match='openimages_embeddings.npz'):
     active.run(config, str(tmp_path))
+
+
+@pytest.mark.parametrize('name', sorted(
+    f[:-3] for f in os.listdir(os.path.join(ROOT, 'configs'))
+    if f.endswith('.py')))
+def test_an_unknown_variant_is_an_error_listing_the_valid_ones(name):
+  with pytest.raises(ValueError, match="Unknown config variant 'bogus'; valid"):
+    load_config(name, 'bogus')

@@ -109,8 +109,8 @@ def check_resume(workdir: str, config, free: Iterable[str],
     ValueError: naming every changed key.
   """
   path = os.path.join(workdir, CONFIG)
-  if not os.path.exists(path):
-    return
+  if not os.path.exists(path) or not set(os.listdir(workdir)) - {CONFIG, LOCK}:
+    return  # Nothing was run here yet (e.g. the data failed to load).
   with open(path) as f:
     old = _flatten(json.load(f))
   new = _flatten(json.loads(config.to_json_best_effort()))
