@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core import constants
 
-from al_jax.input import sources
+from al_jax.input import dataset
 
 # Records decoded per stacking step: bounds the list of decoded dicts in memory.
 _READ_CHUNK = 1024
@@ -162,7 +162,7 @@ def _label_feature(name: str, data_dir: str | None, label_key: str):
   return int(num_classes), multilabel
 
 
-def load_tfds(cfg, name: str) -> sources.Dataset:
+def load_tfds(cfg, name: str) -> dataset.Dataset:
   """Loads a prepared TFDS data set into memory.
 
   Args:
@@ -184,21 +184,21 @@ def load_tfds(cfg, name: str) -> sources.Dataset:
       data_dir; raised immediately, without any network access.
     ValueError: prepared in a format without random access (e.g. tfrecord).
   """
-  data_dir = sources.config_value(cfg, 'data_dir')
-  image_key = sources.config_value(cfg, 'image_key', 'image')
-  label_key = sources.config_value(cfg, 'label_key', 'label')
-  train_split = sources.config_value(cfg, 'train_split', 'train')
-  test_split = sources.config_value(cfg, 'test_split', 'test')
-  seed = sources.config_value(cfg, 'seed', 0)
+  data_dir = dataset.config_value(cfg, 'data_dir')
+  image_key = dataset.config_value(cfg, 'image_key', 'image')
+  label_key = dataset.config_value(cfg, 'label_key', 'label')
+  train_split = dataset.config_value(cfg, 'train_split', 'train')
+  test_split = dataset.config_value(cfg, 'test_split', 'test')
+  seed = dataset.config_value(cfg, 'seed', 0)
 
   train = _open(name, train_split, data_dir)
   num_classes, multilabel = _label_feature(name, data_dir, label_key)
   read = dict(keys=(image_key, label_key), num_classes=num_classes,
-              image_size=sources.config_value(cfg, 'image_size'))
+              image_size=dataset.config_value(cfg, 'image_size'))
   # Subsample before reading, as decoding is the slow part of big splits
   # (not when train is split further: `load` subsamples after the split).
-  max_train = sources.config_value(cfg, 'max_train_examples')
-  keep = sources.subsample_indices(len(train), max_train if test_split else None,
+  max_train = dataset.config_value(cfg, 'max_train_examples')
+  keep = dataset.subsample_indices(len(train), max_train if test_split else None,
                                    seed)
   x, y = _read(train, keep, where=f'tfds:{name}[{train_split}]', **read)
   if test_split:
@@ -207,10 +207,10 @@ def load_tfds(cfg, name: str) -> sources.Dataset:
                            where=f'tfds:{name}[{test_split}]', **read)
     parts = (x, y, x_test, y_test)
   else:
-    parts = sources.split_train_test(
-        x, y, sources.config_value(cfg, 'test_fraction', 0.2), seed)
+    parts = dataset.split_train_test(
+        x, y, dataset.config_value(cfg, 'test_fraction', 0.2), seed)
   where = f'tfds:{name}'
-  parts = (sources.as_model_inputs(parts[0], where), parts[1],
-           sources.as_model_inputs(parts[2], where), parts[3])
-  return sources.Dataset(*parts, num_classes=num_classes, name=f'tfds:{name}',
+  parts = (dataset.as_model_inputs(parts[0], where), parts[1],
+           dataset.as_model_inputs(parts[2], where), parts[3])
+  return dataset.Dataset(*parts, num_classes=num_classes, name=f'tfds:{name}',
                          multilabel=multilabel)
