@@ -35,7 +35,7 @@ Sections (full / --quick sizes, D = 128 float32 throughout):
              linearly in N.
   hac_exact  average-linkage HAC cut at eps, N = 5,000 and 20,000 / 2,000.
              ours: kernels.hac.hac_average (exact, nearest-neighbour chain)
-             and kernels.hac_multiround.hac_multiround (approximate).
+             and kernels.hac.hac_multiround (approximate).
              peers: scipy.cluster.hierarchy.linkage and fastcluster.linkage
              (method='average'), cut with fcluster(..., 'distance').
              hac_average's N x N matrix is numpy's x @ x.T (OpenBLAS dsyrk),
@@ -49,7 +49,7 @@ Sections (full / --quick sizes, D = 128 float32 throughout):
   assign     cluster assignment (paper 000, A.2), N = 1,000,000 / 50,000 with
              a random 2 % seed subset (20,000 seeds at full size: exact HAC
              on 3 % = 30,000 seeds crashes, see hac_exact above).
-             ours: kernels.hac_assign.hac_assign(method='exact') (found in
+             ours: kernels.hac.hac_assign(method='exact') (found in
              hac_multiround in older trees): exact HAC on the seeds, then each
              other point joins the nearest seed centroid within eps_c (else a
              singleton); the assignment stage is knn.nearest_centroid.
@@ -376,13 +376,13 @@ def _hac(m, x, eps):
     if m == 'hac_ours_exact':
       from al_jax.kernels import hac  # pylint: disable=g-import-not-at-top
       return hac.hac_average(x, eps)
-    from al_jax.kernels import hac_multiround  # pylint: disable=g-import-not-at-top
-    return hac_multiround.hac_multiround(x, eps, k=10)
+    from al_jax.kernels import hac  # pylint: disable=g-import-not-at-top
+    return hac.hac_multiround(x, eps, k=10)
 
 
 def _assign_ours(spec, x):
   import warnings  # pylint: disable=g-import-not-at-top
-  from al_jax.kernels.hac_assign import hac_assign  # pylint: disable=g-import-not-at-top
+  from al_jax.kernels.hac import hac_assign  # pylint: disable=g-import-not-at-top
   seeds = seed_mask_for(len(x), spec['seed_frac'])
   with warnings.catch_warnings():
     warnings.simplefilter('ignore')
@@ -444,7 +444,7 @@ def worker(spec):
   # Imports, data and backend start-up first: neither timed nor in the peak.
   if 'ours' in m:
     import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-    from al_jax.kernels import hac, hac_assign, hac_multiround, kcenter, kmeanspp, knn  # pylint: disable=g-import-not-at-top,unused-import
+    from al_jax.kernels import hac, kcenter, kmeanspp, knn  # pylint: disable=g-import-not-at-top,unused-import
     jnp.zeros(8).block_until_ready()
   else:
     import fastcluster  # pylint: disable=g-import-not-at-top,unused-import

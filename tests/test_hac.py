@@ -11,8 +11,6 @@ from scipy.spatial.distance import squareform
 from sklearn.metrics import adjusted_rand_score
 
 from al_jax.kernels import hac
-from al_jax.kernels import hac_assign
-from al_jax.kernels import hac_multiround
 from al_jax.kernels import knn
 
 
@@ -54,8 +52,8 @@ def test_linkage_heights_equal_scipy():
 
 def test_distance_matrix_blocks_agree():
   x = np.random.default_rng(2).normal(size=(300, 7))
-  whole = hac._distance_matrix(x, block=1000)  # pylint: disable=protected-access
-  blocked = hac._distance_matrix(x, block=64)  # pylint: disable=protected-access
+  whole = hac.exact._distance_matrix(x, block=1000)  # pylint: disable=protected-access
+  blocked = hac.exact._distance_matrix(x, block=64)  # pylint: disable=protected-access
   np.testing.assert_array_equal(whole, blocked)
   off = ~np.eye(300, dtype=bool)
   np.testing.assert_allclose(whole[off], squareform(pdist(x))[off], rtol=1e-9)
@@ -76,7 +74,7 @@ def test_multiround_complete_graph_is_exact_rms_linkage():
     i = int(q * 298)
     eps = float(np.sqrt((heights[i] + heights[i + 1]) / 2))
     want = hac.canonical_labels(hierarchy.fcluster(z, eps**2, 'distance'))
-    got = hac_multiround.hac_multiround(x, eps, k=299, tau=np.inf, rounds=1)
+    got = hac.hac_multiround(x, eps, k=299, tau=np.inf, rounds=1)
     assert adjusted_rand_score(want, got) == 1.0
 
 
@@ -93,7 +91,7 @@ def test_multiround_close_to_exact():
   eps = hac.eps_for_average_size(x, 10.0)
   exact = hac.hac_average(x, eps)
   rms, _ = _scipy_cut(x, eps**2, 'sqeuclidean')
-  multi = hac_multiround.hac_multiround(x, eps, k=10)
+  multi = hac.hac_multiround(x, eps, k=10)
   ari_exact = adjusted_rand_score(exact, multi)
   ari_rms = adjusted_rand_score(rms, multi)
   print(f'ARI multi-round vs exact {ari_exact:.4f}, vs exact RMS linkage '
@@ -107,7 +105,7 @@ def test_assign_follows_eps_c():
   x = _mixture(1500, 8, 12, spread=6.0, seed=6)
   seed_mask = rng.random(1500) < 0.3
   eps, eps_c = 4.5, 3.2
-  labels = hac_assign.hac_assign(x, seed_mask, eps, eps_c)
+  labels = hac.hac_assign(x, seed_mask, eps, eps_c)
   seed_labels = hac.hac_average(x[seed_mask], eps)
   centroids = np.stack([x[seed_mask][seed_labels == c].mean(0)
                         for c in range(seed_labels.max() + 1)])
@@ -142,17 +140,17 @@ def test_eps_for_average_size_exact_reaches_target():
 def test_eps_for_average_size_multiround_and_eps_c():
   x = _mixture(1200, 16, 30, seed=8)
   eps = hac.eps_for_average_size(x, 10.0, method='multiround', k=10)
-  labels = hac_multiround.hac_multiround(x, eps, k=10)
+  labels = hac.hac_multiround(x, eps, k=10)
   assert 1200 / (labels.max() + 1) >= 10.0
   seed_mask = np.random.default_rng(8).random(1200) < 0.25
-  eps_c = hac_assign.eps_c_for_average_size(x, seed_mask, 7.0, 10.0)
-  labels = hac_assign.hac_assign(x, seed_mask, 7.0, eps_c)
+  eps_c = hac.eps_c_for_average_size(x, seed_mask, 7.0, 10.0)
+  labels = hac.hac_assign(x, seed_mask, 7.0, eps_c)
   assert 1200 / (labels.max() + 1) >= 10.0
   # eps_c picked inside hac_assign, from the same seed clustering.
   np.testing.assert_array_equal(
-      hac_assign.hac_assign(x, seed_mask, 7.0, target=10.0), labels)
+      hac.hac_assign(x, seed_mask, 7.0, target=10.0), labels)
   with pytest.raises(ValueError, match='eps_c or a target'):
-    hac_assign.hac_assign(x, seed_mask, 7.0)
+    hac.hac_assign(x, seed_mask, 7.0)
 
 
 def test_giant_cluster_warns():
@@ -160,7 +158,7 @@ def test_giant_cluster_warns():
   with pytest.warns(UserWarning, match='One cluster holds.*histogram'):
     hac.hac_average(x, 1e6)
   with pytest.warns(UserWarning, match='One cluster holds'):
-    hac_multiround.hac_multiround(x, 1e6, k=8)
+    hac.hac_multiround(x, 1e6, k=8)
 
 
 @pytest.mark.parametrize('bad', [np.nan, np.inf])
@@ -170,9 +168,9 @@ def test_bad_embeddings_raise(bad):
   with pytest.raises(ValueError, match='NaN/inf'):
     hac.hac_average(x, 1.0)
   with pytest.raises(ValueError, match='NaN/inf'):
-    hac_multiround.hac_multiround(x, 1.0)
+    hac.hac_multiround(x, 1.0)
   with pytest.raises(ValueError, match='NaN/inf'):
-    hac_assign.hac_assign(x, np.arange(50) < 10, 1.0, 1.0)
+    hac.hac_assign(x, np.arange(50) < 10, 1.0, 1.0)
 
 
 @pytest.mark.parametrize('eps', [0.0, -1.0, np.nan])
@@ -181,6 +179,6 @@ def test_bad_eps_raises(eps):
   with pytest.raises(ValueError, match='eps must be > 0'):
     hac.hac_average(x, eps)
   with pytest.raises(ValueError, match='eps must be > 0'):
-    hac_multiround.hac_multiround(x, eps)
+    hac.hac_multiround(x, eps)
   with pytest.raises(ValueError, match='eps_c must be > 0'):
-    hac_assign.hac_assign(x, np.arange(50) < 10, 1.0, eps)
+    hac.hac_assign(x, np.arange(50) < 10, 1.0, eps)

@@ -32,13 +32,11 @@ import jax
 import numpy as np
 
 from al_jax.kernels import hac as hac_lib
-from al_jax.kernels import hac_assign
-from al_jax.kernels import hac_multiround
 from al_jax.kernels.round_robin import round_robin
 from al_jax.strategies import base
 from al_jax.strategies import margin
 
-HAC_METHODS = ('auto', 'exact', 'multiround', 'assign')
+HAC_METHODS = hac_lib.METHODS + ('assign',)
 OPTIONS = dict(margin_factor=10.0, hac='auto', eps=None,
                target_cluster_size=10.0, eps_c=None, knn_k=10)
 NEEDS = (base.LOGITS, base.EMBEDDINGS)
@@ -48,26 +46,18 @@ def cluster_pool(emb: np.ndarray, labeled_mask: np.ndarray, *, hac: str,
                  eps, target_cluster_size: float, eps_c, knn_k: int,
                  mesh: jax.sharding.Mesh | None = None) -> np.ndarray:
   """[N] cluster id per pool example, by the HAC variant `hac`."""
-  method = hac
-  if method not in HAC_METHODS:
-    raise ValueError(f'Unknown cluster_margin.hac {method!r}; valid: '
-                     f'{HAC_METHODS}.')
-  if method == 'auto':
-    method = 'exact' if len(emb) <= hac_lib.MAX_EXACT_POINTS else 'multiround'
   target = target_cluster_size
-  if method == 'assign':
+  if hac == 'assign':
     seeds = emb[labeled_mask]
     if eps is None:
       eps = hac_lib.eps_for_average_size(seeds, target, mesh=mesh)
-    return hac_assign.hac_assign(emb, labeled_mask, eps, eps_c, mesh=mesh,
-                                 target=target)
-  kwargs = ({'k': int(knn_k), 'mesh': mesh}
-            if method == 'multiround' else {})
+    return hac_lib.hac_assign(emb, labeled_mask, eps, eps_c, mesh=mesh,
+                              target=target)
+  method = hac_lib.resolve(hac, len(emb))
+  kwargs = {'k': int(knn_k), 'mesh': mesh} if method == 'multiround' else {}
   if eps is None:
-    eps = hac_lib.eps_for_average_size(emb, target, method=method, **kwargs)
-  if method == 'exact':
-    return hac_lib.hac_average(emb, eps)
-  return hac_multiround.hac_multiround(emb, eps, **kwargs)
+    eps = hac_lib.eps_for_average_size(emb, target, method, **kwargs)
+  return hac_lib.cluster(emb, eps, method, **kwargs)
 
 
 def make(margin_factor, **hac_options) -> base.Strategy:

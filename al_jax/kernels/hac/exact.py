@@ -12,7 +12,7 @@ float64 so that partitions match scipy's, which uses float64 throughout). The
 chain itself is inherently sequential (each step depends on the previous
 merge), so it is a Python loop over O(N) numpy row operations, not a jax
 kernel. Memory is one N x N float64 matrix (3.2 GB at N = 20,000); use
-`hac_multiround` (O(N k) memory) beyond that.
+`multiround.hac_multiround` (O(N k) memory) beyond that.
 
 Dimensions: N points, D embedding dimension, K clusters.
 """
@@ -232,45 +232,21 @@ def average_linkage_heights(x, *, allow_large: bool = False) -> np.ndarray:
   return np.sort(heights)
 
 
-def eps_for_average_size(x, target: float, method: str = 'auto',
-                         **multiround_kwargs) -> float:
-  """Smallest eps whose clusters have average size >= target.
+def eps_exact(x, target: float) -> float:
+  """Smallest eps whose exact clusters have average size >= target.
 
-  The paper picks eps so the mean cluster size is at least 10 (Open Images)
-  or 1.25 (CIFAR) so round-robin sampling can exhaust all clusters.
-
-  method='exact': reads the answer off the full average-linkage tree: K
-  clusters need N - K merges, so eps is the (N - floor(N / target))-th
-  smallest merge height. `hac_average(x, eps)` then meets the target exactly.
-
-  method='multiround': bisection over eps, running `hac_multiround` on all of
-  x at each probe (its first-round k-NN graph is computed once and reused).
-  A random subsample would not do: the mean cluster size at a fixed eps
-  grows with the density of points, so a subsample's eps is too small.
+  Reads the answer off the full average-linkage tree: K clusters need N - K
+  merges, so eps is the (N - floor(N / target))-th smallest merge height;
+  `hac_average(x, eps)` then meets the target exactly.
 
   Args:
-    x: [N, D] embeddings.
-    target: wanted average cluster size N / K, >= 1.
-    method: 'exact', 'multiround', or 'auto' (exact up to MAX_EXACT_POINTS).
-    **multiround_kwargs: k, tau, rounds, iters for `hac_multiround`
-      (ignored by the exact method).
+    x: [N, D] embeddings, checked.
+    target: wanted average cluster size N / K, in [1, N].
 
   Returns:
     eps > 0 (float).
   """
-  x = check_embeddings(x)
   n = x.shape[0]
-  target = float(target)
-  if not 1.0 <= target <= n:
-    raise ValueError(f'target must be in [1, N={n}], got {target}.')
-  if method == 'auto':
-    method = 'exact' if n <= MAX_EXACT_POINTS else 'multiround'
-  if method == 'multiround':
-    from al_jax.kernels import hac_multiround  # pylint: disable=g-import-not-at-top
-    return hac_multiround.eps_for_average_size_multiround(
-        x, target, **multiround_kwargs)
-  if method != 'exact':
-    raise ValueError(f"method must be 'exact' or 'multiround', got {method!r}.")
   heights = average_linkage_heights(x)
   merges_needed = n - math.floor(n / target + 1e-9)
   if merges_needed == 0:

@@ -47,7 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from al_jax import sharding
-from al_jax.kernels import hac
+from al_jax.kernels.hac import exact as hac
 from al_jax.kernels import knn as knn_lib
 
 _EDGE_CHUNK = 65_536  # Edges per gather in the merge loop (bounds memory).

@@ -13,9 +13,9 @@ import warnings
 import jax
 import numpy as np
 
-from al_jax.kernels import hac
-from al_jax.kernels import hac_multiround
 from al_jax.kernels import knn
+from al_jax.kernels.hac import dispatch
+from al_jax.kernels.hac import exact as hac
 
 
 def _seed_clusters(x, seed_mask, eps, method, mesh, multiround_kwargs):
@@ -29,19 +29,11 @@ def _seed_clusters(x, seed_mask, eps, method, mesh, multiround_kwargs):
   if not seed_mask.any():
     raise ValueError('seed_mask selects no points.')
   seeds = x[seed_mask]
-  if method == 'auto':
-    method = ('exact' if seeds.shape[0] <= hac.MAX_EXACT_POINTS
-              else 'multiround')
+  dispatch.resolve(method, len(seeds))  # Named before any work.
   with warnings.catch_warnings():
     warnings.simplefilter('ignore')  # Judged on the final clusters instead.
-    if method == 'exact':
-      seed_labels = hac.hac_average(seeds, eps)
-    elif method == 'multiround':
-      seed_labels = hac_multiround.hac_multiround(seeds, eps, mesh=mesh,
-                                                  **multiround_kwargs)
-    else:
-      raise ValueError(f"method must be 'auto', 'exact' or 'multiround', got "
-                       f'{method!r}.')
+    seed_labels = dispatch.cluster(seeds, eps, method, mesh,
+                                   **multiround_kwargs)
   n_clusters = int(seed_labels.max()) + 1
   sums = np.zeros((n_clusters, x.shape[1]))
   np.add.at(sums, seed_labels, seeds)
