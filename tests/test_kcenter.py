@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import same_on_eight_devices
 
-from al_jax.kernels import kcenter, partition
+from al_jax.kernels import kcenter, partition, shapes
 
 
 
@@ -87,7 +87,7 @@ def test_never_labeled_never_twice_even_on_duplicates():
 
 
 def test_labeled_set_growth_reuses_compilation():
-  assert [kcenter._bucket(n, 16) for n in (0, 1, 3, 5, 16, 17, 40)] == [
+  assert [shapes.bucket(n, 16) for n in (0, 1, 3, 5, 16, 17, 40)] == [
       0, 1, 4, 8, 16, 32, 48]
   x, labeled = _pool(n_labeled=20)
   kcenter.kcenter_greedy(x, labeled, 5, block=16)

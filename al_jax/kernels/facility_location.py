@@ -46,6 +46,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from al_jax import sharding
 from al_jax.kernels import knn as knn_lib
+from al_jax.kernels import shapes
 
 SPARSE_FROM = 50_000
 NEIGHBORS = 64
@@ -70,19 +71,6 @@ class Result(NamedTuple):
 def _empty() -> Result:
   return Result(np.zeros(0, np.int64), np.zeros(0, np.int64),
                 np.zeros(0, np.float32))
-
-
-def _pow2(n: int) -> int:
-  return 1 << max(0, (n - 1).bit_length())
-
-
-def _round_up(n: int, m: int) -> int:
-  return -(-n // m) * m
-
-
-def _grid(n: int) -> int:
-  """n rounded up to one of 8 sizes per octave: few shapes, < 12.5% more."""
-  return _round_up(n, 1 << max(0, (n - 1).bit_length() - 4))
 
 
 def _tree_sum(a: jax.Array) -> jax.Array:
@@ -209,7 +197,7 @@ def _dense_program(data, sq, offset, imp, avail, k, n_points, *, metric, mesh,
       t = jnp.pad(t, ((0, 0), (0, -n_loc % _T)))
       part = jnp.sum(t.reshape(len(idx), -1, _T), axis=2)
       part = lax.all_gather(part, _DATA, axis=1, tiled=True)
-      g = _tree_sum(jnp.pad(part, ((0, 0), (0, _pow2(part.shape[1])
+      g = _tree_sum(jnp.pad(part, ((0, 0), (0, shapes.pow2(part.shape[1])
                                               - part.shape[1]))))
       # NaN and inf reach g; negative values only the minimum.
       return g, jnp.any(~jnp.isfinite(g)) | jnp.any(jnp.min(s, 1) < 0)
@@ -338,7 +326,7 @@ def facility_location(x, budget: int, *, importance=None, metric='cosine',
   """
   x, imp = _check(x, budget, importance)
   xp, sq, offset = _prepare(x, metric)
-  n, k_pad = len(x), _pow2(budget)
+  n, k_pad = len(x), shapes.pow2(budget)
   if budget == 0:
     return _empty()
   mesh = mesh or sharding.one_device_mesh()
@@ -347,7 +335,7 @@ def facility_location(x, budget: int, *, importance=None, metric='cosine',
   if num_neighbors:
     return _result(_sparse(xp, offset, imp, budget, num_neighbors, metric,
                            mesh, k_pad, lazy), budget)
-  m = _round_up(_grid(n), _T * mesh.shape[_DATA])
+  m = shapes.round_up(shapes.grid(n), _T * mesh.shape[_DATA])
   xp, sq = sharding.pad_rows(xp, m), sharding.pad_rows(sq, m)
   rows = NamedSharding(mesh, P(_DATA))
   data, kind = jax.device_put(xp, rows), metric
@@ -386,17 +374,17 @@ def facility_location_precomputed(similarity, budget: int, *,
     return _empty()
   mesh = mesh or sharding.one_device_mesh()
   devices = mesh.shape[_DATA]
-  cols = n if devices == 1 else _round_up(n, _T * devices)
+  cols = n if devices == 1 else shapes.round_up(n, _T * devices)
   if cols > n:
     sim = np.pad(sim, ((0, 0), (0, cols - n)))
-  m = _round_up(n, _BATCH['precomputed'])
+  m = shapes.round_up(n, _BATCH['precomputed'])
   out = _dense_program(
       jax.device_put(sim, NamedSharding(mesh, P(None, _DATA))),
       jax.device_put(np.zeros(cols, np.float32),
                      NamedSharding(mesh, P(_DATA))),
       np.float32(0), sharding.pad_rows(imp, m), np.arange(m) < n,
       np.int32(budget), np.int32(n), metric='precomputed', mesh=mesh,
-      k_pad=_pow2(budget), lazy=lazy, weighted=importance is not None)
+      k_pad=shapes.pow2(budget), lazy=lazy, weighted=importance is not None)
   return _result(out, budget)
 
 
@@ -413,7 +401,7 @@ def _sparse(xp, offset, imp, budget, k, metric, mesh, k_pad, lazy):
     else:
       sims[s:s + 4096] = offset - np.linalg.norm(a - b, axis=-1)
   sims = np.maximum(sims, 0) * imp[:, None]
-  m = _round_up(_grid(n), _BATCH['sparse'])
+  m = shapes.round_up(shapes.grid(n), _BATCH['sparse'])
   return _sparse_program(sharding.pad_rows(nbr, m), sharding.pad_rows(sims, m),
                          np.arange(m) < n, np.int32(budget), k_pad=k_pad,
                          lazy=lazy, mesh=mesh)
@@ -440,7 +428,7 @@ def objective(x, indices, *, importance=None, metric='cosine') -> float:
   idx = np.unique(np.asarray(indices, np.int64))
   if not len(idx):
     return 0.
-  cand = [sharding.pad_rows(a[idx], _round_up(len(idx), 16))
+  cand = [sharding.pad_rows(a[idx], shapes.round_up(len(idx), 16))
           for a in (xp, sq, imp)]
   cand = [a.reshape((-1, 16) + a.shape[1:]) for a in cand]
   return float(_objective(xp, sq, offset, *cand, metric=metric))

@@ -26,6 +26,7 @@ from jax.sharding import PartitionSpec as P
 
 from al_jax import sharding
 from al_jax.kernels import distances
+from al_jax.kernels import shapes
 
 
 def kcenter_greedy(x, labeled_mask, k: int, key: jax.Array | None = None,
@@ -66,7 +67,7 @@ def kcenter_greedy(x, labeled_mask, k: int, key: jax.Array | None = None,
   # `block`: a growing labeled set recompiles once per bucket, not per round,
   # and few labeled points do not pay for a whole block.
   labeled_idx = np.flatnonzero(labeled)
-  n_centers = _bucket(len(labeled_idx), block)
+  n_centers = shapes.bucket(len(labeled_idx), block)
   centers = sharding.pad_rows(x[labeled_idx], n_centers)
   center_mask = np.arange(n_centers) < len(labeled_idx)
   first = (jax.random.randint(key, (), 0, n, jnp.int32) if key is not None
@@ -77,15 +78,6 @@ def kcenter_greedy(x, labeled_mask, k: int, key: jax.Array | None = None,
       jnp.asarray(centers), jnp.asarray(center_mask), first,
       k=k, has_labeled=has_labeled, mesh=mesh, block=block)
   return np.asarray(picks).astype(np.int64)
-
-
-def _bucket(n: int, block: int) -> int:
-  """0, a power of two below `block`, or a multiple of `block`, >= n."""
-  if n == 0:
-    return 0
-  if n < block:
-    return min(block, 1 << (n - 1).bit_length())
-  return -(-n // block) * block
 
 
 @functools.partial(jax.jit,

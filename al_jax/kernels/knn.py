@@ -12,21 +12,16 @@ k neighbours, K centroids, B query block, T reference tile.
 """
 
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from al_jax import sharding
+from al_jax.kernels import shapes
 
 _TILE = 4096  # Reference rows per k-NN tile: [256, 4096] f32 fits in cache.
 _QUERY_BLOCK = 256
-
-
-def bucket(n: int) -> int:
-  """Next power of two >= n: few distinct shapes, few recompiles."""
-  return 1 << max(0, math.ceil(math.log2(max(n, 1))))
 
 
 def _devices(mesh) -> int:
@@ -116,7 +111,7 @@ def knn(x, k: int, mesh: jax.sharding.Mesh | None = None):
   ref = _everywhere(mesh, sharding.pad_rows(x, m).reshape(m // tile, tile, -1))
   ref_sq = _everywhere(mesh, sharding.pad_rows(
       np.einsum('ij,ij->i', x, x), m, np.inf).reshape(m // tile, tile))
-  block = min(_QUERY_BLOCK, bucket(n)) * _devices(mesh)
+  block = min(_QUERY_BLOCK, shapes.pow2(n)) * _devices(mesh)
   dists, idxs = [], []
   for start in range(0, n, block):
     stop = min(start + block, n)
@@ -188,7 +183,7 @@ def nearest_centroid(x, centroids, mesh: jax.sharding.Mesh | None = None):
       np.einsum('ij,ij->i', cent, cent), k_pad, np.inf).reshape(-1, tile))
   cent = _everywhere(mesh, sharding.pad_rows(cent, k_pad).reshape(
       -1, tile, cent.shape[1]))
-  block = min(_QUERY_BLOCK, bucket(x.shape[0])) * _devices(mesh)
+  block = min(_QUERY_BLOCK, shapes.pow2(x.shape[0])) * _devices(mesh)
   dists, idxs = [], []
   for start in range(0, x.shape[0], block):
     q = sharding.pad_rows(x[start:start + block], block)

@@ -49,6 +49,7 @@ import numpy as np
 from al_jax import sharding
 from al_jax.kernels.hac import exact as hac
 from al_jax.kernels import knn as knn_lib
+from al_jax.kernels import shapes
 
 _EDGE_CHUNK = 65_536  # Edges per gather in the merge loop (bounds memory).
 
@@ -137,7 +138,7 @@ def _run_rounds(x, eps, k, tau, rounds, graph, mesh):
     u, v = _graph_edges(dist[:, :k], idx[:, :k], tau)
     if u.size == 0:
       break
-    e_pad, m_pad = knn_lib.bucket(u.size), knn_lib.bucket(m)
+    e_pad, m_pad = shapes.pow2(u.size), shapes.pow2(m)
     if e_pad > _EDGE_CHUNK:
       e_pad = -(-u.size // _EDGE_CHUNK) * _EDGE_CHUNK
     pad = sharding.pad_rows
