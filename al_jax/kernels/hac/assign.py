@@ -13,15 +13,15 @@ import warnings
 import jax
 import numpy as np
 
+from al_jax.kernels import clusters
 from al_jax.kernels import knn
 from al_jax.kernels.hac import dispatch
-from al_jax.kernels.hac import exact as hac
 
 
 def _seed_clusters(x, seed_mask, eps, method, mesh, multiround_kwargs):
   """HAC on the seeds; returns (seed labels [S], K, dist [R], idx [R]) where
   dist/idx are each non-seed point's nearest seed-cluster centroid."""
-  x = hac.check_embeddings(x)
+  x = clusters.check_embeddings(x)
   seed_mask = np.asarray(seed_mask)
   if seed_mask.shape != (x.shape[0],) or seed_mask.dtype != bool:
     raise ValueError(f'seed_mask must be [N={x.shape[0]}] bool, got '
@@ -35,10 +35,8 @@ def _seed_clusters(x, seed_mask, eps, method, mesh, multiround_kwargs):
     seed_labels = dispatch.cluster(seeds, eps, method, mesh,
                                    **multiround_kwargs)
   n_clusters = int(seed_labels.max()) + 1
-  sums = np.zeros((n_clusters, x.shape[1]))
-  np.add.at(sums, seed_labels, seeds)
-  centroids = sums / np.bincount(seed_labels)[:, None]
-  dist, idx = knn.nearest_centroid(x[~seed_mask], centroids, mesh)
+  dist, idx = knn.nearest_centroid(
+      x[~seed_mask], clusters.centroids(seeds, seed_labels), mesh)
   return seed_labels, n_clusters, dist, idx
 
 
@@ -70,21 +68,21 @@ def hac_assign(x, seed_mask, eps: float, eps_c: float | None = None,
   Returns:
     [N] int64 labels 0..K-1 in order of first appearance.
   """
-  eps = hac.check_threshold(eps)
+  eps = clusters.check_threshold(eps)
   if eps_c is None and target is None:
     raise ValueError('hac_assign needs eps_c or a target mean cluster size.')
   seed_labels, n_clusters, dist, idx = _seed_clusters(
       x, seed_mask, eps, method, mesh, multiround_kwargs)
   if eps_c is None:
     eps_c = _eps_c(dist, len(seed_mask), n_clusters, target)
-  eps_c = hac.check_threshold(eps_c, 'eps_c')
+  eps_c = clusters.check_threshold(eps_c, 'eps_c')
   far = dist > eps_c
   rest = np.where(far, n_clusters + np.cumsum(far) - 1, idx)
   labels = np.empty(seed_mask.shape[0], np.int64)
   labels[seed_mask] = seed_labels
   labels[~seed_mask] = rest
-  labels = hac.canonical_labels(labels)
-  hac.warn_if_giant(labels, 'eps or eps_c')
+  labels = clusters.canonical_labels(labels)
+  clusters.warn_if_giant(labels, 'eps or eps_c')
   return labels
 
 
@@ -103,7 +101,7 @@ def eps_c_for_average_size(x, seed_mask, eps: float, target: float,
     (raise eps instead).
   """
   _, n_clusters, dist, _ = _seed_clusters(
-      x, seed_mask, hac.check_threshold(eps), method, mesh, multiround_kwargs)
+      x, seed_mask, clusters.check_threshold(eps), method, mesh, multiround_kwargs)
   return _eps_c(dist, np.asarray(seed_mask).shape[0], n_clusters, target)
 
 

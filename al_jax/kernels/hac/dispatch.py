@@ -7,6 +7,7 @@ Dimensions: N points, D embedding width.
 import jax
 import numpy as np
 
+from al_jax.kernels import clusters
 from al_jax.kernels.hac import exact
 from al_jax.kernels.hac import multiround
 
@@ -56,7 +57,7 @@ def eps_for_average_size(x, target: float, method: str = 'auto',
   Returns:
     eps > 0 (float).
   """
-  x = exact.check_embeddings(x)
+  x = clusters.check_embeddings(x)
   n = x.shape[0]
   target = float(target)
   if not 1.0 <= target <= n:

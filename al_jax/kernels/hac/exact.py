@@ -18,72 +18,16 @@ Dimensions: N points, D embedding dimension, K clusters.
 """
 
 import math
-import warnings
 
 import numpy as np
 
+from al_jax.kernels.clusters import canonical_labels
+from al_jax.kernels.clusters import check_embeddings
+from al_jax.kernels.clusters import check_threshold
+from al_jax.kernels.clusters import warn_if_giant
+
 # Above this many points the exact path's N x N matrix is refused unless asked.
 MAX_EXACT_POINTS = 30_000
-
-
-def check_embeddings(x, name: str = 'x') -> np.ndarray:
-  """Returns `x` as a [N, D] array; raises ValueError on bad shape or values."""
-  x = np.asarray(x)
-  if x.ndim != 2 or x.shape[0] == 0:
-    raise ValueError(f'{name} must be a non-empty [N, D] array, got shape '
-                     f'{x.shape}.')
-  if not np.issubdtype(x.dtype, np.number):
-    raise ValueError(f'{name} must be numeric, got dtype {x.dtype}.')
-  if not np.all(np.isfinite(x)):
-    bad = np.flatnonzero(~np.all(np.isfinite(x), axis=1))
-    raise ValueError(f'{name} has NaN/inf values in {bad.size} rows (first: '
-                     f'{bad[:5].tolist()}); clean the embeddings first.')
-  return x
-
-
-def check_threshold(value, name: str = 'eps') -> float:
-  """Returns `value` as a float; raises ValueError unless it is > 0 (inf ok)."""
-  value = float(value)
-  if math.isnan(value) or value <= 0:
-    raise ValueError(f'{name} must be > 0, got {value}.')
-  return value
-
-
-def canonical_labels(labels) -> np.ndarray:
-  """Relabels clusters 0..K-1 in order of first appearance.
-
-  Args:
-    labels: [N] integer cluster ids.
-
-  Returns:
-    [N] int64 labels; two partitions are equal iff their canonical labels are.
-  """
-  labels = np.asarray(labels)
-  _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
-  rank = np.empty(first.size, np.int64)
-  rank[np.argsort(first, kind='stable')] = np.arange(first.size)
-  return rank[inverse.reshape(-1)]
-
-
-def warn_if_giant(labels: np.ndarray, what: str = 'eps') -> None:
-  """Warns with a cluster-size histogram if one cluster has > half the points.
-
-  Such a cluster means the threshold is too large for Cluster-Margin's
-  round-robin sampling to diversify anything.
-  """
-  sizes = np.bincount(labels)
-  n = labels.size
-  if n < 3 or sizes.max() * 2 <= n:
-    return
-  edges = [1, 2, 5, 10, 100, 1_000, 10_000, 100_000, np.inf]
-  counts, _ = np.histogram(sizes, bins=edges)
-  hist = ', '.join(f'[{lo:g},{hi:g}): {c}'
-                   for lo, hi, c in zip(edges[:-1], edges[1:], counts) if c)
-  warnings.warn(
-      f'One cluster holds {sizes.max()} of {n} points ({sizes.max() / n:.0%}):'
-      f' {what} is probably too large. {sizes.size} clusters; cluster-size '
-      f'histogram {{size range: number of clusters}} = {hist}.',
-      stacklevel=3)
 
 
 def _distance_matrix(x: np.ndarray, block: int = 4096) -> np.ndarray:

@@ -47,7 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from al_jax import sharding
-from al_jax.kernels.hac import exact as hac
+from al_jax.kernels import clusters
 from al_jax.kernels import knn as knn_lib
 from al_jax.kernels import shapes
 
@@ -176,14 +176,14 @@ def hac_multiround(x, eps: float, k: int = 10, tau: float | None = None,
   Returns:
     [N] int64 labels 0..K-1 in order of first appearance.
   """
-  x = np.asarray(hac.check_embeddings(x), np.float32)
-  eps = hac.check_threshold(eps)
-  tau = eps if tau is None else hac.check_threshold(tau, 'tau')
+  x = np.asarray(clusters.check_embeddings(x), np.float32)
+  eps = clusters.check_threshold(eps)
+  tau = eps if tau is None else clusters.check_threshold(tau, 'tau')
   if k < 1 or rounds < 1:
     raise ValueError(f'k and rounds must be >= 1, got {k}, {rounds}.')
   labels, *_ = _run_rounds(x, eps, k, tau, rounds, graph, mesh)
-  labels = hac.canonical_labels(labels)
-  hac.warn_if_giant(labels)
+  labels = clusters.canonical_labels(labels)
+  clusters.warn_if_giant(labels)
   return labels
 
 
