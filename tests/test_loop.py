@@ -271,5 +271,6 @@ def test_a_truncated_ledger_is_named_not_a_traceback(tmp_path):
   run_dir = tmp_path / 'random' / 'seed_0'
   run_dir.mkdir(parents=True)
   (run_dir / 'ledger.npz').write_bytes(b'PK\x03\x04truncated')
-  with pytest.raises(ValueError, match=r'ledger.npz is unreadable.*backup'):
+  with pytest.raises(ValueError, match=r'ledger.npz is unreadable.*untouched'):
     active.run(config, str(tmp_path))
+  assert (run_dir / 'ledger.npz').read_bytes() == b'PK\x03\x04truncated'

@@ -196,8 +196,9 @@ def _resume(run_dir: str, config) -> tuple[ledger_lib.Ledger | None, list]:
   except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
     raise ValueError(
         f'{path} is unreadable ({type(e).__name__}: {e}). It holds the labels '
-        'bought so far: restore it from a backup, or start in a new '
-        '--workdir.') from e
+        'bought so far and is left untouched: put a good copy in its place '
+        f'(a backup, or {path}.tmp if an interrupted save left one) and '
+        'rerun, or start in a new --workdir.') from e
   n_seed = int(np.sum(ledger.rounds == 0))
   if n_seed != config.al.seed_examples:
     raise ValueError(
