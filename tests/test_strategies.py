@@ -97,7 +97,7 @@ def test_context_computes_outputs_once():
   assert len(calls) == 1
 
 
-VARIANTS = [(name, {}) for name in strategies.names()
+VARIANTS = [(name, {}) for name in sorted(strategies.REGISTRY)
             if set(strategies.needs(name)) <= set(active.PROVIDES)] + [
     ('coreset', {'partitions': 3}), ('badge', {'partitions': 3}),
     ('cluster_margin', {'hac': 'multiround'}),
