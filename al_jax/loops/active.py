@@ -13,7 +13,11 @@ is checkpoint -> ledger -> metrics row, so a metrics row means the round is
 complete. A resumed run restarts after the last metrics row; labels already in
 the ledger are reused, never bought again or dropped. Every random choice is
 derived from (seed, round) with `jax.random.fold_in`, so a resumed run ends
-with the same ledger as an uninterrupted one.
+with the same ledger as an uninterrupted one. Labels a strategy buys in the
+middle of its selection (`Context.query`) reach the ledger at once
+(`pool.Purchases`); a rerun after a crash reuses them. The work dir is locked
+and its config checked on resume (`rundir`); a finished run given more rounds
+makes the selection it skipped, then continues.
 """
 
 import functools
@@ -23,7 +27,6 @@ import pickle
 import shutil
 import time
 import zipfile
-from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -36,20 +39,17 @@ from al_jax import report
 from al_jax import sharding
 from al_jax import strategies
 from al_jax import train
-from al_jax.evaluators import accuracy
-from al_jax.evaluators import average_precision
 from al_jax.input import ledger as ledger_lib
 from al_jax.input import sources
-from al_jax.input.pairs import PairPool
 from al_jax.loops import rundir
+from al_jax.loops.pool import Pool
+from al_jax.loops.pool import Purchases
 from al_jax.strategies import base
 
 TOP_KEYS = ('job', 'seeds', 'input', 'model', 'train', 'al')
 AL_KEYS = ('strategies', 'seed_examples', 'budget_examples', 'rounds',
            'retrain')
 RETRAIN = ('scratch', 'finetune')
-METRIC = 'test_accuracy'
-AP_METRIC = 'test_pooled_ap'
 # Keys a resumed run may change: more seeds, strategies or rounds.
 FREE_KEYS = ('seeds', 'al.strategies', 'al.rounds', 'train.predict_batch_size')
 # What this job lets a strategy see (strategies.base.NEEDS): not every label.
@@ -127,56 +127,6 @@ def _rounds_only_grow(old: dict, new: dict):
         'new --workdir.')
 
 
-class Pool(NamedTuple):
-  """What the loop buys labels of.
-
-  Multi-class data: the pool items are the N training examples. Multi-label
-  data (paper 000 section 3.2): the items are the P annotated image-class
-  pairs, each with a binary label, and the metric is pooled AP.
-
-  Attributes:
-    hidden: [N] (or [P]) labels the oracle sells.
-    pairs: None, or the `PairPool` of multi-label data.
-    metric: name of the test metric in metrics.jsonl.
-  """
-  hidden: np.ndarray
-  pairs: PairPool | None
-  metric: str
-
-  @classmethod
-  def of(cls, ds: sources.Dataset) -> 'Pool':
-    if not ds.multilabel:
-      return cls(ds.y_train, None, METRIC)
-    pairs = PairPool.from_labels(ds.y_train)
-    return cls(pairs.labels(ds.y_train), pairs, AP_METRIC)
-
-  @property
-  def size(self) -> int:
-    return len(self.hidden)
-
-  def training_labels(self, ds: sources.Dataset, bought: ledger_lib.Ledger):
-    """(y, idx, w): [N] (or [N, C]) labels known so far, -1 where unknown,
-    the [M] examples that carry at least one known label and their [M]
-    training weights (None when all are 1)."""
-    known = np.full(ds.y_train.shape, -1, ds.y_train.dtype)
-    weighted = bool(np.any(bought.weights != 1))
-    if self.pairs is None:
-      known[bought.indices] = bought.labels
-      return known, bought.indices, bought.weights if weighted else None
-    if weighted:
-      raise ValueError('Weighted selections are not supported on multi-label '
-                       'pools (a weight would be per pair, training is per '
-                       'image).')
-    images = self.pairs.image[bought.indices]
-    known[images, self.pairs.cls[bought.indices]] = bought.labels
-    return known, np.unique(images), None
-
-  def evaluate(self, logits: np.ndarray, labels: np.ndarray) -> float:
-    if self.pairs is None:
-      return accuracy.accuracy(logits, labels)
-    return average_precision.pooled_average_precision(logits, labels)
-
-
 def _seed_ledger(oracle, n_seed: int, key) -> ledger_lib.Ledger:
   """Round 0: `n_seed` pool items uniformly at random (paper 000 Alg. 2)."""
   idx = np.asarray(jax.random.choice(key, oracle.pool_size, (n_seed,),
@@ -240,8 +190,9 @@ def run_one(config, ds, pool: Pool, model, mesh, name: str, seed: int,
     """Round r's selection with model `state`: buys round r + 1's labels;
     returns the seconds it took."""
     nonlocal ledger, strategy_state
-    purchases = _Purchases(ledger, ledger_path, oracle, r + 1)
-    ctx = purchases.context(pool, ledger.upto(r), state, ds, mesh, predict_bs)
+    purchases = Purchases(ledger, ledger_path, oracle, r + 1)
+    ctx = purchases.context(pool, ledger.upto(r), state, ds, functools.partial(
+        train.predict, mesh=mesh, batch_size=predict_bs), mesh)
     t0 = time.perf_counter()
     if not os.path.exists(state_path):
       strategy_state = strategy.init(ctx)
@@ -296,46 +247,3 @@ def run_one(config, ds, pool: Pool, model, mesh, name: str, seed: int,
               + ('' if select_seconds is None
                  else f', selection {select_seconds:.2f}s'))
   return rows
-
-
-class _Purchases:
-  """The labels of one round, saved to the ledger as they are bought: by
-  `query` in the middle of a selection (so a crash keeps them; a rerun
-  reuses them without buying again), then the selection's own (`close`)."""
-
-  def __init__(self, ledger: ledger_lib.Ledger, path: str, oracle,
-               round_: int):
-    self.ledger, self.path, self.oracle, self.round = (ledger, path, oracle,
-                                                       round_)
-
-  def query(self, idx: np.ndarray) -> np.ndarray:
-    new = idx[self.ledger.position(idx) < 0]
-    if len(new):
-      self.ledger = self.ledger.add(self.round, new, self.oracle.reveal(new),
-                                    complete=False)
-      self.ledger.save(self.path)
-    return self.ledger.labels[self.ledger.position(idx)]
-
-  def context(self, pool: Pool, bought: ledger_lib.Ledger, state, ds, mesh,
-              predict_bs: int) -> base.Context:
-    """What the selection of round `self.round - 1` may see."""
-    labeled = bought.labeled_mask(pool.size)
-    labels = np.full(pool.size, -1, pool.hidden.dtype)
-    labels[bought.indices] = bought.labels
-    return strategies.Context(
-        ~labeled, chosen=labeled, labels=labels, num_classes=ds.num_classes,
-        outputs=lambda: train.predict(state, ds.x_train, mesh, predict_bs),
-        model=lambda: base.Model(state.apply_fn, {
-            'params': state.params, 'batch_stats': state.batch_stats}),
-        query=self.query, mesh=mesh, round_=self.round - 1, pairs=pool.pairs)
-
-  def close(self, selection: base.Selection) -> ledger_lib.Ledger:
-    """Buys the selection's labels not bought yet, sets its weights, marks
-    the round complete and saves the ledger."""
-    idx = np.asarray(selection.indices, np.int64)
-    new = idx[self.ledger.position(idx) < 0]
-    ledger = self.ledger.add(self.round, new, self.oracle.reveal(new))
-    if selection.weights is not None:
-      ledger = ledger.with_weights(idx, selection.weights)
-    ledger.save(self.path)
-    return ledger

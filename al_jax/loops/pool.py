@@ -1,0 +1,112 @@
+"""What the active-learning loop buys labels of, and how it buys them.
+
+Dimensions: N examples, P annotated pairs (multi-label), C classes.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from al_jax import strategies
+from al_jax.evaluators import accuracy
+from al_jax.evaluators import average_precision
+from al_jax.input import ledger as ledger_lib
+from al_jax.input import sources
+from al_jax.input.pairs import PairPool
+from al_jax.strategies import base
+
+METRIC = 'test_accuracy'
+AP_METRIC = 'test_pooled_ap'
+
+
+class Pool(NamedTuple):
+  """What the loop buys labels of.
+
+  Multi-class data: the pool items are the N training examples. Multi-label
+  data (paper 000 section 3.2): the items are the P annotated image-class
+  pairs, each with a binary label, and the metric is pooled AP.
+
+  Attributes:
+    hidden: [N] (or [P]) labels the oracle sells.
+    pairs: None, or the `PairPool` of multi-label data.
+    metric: name of the test metric in metrics.jsonl.
+  """
+  hidden: np.ndarray
+  pairs: PairPool | None
+  metric: str
+
+  @classmethod
+  def of(cls, ds: sources.Dataset) -> 'Pool':
+    if not ds.multilabel:
+      return cls(ds.y_train, None, METRIC)
+    pairs = PairPool.from_labels(ds.y_train)
+    return cls(pairs.labels(ds.y_train), pairs, AP_METRIC)
+
+  @property
+  def size(self) -> int:
+    return len(self.hidden)
+
+  def training_labels(self, ds: sources.Dataset, bought: ledger_lib.Ledger):
+    """(y, idx, w): [N] (or [N, C]) labels known so far, -1 where unknown,
+    the [M] examples that carry at least one known label and their [M]
+    training weights (None when all are 1)."""
+    known = np.full(ds.y_train.shape, -1, ds.y_train.dtype)
+    weighted = bool(np.any(bought.weights != 1))
+    if self.pairs is None:
+      known[bought.indices] = bought.labels
+      return known, bought.indices, bought.weights if weighted else None
+    if weighted:
+      raise ValueError('Weighted selections are not supported on multi-label '
+                       'pools (a weight would be per pair, training is per '
+                       'image).')
+    images = self.pairs.image[bought.indices]
+    known[images, self.pairs.cls[bought.indices]] = bought.labels
+    return known, np.unique(images), None
+
+  def evaluate(self, logits: np.ndarray, labels: np.ndarray) -> float:
+    if self.pairs is None:
+      return accuracy.accuracy(logits, labels)
+    return average_precision.pooled_average_precision(logits, labels)
+
+
+class Purchases:
+  """The labels of one round, saved to the ledger as they are bought: by
+  `query` in the middle of a selection (so a crash keeps them; a rerun
+  reuses them without buying again), then the selection's own (`close`)."""
+
+  def __init__(self, ledger: ledger_lib.Ledger, path: str, oracle,
+               round_: int):
+    self.ledger, self.path, self.oracle, self.round = (ledger, path, oracle,
+                                                       round_)
+
+  def query(self, idx: np.ndarray) -> np.ndarray:
+    new = idx[self.ledger.position(idx) < 0]
+    if len(new):
+      self.ledger = self.ledger.add(self.round, new, self.oracle.reveal(new),
+                                    complete=False)
+      self.ledger.save(self.path)
+    return self.ledger.labels[self.ledger.position(idx)]
+
+  def context(self, pool: Pool, bought: ledger_lib.Ledger, state, ds,
+              predict, mesh) -> base.Context:
+    """What the selection of round `self.round - 1` may see."""
+    labeled = bought.labeled_mask(pool.size)
+    labels = np.full(pool.size, -1, pool.hidden.dtype)
+    labels[bought.indices] = bought.labels
+    return strategies.Context(
+        ~labeled, chosen=labeled, labels=labels, num_classes=ds.num_classes,
+        outputs=lambda: predict(state, ds.x_train),
+        model=lambda: base.Model(state.apply_fn, {
+            'params': state.params, 'batch_stats': state.batch_stats}),
+        query=self.query, mesh=mesh, round_=self.round - 1, pairs=pool.pairs)
+
+  def close(self, selection: base.Selection) -> ledger_lib.Ledger:
+    """Buys the selection's labels not bought yet, sets its weights, marks
+    the round complete and saves the ledger."""
+    idx = np.asarray(selection.indices, np.int64)
+    new = idx[self.ledger.position(idx) < 0]
+    ledger = self.ledger.add(self.round, new, self.oracle.reveal(new))
+    if selection.weights is not None:
+      ledger = ledger.with_weights(idx, selection.weights)
+    ledger.save(self.path)
+    return ledger
