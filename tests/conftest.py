@@ -1,6 +1,7 @@
 """Shared fixtures: the tiny embedded configs, loaded as the CLI loads them."""
 
 import os
+import sys
 
 import jax
 import numpy as np
@@ -10,6 +11,7 @@ from al_jax import config_check
 from al_jax.strategies import base
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # For third_party/, the peer adapters.
 
 
 def load_config(name: str, arg=None):
