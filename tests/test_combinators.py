@@ -286,3 +286,17 @@ def test_select_passes_the_model_to_methods_that_need_it(monkeypatch):
                       apply_fn=lambda p, i: p['w'][i],
                       params={'w': np.arange(10.) % 7})
   np.testing.assert_array_equal(sel.indices, [6, 5, 4])
+
+
+def test_views_share_one_computation_of_the_model_outputs():
+  calls = []
+  x = np.arange(12.).reshape(6, 2).astype(np.float32)
+  ctx = base.Context(np.ones(6, bool),
+                     outputs=lambda: calls.append(1) or (x, x))
+  views = [ctx.replace(candidates=np.arange(6) > 2), ctx.fork(),
+           ctx.restrict([4, 1]), ctx.with_scores(a=np.zeros(6))]
+  np.testing.assert_array_equal(views[2].embeddings(), x[[4, 1]])
+  for v in views:
+    v.logits()
+  ctx.embeddings()
+  assert len(calls) == 1

@@ -59,19 +59,11 @@ PROVIDES = (base.LOGITS, base.EMBEDDINGS, base.MODEL, base.QUERY, base.CHOSEN)
 def check_config(config):
   """Validates names and sizes that do not need the data."""
   config_check.check_keys(config, TOP_KEYS, 'config')
-  # config.al.<entry> holds that entry's options.
-  entries = tuple(config.al.strategies)
-  config_check.check_keys(
-      config.al, AL_KEYS + entries + tuple(strategies.names()), 'config.al')
   config_check.check_keys(config.train, train.TRAIN_KEYS, 'config.train')
   config_check.check_keys(config.input, sources.INPUT_KEYS, 'config.input')
-  if not entries or len(set(entries)) != len(entries):
-    raise ValueError(f'config.al.strategies={entries} must name at least one '
-                     'strategy, each once.')
-  for entry in entries:
-    strategies.check_entry(entry, config.al, 'active', PROVIDES, 'config.al')
-  for name in set(config.al.keys()) & set(strategies.names()) - set(entries):
-    strategies.get(name, config.al, 'config.al')  # Unused, but typo-free.
+  # config.al.<entry> holds that entry's options.
+  strategies.check_section(config.al, 'strategies', AL_KEYS, 'active',
+                           PROVIDES, 'config.al')
   if config.al.get('retrain', 'scratch') not in RETRAIN:
     raise ValueError(f'Unknown config.al.retrain {config.al.retrain!r}; '
                      f'valid: {RETRAIN}.')
@@ -136,8 +128,9 @@ def _seed_ledger(oracle, n_seed: int, key) -> ledger_lib.Ledger:
       0, idx, labels)
 
 
-def _resume(run_dir: str, config) -> tuple[ledger_lib.Ledger | None, list]:
-  """Reads the ledger and the complete metrics rows of an earlier run."""
+def _resume(run_dir: str) -> tuple[ledger_lib.Ledger | None, list]:
+  """Reads the ledger and the complete metrics rows of an earlier run (the
+  config it ran with was checked by `rundir.check_resume`)."""
   path = os.path.join(run_dir, 'ledger.npz')
   if not os.path.exists(path):
     return None, []
@@ -149,11 +142,6 @@ def _resume(run_dir: str, config) -> tuple[ledger_lib.Ledger | None, list]:
         'bought so far and is left untouched: put a good copy in its place '
         f'(a backup, or {path}.tmp if an interrupted save left one) and '
         'rerun, or start in a new --workdir.') from e
-  n_seed = int(np.sum(ledger.rounds == 0))
-  if n_seed != config.al.seed_examples:
-    raise ValueError(
-        f'{run_dir} holds a run with {n_seed} seed labels, but the config asks '
-        f'for seed_examples={config.al.seed_examples}: use a new --workdir.')
   rows = report.read_metrics(run_dir)
   done = list(itertools.takewhile(lambda ir: ir[1]['round'] == ir[0],
                                   enumerate(rows)))
@@ -175,7 +163,7 @@ def run_one(config, ds, pool: Pool, model, mesh, name: str, seed: int,
   finetune = al.get('retrain', 'scratch') == 'finetune'
   predict_bs = config.train.get('predict_batch_size', 1024)
 
-  ledger, rows = _resume(run_dir, config)
+  ledger, rows = _resume(run_dir)
   if ledger is None:
     ledger = _seed_ledger(oracle, al.seed_examples, k_seed)
     ledger.save(ledger_path)
@@ -190,8 +178,8 @@ def run_one(config, ds, pool: Pool, model, mesh, name: str, seed: int,
     """Round r's selection with model `state`: buys round r + 1's labels;
     returns the seconds it took."""
     nonlocal ledger, strategy_state
-    purchases = Purchases(ledger, ledger_path, oracle, r + 1)
-    ctx = purchases.context(pool, ledger.upto(r), state, ds, functools.partial(
+    purchases = Purchases(pool, ledger, ledger_path, r + 1)
+    ctx = purchases.context(ledger.upto(r), state, ds, functools.partial(
         train.predict, mesh=mesh, batch_size=predict_bs), mesh)
     t0 = time.perf_counter()
     if not os.path.exists(state_path):

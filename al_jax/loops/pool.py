@@ -49,16 +49,13 @@ class Pool(NamedTuple):
   def training_labels(self, ds: sources.Dataset, bought: ledger_lib.Ledger):
     """(y, idx, w): [N] (or [N, C]) labels known so far, -1 where unknown,
     the [M] examples that carry at least one known label and their [M]
-    training weights (None when all are 1)."""
+    training weights (None when all are 1; pairs are never weighted, see
+    `Purchases.close`)."""
     known = np.full(ds.y_train.shape, -1, ds.y_train.dtype)
-    weighted = bool(np.any(bought.weights != 1))
     if self.pairs is None:
+      weighted = bool(np.any(bought.weights != 1))
       known[bought.indices] = bought.labels
       return known, bought.indices, bought.weights if weighted else None
-    if weighted:
-      raise ValueError('Weighted selections are not supported on multi-label '
-                       'pools (a weight would be per pair, training is per '
-                       'image).')
     images = self.pairs.image[bought.indices]
     known[images, self.pairs.cls[bought.indices]] = bought.labels
     return known, np.unique(images), None
@@ -74,10 +71,10 @@ class Purchases:
   `query` in the middle of a selection (so a crash keeps them; a rerun
   reuses them without buying again), then the selection's own (`close`)."""
 
-  def __init__(self, ledger: ledger_lib.Ledger, path: str, oracle,
+  def __init__(self, pool: Pool, ledger: ledger_lib.Ledger, path: str,
                round_: int):
-    self.ledger, self.path, self.oracle, self.round = (ledger, path, oracle,
-                                                       round_)
+    self.pool, self.ledger, self.path, self.round = pool, ledger, path, round_
+    self.oracle = ledger_lib.Oracle(pool.hidden)
 
   def query(self, idx: np.ndarray) -> np.ndarray:
     new = idx[self.ledger.position(idx) < 0]
@@ -87,9 +84,10 @@ class Purchases:
       self.ledger.save(self.path)
     return self.ledger.labels[self.ledger.position(idx)]
 
-  def context(self, pool: Pool, bought: ledger_lib.Ledger, state, ds,
-              predict, mesh) -> base.Context:
+  def context(self, bought: ledger_lib.Ledger, state, ds, predict,
+              mesh) -> base.Context:
     """What the selection of round `self.round - 1` may see."""
+    pool = self.pool
     labeled = bought.labeled_mask(pool.size)
     labels = np.full(pool.size, -1, pool.hidden.dtype)
     labels[bought.indices] = bought.labels
@@ -102,7 +100,16 @@ class Purchases:
 
   def close(self, selection: base.Selection) -> ledger_lib.Ledger:
     """Buys the selection's labels not bought yet, sets its weights, marks
-    the round complete and saves the ledger."""
+    the round complete and saves the ledger.
+
+    Raises:
+      ValueError: weights on a multi-label pool (a weight would be per pair,
+        training is per image), before anything is bought.
+    """
+    if selection.weights is not None and self.pool.pairs is not None:
+      raise ValueError('Weighted selections are not supported on multi-label '
+                       'pools (a weight would be per pair, training is per '
+                       'image).')
     idx = np.asarray(selection.indices, np.int64)
     new = idx[self.ledger.position(idx) < 0]
     ledger = self.ledger.add(self.round, new, self.oracle.reveal(new))

@@ -68,19 +68,11 @@ PROVIDES = base.NEEDS
 def check_config(config):
   """Validates names, options and fractions before any work starts."""
   config_check.check_keys(config, TOP_KEYS, 'config')
-  cfg = config.subset
-  entries = tuple(cfg.methods)
-  config_check.check_keys(
-      cfg, SUBSET_KEYS + entries + tuple(strategies.names()), 'config.subset')
   config_check.check_keys(config.train, train.TRAIN_KEYS, 'config.train')
   config_check.check_keys(config.input, sources.INPUT_KEYS, 'config.input')
-  if not entries or len(set(entries)) != len(entries):
-    raise ValueError(f'config.subset.methods={entries} must name at least one '
-                     'method, each once.')
-  for entry in entries:
-    strategies.check_entry(entry, cfg, 'subset', PROVIDES, 'config.subset')
-  for name in set(cfg.keys()) & set(strategies.names()) - set(entries):
-    strategies.get(name, cfg, 'config.subset')  # Unused, but typo-free.
+  cfg = config.subset
+  strategies.check_section(cfg, 'methods', SUBSET_KEYS, 'subset', PROVIDES,
+                           'config.subset')
   for f in cfg.fractions:
     if not 0 < f <= 1:
       raise ValueError(f'config.subset.fractions: {f} is not in (0, 1].')

@@ -147,6 +147,28 @@ def check_entry(entry: str, parent, job: str, provides, where: str):
     raise ValueError(f'{where}.{entry}: {name} {text}.')
 
 
+def check_section(section, list_key: str, fixed_keys, job: str, provides,
+                  where: str):
+  """Checks a job's section of entries (``config.al``, ``config.subset``)
+  before any data loads: its keys, its list of entries (each named once),
+  every entry (`check_entry`) and every unused method section (typo-free).
+
+  Args:
+    list_key: the key listing the entries ('strategies', 'methods').
+    fixed_keys: the job's own keys of the section.
+  """
+  entries = tuple(section[list_key])
+  config_check.check_keys(section, tuple(fixed_keys) + entries +
+                          tuple(names()), where)
+  if not entries or len(set(entries)) != len(entries):
+    raise ValueError(f'{where}.{list_key}={entries} must name at least one '
+                     'method, each once.')
+  for entry in entries:
+    check_entry(entry, section, job, provides, where)
+  for name in set(section.keys()) & set(names()) - set(entries):
+    get(name, section, where)
+
+
 def options(method: str, **overrides) -> ml_collections.ConfigDict:
   """A config section running `method`, holding every option at its default
   (unset ones as typed placeholders) so that command-line overrides such as
@@ -167,5 +189,5 @@ def options(method: str, **overrides) -> ml_collections.ConfigDict:
 
 
 __all__ = ['Context', 'Selection', 'Strategy', 'REGISTRY', 'ALIASES', 'get',
-           'options', 'check_entry', 'module', 'names', 'needs', 'defaults',
-           'method_of']
+           'options', 'check_entry', 'check_section', 'module', 'names',
+           'needs', 'defaults', 'method_of']

@@ -101,7 +101,8 @@ class Context:
     self.mesh = mesh
     self.round = round_
     self.pairs = pairs
-    self._outputs_fn = outputs
+    self._outputs_fn = (None if outputs is None else
+                        lambda: _finite_outputs(outputs(), round_))
     self._outputs = None
     self._scores = dict(scores or {})
     self._model_fn = model
@@ -136,21 +137,8 @@ class Context:
       if self._outputs_fn is None:
         raise ValueError('This selection needs model outputs (logits or '
                          'embeddings), and none were given.')
-      outputs = self._outputs_fn()
-      for what, value in zip(('logits', 'embeddings'), outputs):
-        if value is None:
-          continue
-        bad = ~np.isfinite(np.asarray(value)).reshape(len(value), -1).all(1)
-        if bad.any():
-          raise ValueError(
-              f'The round-{self.round} model gives non-finite {what} on '
-              f'{bad.sum()} pool examples (e.g. rows '
-              f'{np.flatnonzero(bad)[:5].tolist()}): training diverged? '
-              'Lower train.learning_rate; bought labels are kept, and a rerun '
-              'resumes from them.')
-      self._outputs = outputs
+      self._outputs = self._outputs_fn()
     return self._outputs
-
   def _output(self, i: int, what: str) -> np.ndarray:
     value = self._model_outputs()[i]
     if value is None:
@@ -226,10 +214,11 @@ class Context:
       # Items are pairs; model outputs stay per image.
       out.pairs = PairPool(self.pairs.image[rows], self.pairs.cls[rows],
                            self.pairs.num_images)
-    elif rows is not None:
-      out._outputs = None
-      out._outputs_fn = (None if self._outputs_fn is None else
-                         lambda: tuple(take(a) for a in self._model_outputs()))
+    if self._outputs_fn is not None:  # Computed once, by the root context.
+      sliced = rows is not None and self.pairs is None
+      out._outputs = None if sliced else self._outputs
+      out._outputs_fn = ((lambda: tuple(take(a) for a in self._model_outputs()))
+                         if sliced else self._model_outputs)
     if self._query_fn is not None:  # Purchases go through the parent.
       out._query_fn = (self.query if rows is None else
                        lambda idx: self.query(np.asarray(rows)[idx]))
@@ -259,6 +248,21 @@ class Context:
   def with_scores(self, **scores) -> 'Context':
     """The same pool with extra [N] scores (e.g. image-level margins)."""
     return self._derive(None, _scores={**self._scores, **scores})
+
+
+def _finite_outputs(outputs, round_: int):
+  """`outputs` (logits, embeddings; either may be None), checked finite."""
+  for what, value in zip(('logits', 'embeddings'), outputs):
+    if value is None:
+      continue
+    bad = ~np.isfinite(np.asarray(value)).reshape(len(value), -1).all(1)
+    if bad.any():
+      raise ValueError(
+          f'The round-{round_} model gives non-finite {what} on {bad.sum()} '
+          f'pool examples (e.g. rows {np.flatnonzero(bad)[:5].tolist()}): '
+          'training diverged? Lower train.learning_rate; bought labels are '
+          'kept, and a rerun resumes from them.')
+  return outputs
 
 
 def merge_duplicates(selection: Selection) -> Selection:
