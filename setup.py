@@ -26,8 +26,8 @@ setuptools.setup(
         'tqdm',
     ],
     extras_require={
-        'test': ['apricot-select', 'chex', 'ipykernel', 'nbclient', 'nbformat',
-                 'pytest'],
+        'test': ['apricot-select', 'chex', 'fastcluster', 'ipykernel',
+                 'nbclient', 'nbformat', 'pytest'],
         # The peers the benchmarks in experiments/ measure against.
         'bench': ['apricot-select', 'faiss-cpu', 'fastcluster'],
     },

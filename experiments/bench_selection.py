@@ -324,18 +324,17 @@ def _prepare(spec, data):
       return seconds, picks, extra
     return None, run, None
   if m in ('kmeanspp_sklearn', 'badge_sklearn'):
-    from sklearn.cluster import kmeans_plusplus  # pylint: disable=g-import-not-at-top
+    from third_party import sklearn_peers  # pylint: disable=g-import-not-at-top
     x, labeled, logits = data
     if m == 'kmeanspp_sklearn':
-      fn = lambda k: kmeans_plusplus(x, k, random_state=0, n_local_trials=1)[1]
+      fn = lambda k: sklearn_peers.d2_seeding(x, k)
     else:
       rows = np.flatnonzero(~labeled)[:spec.get('n_sub') or None]
 
       def fn(k):  # Materialization is part of the peer's cost.
         p = badge_factors_numpy(logits[rows])
         g = (p[:, :, None] * x[rows, None, :]).reshape(len(rows), -1)
-        return rows[kmeans_plusplus(g, k, random_state=0,
-                                    n_local_trials=1)[1]]
+        return rows[sklearn_peers.d2_seeding(g, k)]
 
     def run():
       extra = {}
@@ -362,21 +361,15 @@ def _prepare(spec, data):
 
 
 def _hac(m, x, eps):
+  if m in ('hac_scipy', 'hac_fastcluster'):
+    from third_party import hac_peers  # pylint: disable=g-import-not-at-top
+    return hac_peers.average_clusters(x, eps, library=m[len('hac_'):])
   import warnings  # pylint: disable=g-import-not-at-top
-  from scipy.cluster import hierarchy  # pylint: disable=g-import-not-at-top
+  from al_jax.kernels import hac  # pylint: disable=g-import-not-at-top
   with warnings.catch_warnings():
     warnings.simplefilter('ignore')
-    if m == 'hac_scipy':
-      return hierarchy.fcluster(hierarchy.linkage(x, 'average'), eps,
-                                'distance')
-    if m == 'hac_fastcluster':
-      import fastcluster  # pylint: disable=g-import-not-at-top
-      return hierarchy.fcluster(fastcluster.linkage(x, 'average'), eps,
-                                'distance')
     if m == 'hac_ours_exact':
-      from al_jax.kernels import hac  # pylint: disable=g-import-not-at-top
       return hac.hac_average(x, eps)
-    from al_jax.kernels import hac  # pylint: disable=g-import-not-at-top
     return hac.hac_multiround(x, eps, k=10)
 
 
@@ -410,21 +403,18 @@ def _assign_ours_stage(spec, x):
 
 
 def _assign_peer(spec, x):
-  import fastcluster  # pylint: disable=g-import-not-at-top
-  from scipy.cluster import hierarchy  # pylint: disable=g-import-not-at-top
-  from sklearn.metrics import pairwise_distances_argmin_min  # pylint: disable=g-import-not-at-top
+  from third_party import hac_peers, sklearn_peers  # pylint: disable=g-import-not-at-top
   seeds = seed_mask_for(len(x), spec['seed_frac'])
   eps = spec['eps']
   t0 = time.perf_counter()
   sx = x[seeds]
-  seed_labels = hierarchy.fcluster(fastcluster.linkage(sx, 'average'), eps,
-                                   'distance') - 1
+  seed_labels = hac_peers.average_clusters(sx, eps, library='fastcluster')
   n_clusters = int(seed_labels.max()) + 1
   sums = np.zeros((n_clusters, x.shape[1]))
   np.add.at(sums, seed_labels, sx)
   cent = (sums / np.bincount(seed_labels)[:, None]).astype(np.float32)
   t1 = time.perf_counter()
-  idx, dist = pairwise_distances_argmin_min(x[~seeds], cent)
+  idx, dist = sklearn_peers.nearest_centroid(x[~seeds], cent)
   t2 = time.perf_counter()
   far = dist > eps
   labels = np.empty(len(x), np.int64)

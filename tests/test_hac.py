@@ -5,13 +5,13 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy.cluster import hierarchy
 from scipy.spatial.distance import pdist
 from scipy.spatial.distance import squareform
 from sklearn.metrics import adjusted_rand_score
 
 from al_jax.kernels import hac
 from al_jax.kernels import knn
+from third_party import hac_peers
 
 
 def _mixture(n, d, n_centers, spread=3.0, seed=0):
@@ -23,20 +23,22 @@ def _mixture(n, d, n_centers, spread=3.0, seed=0):
 
 
 def _scipy_cut(x, eps, metric='euclidean'):
-  z = hierarchy.linkage(pdist(np.asarray(x, np.float64), metric), 'average')
-  return hac.canonical_labels(hierarchy.fcluster(z, eps, 'distance')), z
+  z = hac_peers.average_linkage(x, metric)
+  return hac_peers.cut(z, eps), z
 
 
-@pytest.mark.parametrize('n,d,seed', [(60, 2, 0), (400, 8, 1), (1500, 32, 2)])
-def test_exact_equals_scipy(n, d, seed):
+@pytest.mark.parametrize('n,d,seed,library', [
+    (60, 2, 0, 'scipy'), (400, 8, 1, 'scipy'), (1500, 32, 2, 'scipy'),
+    (400, 8, 1, 'fastcluster')])
+def test_exact_equals_peer(n, d, seed, library):
   x = np.random.default_rng(seed).normal(size=(n, d))
-  z = hierarchy.linkage(x, 'average')
+  z = hac_peers.average_linkage(x, library=library)
   heights = np.sort(z[:, 2])
   for q in (0.05, 0.5, 0.9, 0.99):
     # Midway between two merge heights: no cut sits on a rounding boundary.
     i = int(q * (n - 2))
     eps = float(heights[i] + heights[i + 1]) / 2
-    want = hac.canonical_labels(hierarchy.fcluster(z, eps, 'distance'))
+    want = hac_peers.cut(z, eps)
     with warnings.catch_warnings():
       warnings.simplefilter('ignore')  # q=0.99 may leave one giant cluster.
       got = hac.hac_average(x, eps)
@@ -45,7 +47,7 @@ def test_exact_equals_scipy(n, d, seed):
 
 def test_linkage_heights_equal_scipy():
   x = np.random.default_rng(3).normal(size=(700, 16))
-  z = hierarchy.linkage(x, 'average')
+  z = hac_peers.average_linkage(x)
   np.testing.assert_allclose(hac.average_linkage_heights(x), np.sort(z[:, 2]),
                              rtol=1e-12)
 
@@ -68,12 +70,12 @@ def test_multiround_complete_graph_is_exact_rms_linkage():
   # With every pair an edge, one round is exact HAC under the RMS linkage
   # sqrt(mean ||a - b||^2) = scipy 'average' on squared distances.
   x = np.random.default_rng(5).normal(size=(300, 6)).astype(np.float32)
-  z = hierarchy.linkage(pdist(x.astype(np.float64), 'sqeuclidean'), 'average')
+  z = hac_peers.average_linkage(x, 'sqeuclidean')
   heights = np.sort(z[:, 2])
   for q in (0.2, 0.6, 0.9):
     i = int(q * 298)
     eps = float(np.sqrt((heights[i] + heights[i + 1]) / 2))
-    want = hac.canonical_labels(hierarchy.fcluster(z, eps**2, 'distance'))
+    want = hac_peers.cut(z, eps**2)
     got = hac.hac_multiround(x, eps, k=299, tau=np.inf, rounds=1)
     assert adjusted_rand_score(want, got) == 1.0
 
