@@ -6,6 +6,14 @@ adamw) [sgd], ``learning_rate`` [0.1], ``momentum`` [0.9, momentum only],
 step | exponential) [constant], ``warmup_steps`` [0], ``decay_boundaries``
 (fractions of the total steps, step schedule) [(0.5, 0.75)],
 ``decay_factor`` [0.1], ``decay_every_steps`` (exponential schedule) [1000].
+
+Which step a schedule reads: 'constant' and 'exponential' are functions of
+the model's *global* step (`global_schedule`), so a model fine-tuned over
+active-learning rounds, or started from a pre-trained checkpoint, continues
+its decay where it left off (paper 000 section 3.2 decays every 5e8 examples
+of the whole run, pre-training included: a per-round restart would never
+reach the first decay). 'cosine' and 'step' are defined over one `fit`'s
+length, so they restart with every fit.
 """
 
 import functools
@@ -14,6 +22,38 @@ import optax
 
 OPTIMIZERS = ('sgd', 'momentum', 'adam', 'adamw')
 SCHEDULES = ('constant', 'cosine', 'step', 'exponential')
+GLOBAL_SCHEDULES = ('constant', 'exponential')
+# Options each choice reads; setting one the chosen optimizer or schedule
+# ignores is a config error (it would mislead the reader of the config).
+_OPTIMIZER_OPTIONS = {'momentum': ('momentum',), 'nesterov': ('momentum',)}
+_SCHEDULE_OPTIONS = {'decay_boundaries': ('step',),
+                     'decay_factor': ('step', 'exponential'),
+                     'decay_every_steps': ('exponential',)}
+
+
+def check(cfg):
+  """Raises ValueError for an unknown optimizer or schedule, or an option
+  that the chosen one ignores (e.g. momentum with optimizer='sgd')."""
+  name = cfg.get('optimizer', 'sgd')
+  schedule = cfg.get('schedule', 'constant')
+  if name not in OPTIMIZERS:
+    raise ValueError(f'Unknown train.optimizer {name!r}; valid: {OPTIMIZERS}.')
+  if schedule not in SCHEDULES:
+    raise ValueError(f'Unknown train.schedule {schedule!r}; valid: '
+                     f'{SCHEDULES}.')
+  for options, chosen, what in ((_OPTIMIZER_OPTIONS, name, 'optimizer'),
+                                (_SCHEDULE_OPTIONS, schedule, 'schedule')):
+    for option, readers in options.items():
+      if cfg.get(option) is not None and chosen not in readers:
+        raise ValueError(
+            f'train.{option} is set but train.{what}={chosen!r} ignores it '
+            f'(read only by {what} {" / ".join(readers)}): remove it or '
+            f'change train.{what}.')
+
+
+def global_schedule(cfg) -> bool:
+  """Whether the schedule reads the model's global step (see module doc)."""
+  return cfg.get('schedule', 'constant') in GLOBAL_SCHEDULES
 
 
 def make_schedule(cfg, total_steps: int) -> optax.Schedule:

@@ -9,13 +9,15 @@ import pytest
 from al_jax import models
 from al_jax.input import tfds_source
 from al_jax.loops import active
+from al_jax.loops import pretrain
 from al_jax.loops import subset as subset_loop
 from conftest import ROOT, load_config
 
 CONFIGS = [('digits', None), ('mnist5k', None), ('mnist5k', 'quick'),
            ('mnist5k_cm', None), ('cifar10_cm', None), ('cifar100_cm', None),
            ('svhn_cm', None), ('openimages_cm', None), ('openimages_cm', '1m'),
-           ('openimages_cm', 'npz'), ('openimages_cm', 'synthetic')]
+           ('openimages_cm', 'npz'), ('openimages_cm', 'synthetic'),
+           ('openimages_pretrain', None)]
 
 
 SUBSET_CONFIGS = [('digits_boss', None), ('mnist5k_boss', None),
@@ -28,7 +30,7 @@ SUBSET_CONFIGS = [('digits_boss', None), ('mnist5k_boss', None),
 @pytest.mark.parametrize('name, arg', CONFIGS + SUBSET_CONFIGS)
 def test_config_is_valid(name, arg):
   config = load_config(name, arg)
-  loop = subset_loop if config.job == 'subset' else active
+  loop = {'subset': subset_loop, 'pretrain': pretrain}.get(config.job, active)
   loop.check_config(config)
   models.from_config(config.model, 10)
 
@@ -48,6 +50,19 @@ def test_paper_settings():
   assert oi.model.embedding_dim == 128 and oi.al.retrain == 'finetune'
   with pytest.raises(ValueError, match='10m'):
     load_config('openimages_cm', '10m')
+  assert 'momentum' not in oi.train  # Plain SGD (section 3.2).
+  pre = load_config('openimages_pretrain')
+  assert (pre.job, pre.input.train_split, pre.train.steps) == (
+      'pretrain', 'validation', 150_000)
+
+
+def test_synthetic_open_images_margin_filter_acts():
+  """k_m = 10 k_t images is at most half the pool images, so Cluster-Margin
+  filters by margin before it clusters (audit r6)."""
+  config = load_config('openimages_cm', 'synthetic')
+  images = config.input.num_examples * (1 - config.input.test_fraction)
+  k_m = config.al.cluster_margin.margin_factor * config.al.budget_examples
+  assert k_m <= images / 2
 
 
 @pytest.mark.parametrize('name, arg', [('cifar10_cm', None),

@@ -59,3 +59,20 @@ def test_within_cluster_choice_is_uniform():
 def test_k_larger_than_candidates_raises():
   with pytest.raises(ValueError, match='exceeds'):
     round_robin(np.zeros(3, int), 4, jax.random.key(0))
+
+
+def test_given_sizes_order_the_clusters():
+  # By candidate counts cluster 5 (4 candidates) comes last; by the given
+  # pool sizes it is the smallest and is visited first on every pass.
+  clusters = np.array([5, 3, 5, 7, 5, 3, 5])
+  pool_sizes = {5: 4, 3: 9, 7: 20}
+  sizes = np.array([pool_sizes[c] for c in clusters])
+  for k in (1, 3, 7):
+    pos = round_robin(clusters, k, jax.random.key(k), sizes)
+    order = [5, 3, 7]
+    members = {c: [p for p in pos.tolist() if clusters[p] == c] +
+               [p for p in range(7) if clusters[p] == c and p not in pos]
+               for c in order}
+    assert pos.tolist() == naive_round_robin(clusters, k, order, members)
+  assert clusters[round_robin(clusters, 4, jax.random.key(0), sizes)
+                  ].tolist() == [5, 3, 7, 5]

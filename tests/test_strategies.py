@@ -1,5 +1,8 @@
 """Random and Margin strategies, the registry and selection checks."""
 
+import functools
+import inspect
+
 import jax
 import ml_collections
 import numpy as np
@@ -11,6 +14,7 @@ from al_jax import strategies
 from al_jax.loops import active
 from al_jax.scores import uncertainty
 from al_jax.strategies import base
+from al_jax.strategies import cluster_margin
 from conftest import active_ctx, same_on_eight_devices
 
 
@@ -180,3 +184,52 @@ def test_cluster_margin_rejects_km_below_kt():
   with pytest.raises(ValueError, match='k_t <= k_m'):
     strategies.get('cluster_margin', ml_collections.ConfigDict(
         {'cluster_margin': {'margin_factor': 0.5}}))
+
+
+def test_cluster_margin_km_is_exact_decimal():
+  assert cluster_margin.margin_pool_size(1.1, 100) == 110  # float: 111
+  assert cluster_margin.margin_pool_size(1.25, 100) == 125
+  assert cluster_margin.margin_pool_size(10.0, 1000) == 10_000
+  assert cluster_margin.margin_pool_size(1.3, 7) == 10  # ceil(9.1)
+
+
+def test_cluster_margin_orders_by_pool_cluster_size():
+  """One low-margin candidate per cluster: by pool size the two singleton
+  clusters of the pool come first; by candidate count all four tie."""
+  rng = np.random.default_rng(1)
+  centers = np.array([[0, 0], [100, 0], [0, 100], [100, 100]], np.float32)
+  sizes = [1, 1, 40, 40]
+  emb = np.concatenate([c + rng.normal(size=(s, 2)) for c, s in
+                        zip(centers, sizes)]).astype(np.float32)
+  starts = np.cumsum([0] + sizes[:-1])
+  logits = np.tile([[5.0, 0.0]], (len(emb), 1)).astype(np.float32)
+  logits[starts, 1] = 4.9  # The 4 lowest margins, one per cluster.
+  ctx = active_ctx(np.zeros(len(emb), bool), -np.ones(len(emb), int), 2,
+                   lambda: (logits, emb), sharding.make_mesh())
+  firsts = {}
+  for order in cluster_margin.ORDERS:
+    strat = strategies.get('cluster_margin', margin_factor=2.0, eps=10.0,
+                           order_by=order)
+    clusters = strat.init(ctx)
+    firsts[order] = {tuple(sorted(strat.select(
+        clusters, ctx, 2, jax.random.key(i))[0].indices.tolist()))
+                     for i in range(20)}
+  assert firsts['pool'] == {(0, 1)}
+  assert len(firsts['candidates']) > 1  # A coin toss among the four.
+
+
+def test_cluster_margin_knn_k_reaches_the_seed_hac_of_assign(monkeypatch):
+  from al_jax.kernels.hac import exact, multiround  # pylint: disable=g-import-not-at-top
+  seen = []
+  for name in ('hac_multiround', 'eps_for_average_size_multiround'):
+    real = getattr(multiround, name)
+    monkeypatch.setattr(multiround, name, functools.partial(
+        lambda real, *a, **kw: seen.append(inspect.signature(real).bind(
+            *a, **kw).arguments.get('k')) or real(*a, **kw), real))
+  monkeypatch.setattr(exact, 'MAX_EXACT_POINTS', 10)  # The seeds go multi-round.
+  emb = np.random.default_rng(0).normal(size=(200, 3)).astype(np.float32)
+  labeled = np.zeros(200, bool)
+  labeled[:60] = True
+  cluster_margin.cluster_pool(emb, labeled, hac='assign', eps=None,
+                              target_cluster_size=2.0, eps_c=None, knn_k=5)
+  assert seen and set(seen) == {5}

@@ -550,3 +550,63 @@ def test_restore_missing_path_raises(tmp_path):
   _, state = _mlp_state()
   with pytest.raises(FileNotFoundError):
     train.restore_variables(str(tmp_path.absolute() / 'nothing'), state)
+
+
+def _recorded_rates(monkeypatch):
+  """Records every step at which fit() evaluates its schedule."""
+  seen = []
+  real = optim.make_schedule
+
+  def make(cfg, total):
+    schedule = real(cfg, total)
+    return lambda step: seen.append(int(step)) or schedule(step)
+  monkeypatch.setattr(optim, 'make_schedule', make)
+  return seen
+
+
+def test_global_schedules_continue_across_fits_and_checkpoints(
+    mesh, tmp_path, monkeypatch):
+  """Paper 000's decay every 5e8 examples spans the whole run: fine-tuning
+  (and an init checkpoint) continue the step count; cosine restarts."""
+  seen = _recorded_rates(monkeypatch)
+  model = get_model('mlp', 3, hidden_sizes=(4,))
+  x, y = _features(8), np.arange(8) % 3
+  cfg = _cfg(batch_size=4, steps=3, learning_rate=0.1,
+             schedule='exponential', decay_every_steps=4, decay_factor=0.5)
+  state = train.fit(cfg, model, x, y, np.arange(8), jax.random.key(0), mesh)
+  state = train.fit(cfg, model, x, y, np.arange(8), jax.random.key(1), mesh,
+                    state=state)
+  assert seen == [0, 1, 2, 3, 4, 5] and int(state.step) == 6
+  path = str(tmp_path.absolute() / 'pretrained')
+  train.save_variables(path, state)
+  seen.clear()
+  cfg.init_checkpoint = path
+  train.fit(cfg, model, x, y, np.arange(8), jax.random.key(2), mesh)
+  assert seen == [6, 7, 8]
+  seen.clear()
+  cfg.schedule, cfg.decay_every_steps, cfg.decay_factor = 'cosine', None, None
+  train.fit(cfg, model, x, y, np.arange(8), jax.random.key(2), mesh,
+            state=state)
+  assert seen == [0, 1, 2]
+
+
+@pytest.mark.parametrize('cfg,match', [
+    (dict(optimizer='sgd', momentum=0.9), r'momentum.*optimizer=.sgd'),
+    (dict(optimizer='adam', nesterov=True), 'nesterov'),
+    (dict(schedule='cosine', decay_factor=0.1), r'decay_factor.*cosine'),
+    (dict(schedule='step', decay_every_steps=10), 'decay_every_steps'),
+    (dict(schedule='exponential', decay_boundaries=(0.5,)),
+     'decay_boundaries'),
+    (dict(optimizer='lamb'), 'Unknown train.optimizer'),
+])
+def test_ignored_or_unknown_options_are_config_errors(cfg, match):
+  with pytest.raises(ValueError, match=match):
+    train.check_config(_cfg(**cfg))
+
+
+def test_options_the_choice_reads_pass():
+  train.check_config(_cfg(optimizer='momentum', momentum=0.9, nesterov=True,
+                          schedule='step', decay_boundaries=(0.5,),
+                          decay_factor=0.1))
+  train.check_config(_cfg(optimizer='sgd', schedule='exponential',
+                          decay_every_steps=5, decay_factor=0.5))

@@ -59,7 +59,7 @@ PROVIDES = (base.LOGITS, base.EMBEDDINGS, base.MODEL, base.QUERY, base.CHOSEN)
 def check_config(config):
   """Validates names and sizes that do not need the data."""
   config_check.check_keys(config, TOP_KEYS, 'config')
-  config_check.check_keys(config.train, train.TRAIN_KEYS, 'config.train')
+  train.check_config(config.train)
   config_check.check_keys(config.input, sources.INPUT_KEYS, 'config.input')
   # config.al.<entry> holds that entry's options.
   strategies.check_section(config.al, 'strategies', AL_KEYS, 'active',

@@ -68,7 +68,7 @@ PROVIDES = base.NEEDS
 def check_config(config):
   """Validates names, options and fractions before any work starts."""
   config_check.check_keys(config, TOP_KEYS, 'config')
-  config_check.check_keys(config.train, train.TRAIN_KEYS, 'config.train')
+  train.check_config(config.train)
   config_check.check_keys(config.input, sources.INPUT_KEYS, 'config.input')
   cfg = config.subset
   strategies.check_section(cfg, 'methods', SUBSET_KEYS, 'subset', PROVIDES,
