@@ -11,6 +11,7 @@ setuptools.setup(
     install_requires=[
         'absl-py',
         'flax>=0.10',
+        'h5py',  # keras' VGG-16 ImageNet weights (al_jax/models/keras_vgg16).
         'importlib_resources',  # tensorflow-datasets needs it without TF.
         'jax>=0.5',
         'matplotlib',

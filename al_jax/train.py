@@ -19,6 +19,7 @@ import optax
 import orbax.checkpoint as ocp
 from flax.training import train_state
 
+from al_jax import config_check
 from al_jax import optim
 from al_jax import sharding
 from al_jax.input import preprocess
@@ -28,6 +29,13 @@ TRAIN_KEYS = frozenset({
     'schedule', 'warmup_steps', 'decay_boundaries', 'decay_factor',
     'decay_every_steps', 'batch_size', 'epochs', 'steps', 'crop_padding',
     'flip', 'init_checkpoint', 'predict_batch_size', 'retrain'})
+
+
+def check_config(cfg):
+  """Validates ``config.train``: known keys, and no option that the chosen
+  optimizer or schedule ignores (`optim.check`)."""
+  config_check.check_keys(cfg, TRAIN_KEYS, 'config.train')
+  optim.check(cfg)
 
 
 class TrainState(train_state.TrainState):
@@ -159,8 +167,9 @@ def fit(cfg, model: nn.Module, x: np.ndarray, y: np.ndarray,
     idx: [L] pool indices to train on.
     key: PRNG key (initialization when `state` is None, order, dropout).
     mesh: device mesh; batches are sharded over ``data``.
-    state: state to fine-tune from (a fresh optimizer state is made), or None
-      to initialize (from ``cfg.init_checkpoint`` when set).
+    state: state to fine-tune from (a fresh optimizer state is made; its
+      step count carries on, see `optim.global_schedule`), or None to
+      initialize (from ``cfg.init_checkpoint`` when set, with its step).
     weights: optional [L] per-example weights (e.g. coreset weights).
     progress: optional callback(step, loss) called every 50 steps.
     on_batch: optional callback(step, rows, epochs, outputs) called after
@@ -184,10 +193,15 @@ def fit(cfg, model: nn.Module, x: np.ndarray, y: np.ndarray,
   k_init, k_order, k_steps = jax.random.split(key, 3)
   if state is None:
     state = create_state(model, x.shape[1:], tx, k_init)
-    if cfg.get('init_checkpoint'):
+    if str(cfg.get('init_checkpoint')).endswith('.h5'):  # keras VGG-16.
+      from al_jax.models import keras_vgg16  # pylint: disable=g-import-not-at-top
+      state = keras_vgg16.restore(cfg.init_checkpoint, state, model)
+    elif cfg.get('init_checkpoint'):
       state = restore_variables(cfg.init_checkpoint, state)
   else:
-    state = state.replace(tx=tx, opt_state=tx.init(state.params), step=0)
+    state = state.replace(tx=tx, opt_state=tx.init(state.params))
+  # The schedule's clock: the global step for schedules of the whole run.
+  start = int(state.step) if optim.global_schedule(cfg) else 0
   # may_alias=False: train_step donates its state, so without a copy the
   # caller's arrays (e.g. the `state` passed in to fine-tune) would be deleted.
   state = jax.device_put(state, sharding.replicated(mesh), may_alias=False)
@@ -199,7 +213,8 @@ def fit(cfg, model: nn.Module, x: np.ndarray, y: np.ndarray,
   for step, pos in enumerate(stream):
     rows = idx[pos]
     batch = sharding.put_batch((x[rows], y[rows], w_all[pos]), mesh)
-    args = (jnp.float32(schedule(step)), jax.random.fold_in(k_steps, step),
+    args = (jnp.float32(schedule(start + step)),
+            jax.random.fold_in(k_steps, step),
             aug)
     if on_batch is None:
       state, loss = train_step(state, *batch, *args)
@@ -265,19 +280,27 @@ def predict(state: TrainState, x: np.ndarray, mesh: jax.sharding.Mesh,
 
 
 def save_variables(path: str, state: TrainState):
-  """Saves params and BatchNorm statistics with orbax (atomic directory)."""
+  """Saves params, BatchNorm statistics and the step count with orbax
+  (atomic directory)."""
   ckpt = ocp.StandardCheckpointer()
-  ckpt.save(path, {'params': state.params, 'batch_stats': state.batch_stats},
-            force=True)
+  ckpt.save(path, {'params': state.params, 'batch_stats': state.batch_stats,
+                   'step': np.asarray(state.step, np.int64)}, force=True)
   ckpt.wait_until_finished()
 
 
 def restore_variables(path: str, state: TrainState) -> TrainState:
-  """Loads params and BatchNorm statistics saved by `save_variables`."""
+  """Loads what `save_variables` saved into `state` (the step count too,
+  where the checkpoint has one: it continues global schedules)."""
+  ckpt = ocp.StandardCheckpointer()
   target = jax.tree.map(np.asarray, {'params': state.params,
                                      'batch_stats': state.batch_stats})
   try:
-    restored = ocp.StandardCheckpointer().restore(path, target)
+    meta = ckpt.metadata(path).item_metadata
+    if meta is None:
+      raise FileNotFoundError(path)
+    if 'step' in meta.tree:
+      target['step'] = np.zeros((), np.int64)
+    restored = ckpt.restore(path, target)
   except FileNotFoundError as e:
     raise FileNotFoundError(f'No model checkpoint at {path!r}.') from e
   except ValueError as e:
@@ -294,4 +317,5 @@ def restore_variables(path: str, state: TrainState) -> TrainState:
     raise ValueError(f'Checkpoint {path!r} does not match the model: '
                      + '; '.join(bad[:5]))
   return state.replace(params=restored['params'],
-                       batch_stats=restored['batch_stats'])
+                       batch_stats=restored['batch_stats'],
+                       step=int(restored.get('step', state.step)))

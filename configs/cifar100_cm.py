@@ -2,10 +2,13 @@
 
   python -m al_jax.main --config=configs/cifar100_cm.py --workdir=DIR
 
-configs/cifar10_cm.py with the 100 fine labels of TFDS `cifar100`. BADGE runs
-on random partitions of the pool (appendix A.1: with one partition it "was
-not able to scale to this dataset"; the paper does not give the count, we use
-the ten of its Figure 4).
+configs/cifar10_cm.py with the 100 fine labels of TFDS `cifar100`: the same
+VGG-16, whose top matches tf-keras (no dropout), and the same way to start
+from keras' ImageNet weights (`train.init_checkpoint` set to the keras .h5
+file, with `model.keras_inputs=True`; see there). BADGE runs on random
+partitions of the pool (appendix A.1: with one partition it "was not able to
+scale to this dataset"; the paper does not give the count, we use the ten of
+its Figure 4).
 """
 
 import os

@@ -3,7 +3,10 @@
   python -m al_jax.main --config=configs/svhn_cm.py --workdir=DIR
 
 configs/cifar10_cm.py on TFDS `svhn_cropped` (73,257 train, 26,032 test
-digits; the `extra` split is not used).
+digits; the `extra` split is not used): the same VGG-16, whose top matches
+tf-keras (no dropout), and the same way to start from keras' ImageNet weights
+(`train.init_checkpoint` set to the keras .h5 file, with
+`model.keras_inputs=True`; see there).
 """
 
 import os

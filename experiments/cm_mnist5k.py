@@ -32,8 +32,9 @@ def load_config(seeds):
   return config
 
 
-def per_seed(config, workdir):
-  """{strategy: {'labels': [R], 'acc': [S, R], 'sel': [S, R - 1]}}."""
+def per_seed(config, workdir, metric=METRIC):
+  """{strategy: {'labels': [R], 'acc': [S, R], 'sel': [S, R - 1]}}: `acc`
+  holds `metric`."""
   from al_jax import report  # pylint: disable=g-import-not-at-top
   out = {}
   for name in config.al.strategies:
@@ -44,7 +45,7 @@ def per_seed(config, workdir):
     assert all([row['labels'] for row in r[:n]] == labels for r in rows)
     out[name] = {
         'labels': labels,
-        'acc': [[row[METRIC] for row in r[:n]] for r in rows],
+        'acc': [[row[metric] for row in r[:n]] for r in rows],
         'sel': [[row['selection_seconds'] for row in r[:n]
                  if row['selection_seconds'] is not None] for r in rows]}
   return out

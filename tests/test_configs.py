@@ -17,7 +17,8 @@ CONFIGS = [('digits', None), ('mnist5k', None), ('mnist5k', 'quick'),
            ('mnist5k_cm', None), ('cifar10_cm', None), ('cifar100_cm', None),
            ('svhn_cm', None), ('openimages_cm', None), ('openimages_cm', '1m'),
            ('openimages_cm', 'npz'), ('openimages_cm', 'synthetic'),
-           ('openimages_pretrain', None)]
+           ('openimages_cm', 'v6'), ('openimages_pretrain', None),
+           ('openimages_pretrain', 'v6')]
 
 
 SUBSET_CONFIGS = [('digits_boss', None), ('mnist5k_boss', None),
@@ -50,6 +51,8 @@ def test_paper_settings():
   assert oi.model.embedding_dim == 128 and oi.al.retrain == 'finetune'
   with pytest.raises(ValueError, match='10m'):
     load_config('openimages_cm', '10m')
+  assert load_config('openimages_cm', 'v6').input.source.startswith(
+      'openimages_v6:')
   assert 'momentum' not in oi.train  # Plain SGD (section 3.2).
   pre = load_config('openimages_pretrain')
   assert (pre.job, pre.input.train_split, pre.train.steps) == (
@@ -73,6 +76,15 @@ def test_missing_tfds_data_stops_at_once(name, arg, tmp_path):
   config.input.data_dir = str(tmp_path / 'tfds')
   start = time.monotonic()
   with pytest.raises(tfds_source.DatasetNotPreparedError, match='tfds build'):
+    active.run(config, str(tmp_path / 'run'))
+  assert time.monotonic() - start < 10
+
+
+def test_missing_open_images_v6_stops_at_once(tmp_path):
+  config = load_config('openimages_cm', 'v6')
+  config.input.source = f'openimages_v6:{tmp_path / "oidv6"}'
+  start = time.monotonic()
+  with pytest.raises(FileNotFoundError, match='class-descriptions'):
     active.run(config, str(tmp_path / 'run'))
   assert time.monotonic() - start < 10
 

@@ -126,7 +126,7 @@ def test_unknown_source_lists_valid_names():
   with pytest.raises(ValueError, match='Unknown source') as info:
     sources.load(_cfg(source='cifar'))
   for name in ('digits', 'mnist5k', 'moons', 'blobs', 'multilabel', 'tfds:',
-               'npz:'):
+               'npz:', 'openimages_v6:'):
     assert name in str(info.value)
 
 
@@ -302,9 +302,48 @@ def test_tfds_non_random_access_format_is_explained(tfds, tmp_path):
     sources.load(_cfg(source='tfds:al_jax_tiny', data_dir=str(tmp_path)))
 
 
-def test_tfds_multilabel_objects_and_resize(tfds, tmp_path):
+def test_open_images_labels_keep_human_verified_only():
+  """Audit 000 Bug 1: TFDS open_images_v4 `objects` mixes human-verified and
+  machine-generated labels (source ids 0, 1 human, 2 machine; confidence
+  int(conf * 10))."""
+  from al_jax.input import tfds_source  # pylint: disable=g-import-not-at-top
+  objects = {
+      # class: 5 human NEGATIVE + machine 0.3; 7 machine-only 0.1;
+      # 2 human positive (crowdsource) + machine 0.9; 3 human positive;
+      # 4 human negative; 1 machine 1.0 only.
+      'label': np.array([5, 5, 7, 2, 2, 3, 4, 1]),
+      'confidence': np.array([0, 3, 1, 10, 9, 10, 0, 10]),
+      'source': np.array([0, 2, 2, 1, 2, 0, 1, 2])}
+  label = tfds_source._label  # pylint: disable=protected-access
+  row = label(objects, 10)
+  want = np.full(10, -1, np.int8)
+  want[[5, 2, 3, 4]] = [0, 1, 1, 0]
+  np.testing.assert_array_equal(row, want)
+  assert row.dtype == np.int8
+  # The human entry wins whatever the order of the entries.
+  order = np.arange(8)[::-1]
+  flipped = {k: v[order] for k, v in objects.items()}
+  np.testing.assert_array_equal(label(flipped, 10), want)
+  # Empty sequence: nothing annotated.
+  empty = {k: np.zeros(0, int) for k in objects}
+  np.testing.assert_array_equal(label(empty, 3), [-1, -1, -1])
+
+
+def test_open_images_v4_feature_spec_gives_human_source_ids(tfds, tmp_path):
+  """The ids come from the real open_images_v4 feature spec (no data)."""
+  del tfds
+  from al_jax.input import tfds_source  # pylint: disable=g-import-not-at-top
+  label_feature = tfds_source._label_feature  # pylint: disable=protected-access
+  for key in ('objects', 'objects_trainable'):
+    num_classes, multilabel, human = label_feature('open_images_v4',
+                                                   str(tmp_path), key)
+    assert multilabel and human == (0, 1)
+    assert num_classes == (19_995 if key == 'objects' else 7_186)
+
+
+def _build_tiny_multilabel(tfds, data_dir, entry):
   """A tiny open_images_v4-like data set: variable-size images and
-  image-level labels as a sequence of {label, confidence}."""
+  image-level labels as a sequence `entry` of features."""
 
   class AlJaxTinyMultilabel(tfds.core.GeneratorBasedBuilder,
                             skip_registration=True):
@@ -316,9 +355,7 @@ def test_tfds_multilabel_objects_and_resize(tfds, tmp_path):
           features=tfds.features.FeaturesDict({
               'image': tfds.features.Tensor(shape=(None, None, 3),
                                             dtype=np.uint8, encoding='zlib'),
-              'objects': tfds.features.Sequence({
-                  'label': tfds.features.ClassLabel(num_classes=6),
-                  'confidence': np.int32})}))
+              'objects': tfds.features.Sequence(entry)}))
 
     def _split_generators(self, dl_manager):
       return {'train': self._generate_examples(12),
@@ -326,14 +363,26 @@ def test_tfds_multilabel_objects_and_resize(tfds, tmp_path):
 
     def _generate_examples(self, n):
       for i in range(n):
-        # Image i is annotated on classes i % 6 (positive) and (i + 1) % 6
-        # (negative); sizes vary.
+        # Image i: class i % 6 human positive ('verification' = id 1 here);
+        # (i + 1) % 6 human negative ('crowdsource-verification' = 2) plus a
+        # machine positive (0); (i + 2) % 6 machine-only; sizes vary.
+        objects = {'label': [i % 6, (i + 1) % 6, (i + 1) % 6, (i + 2) % 6],
+                   'confidence': [10, 0, 8, 9], 'source': [1, 2, 0, 0]}
         yield i, {'image': np.full((4 + i % 3, 6, 3), 10 * i, np.uint8),
-                  'objects': {'label': [i % 6, (i + 1) % 6],
-                              'confidence': [1, 0]}}
+                  'objects': {k: objects[k] for k in entry}}
 
-  AlJaxTinyMultilabel(data_dir=str(tmp_path),
+  AlJaxTinyMultilabel(data_dir=str(data_dir),
                       file_format='array_record').download_and_prepare()
+
+
+def test_tfds_multilabel_objects_and_resize(tfds, tmp_path):
+  # Source names in another order than open_images_v4: the human ids are read
+  # from the feature spec.
+  _build_tiny_multilabel(tfds, tmp_path, {
+      'label': tfds.features.ClassLabel(num_classes=6),
+      'confidence': np.int32,
+      'source': tfds.features.ClassLabel(
+          names=['machine', 'verification', 'crowdsource-verification'])})
   cfg = _cfg(source='tfds:al_jax_tiny_multilabel', data_dir=str(tmp_path),
              label_key='objects')
   with pytest.raises(ValueError, match='image_size'):
@@ -342,8 +391,19 @@ def test_tfds_multilabel_objects_and_resize(tfds, tmp_path):
   ds = sources.load(cfg)
   assert ds.multilabel and ds.num_classes == 6
   assert ds.x_train.shape == (12, 8, 8, 3) and ds.y_train.shape == (12, 6)
+  assert ds.y_test.shape == (4, 6)
   for x, row in zip(ds.x_train, ds.y_train):
     i = int(round(x[0, 0, 0] / 10))
     want = np.full(6, -1, np.int8)
-    want[i % 6], want[(i + 1) % 6] = 1, 0
+    want[i % 6], want[(i + 1) % 6] = 1, 0  # Machine labels: not annotated.
     np.testing.assert_array_equal(row, want)
+
+
+def test_tfds_multilabel_without_source_is_refused(tfds, tmp_path):
+  _build_tiny_multilabel(tfds, tmp_path, {
+      'label': tfds.features.ClassLabel(num_classes=6),
+      'confidence': np.int32})
+  with pytest.raises(ValueError, match="'source'.*human-verified"):
+    sources.load(_cfg(source='tfds:al_jax_tiny_multilabel',
+                      data_dir=str(tmp_path), label_key='objects',
+                      image_size=8))

@@ -1,10 +1,10 @@
 """Input sources: load a named data set into in-memory numpy arrays.
 
-`load(cfg)` looks `cfg.source` up in `_REGISTRY` (or one of the `tfds:` and
-`npz:` prefixes), returns a validated `Dataset` and applies the common options
-`seed`, `test_fraction` and `max_train_examples`. Images stay uint8; they are
-normalized later inside the jitted pipeline, which keeps host memory and
-host-to-device copies four times smaller than float32.
+`load(cfg)` looks `cfg.source` up in `_REGISTRY` (or one of the `tfds:`,
+`npz:` and `openimages_v6:` prefixes), returns a validated `Dataset` and
+applies the common options `seed`, `test_fraction` and `max_train_examples`.
+Images stay uint8; they are normalized later inside the jitted pipeline, which
+keeps host memory and host-to-device copies four times smaller than float32.
 """
 
 import dataclasses
@@ -120,6 +120,11 @@ def _load_tfds(cfg, name: str) -> Dataset:
   return tfds_source.load_tfds(cfg, name)
 
 
+def _load_openimages_v6(cfg, root: str) -> Dataset:
+  from al_jax.input import openimages_v6  # pylint: disable=g-import-not-at-top
+  return openimages_v6.load_openimages_v6(cfg, root)
+
+
 _REGISTRY: dict[str, Callable[[Any], Dataset]] = {
     'digits': _load_digits,
     'mnist5k': _load_mnist5k,
@@ -127,14 +132,16 @@ _REGISTRY: dict[str, Callable[[Any], Dataset]] = {
     'blobs': _load_blobs,
     'multilabel': _load_multilabel,
 }
-_PREFIX_LOADERS = {'tfds:': _load_tfds, 'npz:': _load_npz}
+_PREFIX_LOADERS = {'tfds:': _load_tfds, 'npz:': _load_npz,
+                   'openimages_v6:': _load_openimages_v6}
 
 # Every field some source reads; a config key outside this set is a typo.
 INPUT_KEYS = ('source', 'seed', 'test_fraction', 'max_train_examples',
               'num_examples', 'noise', 'num_classes', 'spacing',
               'num_features',
               'annotated_per_example', 'data_dir', 'train_split', 'test_split',
-              'image_key', 'label_key', 'image_size')
+              'image_key', 'label_key', 'image_size', 'images_dir',
+              'oi_classes')
 
 
 def load(cfg) -> Dataset:
@@ -147,8 +154,10 @@ def load(cfg) -> Dataset:
       (num_examples=2000, num_classes=4, num_features=2), multilabel
       (num_examples=2000, num_classes=20, num_features=32,
       annotated_per_example=6, noise=1.0), tfds:<name> (see
-      `tfds_source.load_tfds`) or npz:<path> (keys x_train, y_train, optional
-      x_test + y_test, num_classes (else max label + 1), multilabel).
+      `tfds_source.load_tfds`), npz:<path> (keys x_train, y_train, optional
+      x_test + y_test, num_classes (else max label + 1), multilabel) or
+      openimages_v6:<dir> (the official Open Images v6 CSV files and images,
+      human-verified labels only; see `openimages_v6.load_openimages_v6`).
       Common fields: seed (0), test_fraction (0.2; for sources without a test
       split), max_train_examples (None = all; else a seeded train subsample).
 
@@ -167,7 +176,7 @@ def load(cfg) -> Dataset:
   else:
     raise ValueError(f'Unknown source {source!r}. Valid names: '
                      f'{", ".join(sorted(_REGISTRY))}, or the prefixes '
-                     "'tfds:<name>' and 'npz:<path>'.")
+                     "'tfds:<name>', 'npz:<path>' and 'openimages_v6:<dir>'.")
   keep = subsample_indices(len(ds.x_train),
                            config_value(cfg, 'max_train_examples'),
                            config_value(cfg, 'seed', 0))

@@ -71,21 +71,53 @@ def _open(name: str, split: str, data_dir: str | None):
     raise
 
 
-def _label(value, num_classes: int) -> np.ndarray:
+# Open Images image-level labels as TFDS open_images_v4 stores them (see its
+# builder, `open_images_v4_dataset_builder.py`): `objects` merges the
+# human-verified CSV rows with the machine-generated ones. Each entry has a
+# `label` (ClassLabel), a `confidence` stored as int(conf * 10), so 0..10, and
+# a `source` ClassLabel whose names are ['verification',
+# 'crowdsource-verification', 'machine', 'freeform', 'xclick', 'activemil'].
+HUMAN_SOURCES = ('verification', 'crowdsource-verification')
+# Ids of HUMAN_SOURCES in that ClassLabel; `_label_feature` reads the real ids
+# from the data set's own feature spec.
+_OPEN_IMAGES_HUMAN_IDS = (0, 1)
+_VERIFIED_POSITIVE = 10  # Confidence 1.0 on the int(conf * 10) scale.
+
+
+def _label(value, num_classes: int,
+           human_sources: tuple[int, ...] = _OPEN_IMAGES_HUMAN_IDS
+           ) -> np.ndarray:
   """A record's label: a class id, or a [C] int8 multi-label row.
 
-  Multi-label features are sequences of {'label', 'confidence'} (e.g. the
-  image-level `objects` of open_images_v4): listed classes are annotated,
-  positive (1) when the confidence is > 0 and negative (0) otherwise; other
-  classes stay unannotated (-1). A class listed twice is positive if any
-  entry is.
+  Multi-label features are sequences of {'label', 'confidence', 'source'} in
+  the Open Images layout above (the image-level `objects` of
+  open_images_v4). Only human-verified entries count, as in the paper
+  (paper 000 section 3.2, Table 1): an entry whose source is in
+  `human_sources` is positive (1) when its confidence is 10 (1.0) and
+  negative (0) when it is 0. Machine-generated entries are ignored, so a
+  class only the machine listed stays unannotated (-1), and a human answer
+  for a class always wins over a machine entry for the same class. Every
+  other class is unannotated (-1). If two human entries disagree, positive
+  wins.
+
+  Args:
+    value: a class id, or a dict of [K] arrays 'label', 'confidence' and
+      'source'.
+    num_classes: C.
+    human_sources: the `source` ids of human-verified entries.
+
+  Returns:
+    np.int32 class id, or [C] int8 in {-1, 0, 1}.
   """
   if not isinstance(value, dict):
     return np.int32(value)
   row = np.full(num_classes, -1, np.int8)
   labels = np.asarray(value['label'], np.int64)
-  positive = np.asarray(value['confidence']) > 0
-  np.maximum.at(row, labels, positive.astype(np.int8))
+  confidence = np.asarray(value['confidence'])
+  human = np.isin(np.asarray(value['source']), human_sources)
+  answered = human & ((confidence == 0) | (confidence == _VERIFIED_POSITIVE))
+  positive = confidence[answered] == _VERIFIED_POSITIVE
+  np.maximum.at(row, labels[answered], positive.astype(np.int8))
   return row
 
 
@@ -101,7 +133,8 @@ def _resize(image: np.ndarray, size: int | None) -> np.ndarray:
 
 
 def _read(source, indices: np.ndarray, keys: tuple[str, str],
-          num_classes: int, image_size: int | None, where: str):
+          num_classes: int, human_sources: tuple[int, ...],
+          image_size: int | None, where: str):
   """Reads records into arrays.
 
   Args:
@@ -110,6 +143,7 @@ def _read(source, indices: np.ndarray, keys: tuple[str, str],
     keys: (image_key, label_key): the feature holding [H, W, C] images (or
       [F] feature vectors) and the one holding the label (see `_label`).
     num_classes: C.
+    human_sources: `source` ids of human-verified multi-label entries.
     image_size: resize images to this square size (None: keep; then all
       images must have the same shape).
     where: description for error messages.
@@ -139,27 +173,46 @@ def _read(source, indices: np.ndarray, keys: tuple[str, str],
                        f'{sorted(shapes)[:3]}...; set config.input.image_size '
                        'to resize them.')
     xs.append(np.stack(images))
-    ys.append(np.stack([_label(ex[label_key], num_classes)
+    ys.append(np.stack([_label(ex[label_key], num_classes, human_sources)
                         for ex in examples]))
   return np.concatenate(xs), np.concatenate(ys)
 
 
 def _label_feature(name: str, data_dir: str | None, label_key: str):
-  """(num_classes, multilabel) of the label feature."""
+  """(num_classes, multilabel, human source ids) of the label feature."""
   features = tfds.builder(name, data_dir=data_dir).info.features
   if label_key not in features:
     raise KeyError(f'TFDS data set {name!r}: no feature {label_key!r}; '
                    f'features: {sorted(features.keys())}')
   feature = features[label_key]
   multilabel = isinstance(feature, tfds.features.Sequence)
-  if multilabel:  # Sequence({'label': ClassLabel, 'confidence': ...}).
+  human_sources = ()
+  if multilabel:  # Sequence({'label', 'confidence', 'source'}).
+    human_sources = _human_source_ids(name, label_key, feature.feature)
     feature = feature.feature['label']
   num_classes = getattr(feature, 'num_classes', None)
   if num_classes is None:
     raise ValueError(f'TFDS data set {name!r}: feature {label_key!r} is not a '
                      'ClassLabel (or a sequence of them), so the number of '
                      'classes is unknown.')
-  return int(num_classes), multilabel
+  return int(num_classes), multilabel, human_sources
+
+
+def _human_source_ids(name: str, label_key: str, entry) -> tuple[int, ...]:
+  """Ids of HUMAN_SOURCES in the `source` ClassLabel of a multi-label entry."""
+  keys = set(entry.keys()) if hasattr(entry, 'keys') else set()
+  if not {'label', 'confidence', 'source'} <= keys:
+    raise ValueError(
+        f'TFDS data set {name!r}: multi-label feature {label_key!r} must be a '
+        "sequence of {'label', 'confidence', 'source'} as in open_images_v4 "
+        f'(only human-verified entries are kept); it has {sorted(keys)}.')
+  names = list(getattr(entry['source'], 'names', None) or ())
+  ids = tuple(names.index(s) for s in HUMAN_SOURCES if s in names)
+  if not ids:
+    raise ValueError(
+        f'TFDS data set {name!r}: the `source` of {label_key!r} names none of '
+        f'the human-verified sources {HUMAN_SOURCES}; names: {names}.')
+  return ids
 
 
 def load_tfds(cfg, name: str) -> dataset.Dataset:
@@ -192,8 +245,10 @@ def load_tfds(cfg, name: str) -> dataset.Dataset:
   seed = dataset.config_value(cfg, 'seed', 0)
 
   train = _open(name, train_split, data_dir)
-  num_classes, multilabel = _label_feature(name, data_dir, label_key)
+  num_classes, multilabel, human_sources = _label_feature(name, data_dir,
+                                                          label_key)
   read = dict(keys=(image_key, label_key), num_classes=num_classes,
+              human_sources=human_sources,
               image_size=dataset.config_value(cfg, 'image_size'))
   # Subsample before reading, as decoding is the slow part of big splits
   # (not when train is split further: `load` subsamples after the split).
