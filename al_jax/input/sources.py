@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from al_jax.input import imbalance
 from al_jax.input import synthetic
 # Re-exported: callers name them as sources.Dataset etc.
 from al_jax.input.dataset import as_model_inputs
@@ -141,7 +142,8 @@ INPUT_KEYS = ('source', 'seed', 'test_fraction', 'max_train_examples',
               'num_features',
               'annotated_per_example', 'data_dir', 'train_split', 'test_split',
               'image_key', 'label_key', 'image_size', 'images_dir',
-              'oi_classes')
+              'oi_classes', 'imbalance', 'imbalance_rate',
+              'imbalance_classes', 'imbalance_prune')
 
 
 def load(cfg) -> Dataset:
@@ -159,7 +161,10 @@ def load(cfg) -> Dataset:
       openimages_v6:<dir> (the official Open Images v6 CSV files and images,
       human-verified labels only; see `openimages_v6.load_openimages_v6`).
       Common fields: seed (0), test_fraction (0.2; for sources without a test
-      split), max_train_examples (None = all; else a seeded train subsample).
+      split), max_train_examples (None = all; else a seeded train subsample),
+      imbalance (None, 'exponential' or 'step': a class-imbalanced train
+      pool, see `imbalance`; with imbalance_rate (0.01), imbalance_classes
+      (0.2), imbalance_prune (0.8)).
 
   Returns:
     The validated Dataset.
@@ -180,6 +185,13 @@ def load(cfg) -> Dataset:
   keep = subsample_indices(len(ds.x_train),
                            config_value(cfg, 'max_train_examples'),
                            config_value(cfg, 'seed', 0))
+  if config_value(cfg, 'imbalance'):
+    keep = keep[imbalance.imbalanced_indices(
+        ds.y_train[keep], ds.num_classes, config_value(cfg, 'imbalance'),
+        config_value(cfg, 'seed', 0),
+        rate=config_value(cfg, 'imbalance_rate', 0.01),
+        fraction=config_value(cfg, 'imbalance_classes', 0.2),
+        prune=config_value(cfg, 'imbalance_prune', 0.8))]
   if len(keep) < len(ds.x_train):
     ds = dataclasses.replace(ds, x_train=ds.x_train[keep],
                              y_train=ds.y_train[keep])
