@@ -156,7 +156,8 @@ def fit(cfg, model: nn.Module, x: np.ndarray, y: np.ndarray,
         idx: np.ndarray, key: jax.Array, mesh: jax.sharding.Mesh,
         state: TrainState | None = None, weights: np.ndarray | None = None,
         progress: Callable[[int, float], None] | None = None,
-        on_batch: Callable[..., None] | None = None) -> TrainState:
+        on_batch: Callable[..., None] | None = None,
+        on_step: Callable[..., None] | None = None) -> TrainState:
   """Trains on the examples `idx` of the pool.
 
   Args:
@@ -179,6 +180,12 @@ def fit(cfg, model: nn.Module, x: np.ndarray, y: np.ndarray,
       own train-mode `outputs` (logits [B, C], embedding [B, D]) as device
       arrays, so recording training dynamics costs no second forward pass
       (see `al_jax.scores.dynamics`).
+    on_step: optional callback(steps, state) called after every step (after
+      `on_batch`) with the number of steps taken so far in this fit (1, 2,
+      ...) and the state they produced, e.g. to snapshot the model where an
+      epoch completes (`dynamics.steps_to_complete`). The next step donates
+      that state's buffers: use it (predict, save) or copy it
+      (``jax.tree.map(jnp.copy, state)``) before returning.
 
   Returns:
     The trained TrainState.
@@ -225,6 +232,8 @@ def fit(cfg, model: nn.Module, x: np.ndarray, y: np.ndarray,
       on_batch(step, rows, epochs, outputs)
     if progress is not None and (step % 50 == 0 or step == steps - 1):
       progress(step, float(loss))
+    if on_step is not None:
+      on_step(step + 1, state)
   return state
 
 

@@ -3,7 +3,9 @@
   python -m al_jax.main --config=configs/digits_boss.py --workdir=DIR
 
 Data, model and training as configs/digits.py; the test suite drives the
-subset loop with it.
+subset loop with it. BOSS's cutoff rate keeps this config's earlier values,
+0.1 up to 5% and 0.05 above (`BETA`; CCS: 0.1), until chosen on a validation
+split; both cutoffs rank by 'aum_prob' (`cutoff_score`).
 """
 
 import os
@@ -12,6 +14,9 @@ import ml_collections
 
 from al_jax import config_check
 from al_jax import strategies
+
+# BOSS's cutoff rate by fraction (`ccs.beta_at`): 0.1 up to 5%, 0.05 above.
+BETA = ((0.05, 0.1), (1.0, 0.05))
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -28,4 +33,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.subset.el2n_epochs = 3
   for name in config.subset.methods:
     config.subset[name] = strategies.options(name)
+  config.subset.boss = strategies.options('boss', beta=BETA)
   return config

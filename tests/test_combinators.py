@@ -33,7 +33,8 @@ def _pool(n=200, c=4, seed=0):
               embeddings=rng.normal(size=(n, 6)).astype(np.float32),
               labels=rng.integers(0, c, n),
               scores={'el2n': rng.random(n).astype(np.float32),
-                      'aum': rng.normal(size=n).astype(np.float32)})
+                      'aum': rng.normal(size=n).astype(np.float32),
+                      'aum_prob': rng.normal(size=n).astype(np.float32)})
 
 
 def test_every_module_is_registered_under_its_file_name():

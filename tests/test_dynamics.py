@@ -262,3 +262,39 @@ def picks(mesh):
   for k in one:
     np.testing.assert_allclose(many[k], one[k], rtol=1e-4, atol=1e-5,
                                err_msg=k)
+
+
+@pytest.mark.parametrize('n,batch_size,t0', [
+    (10, 4, 3),   # 30 rows: step 8 ends at row 32, 2 rows into epoch 3.
+    (12, 4, 2),   # B divides N: the snapshot ends exactly at epoch 2.
+    (3, 4, 2),    # N < B: the 2nd step completes epoch 1 and starts 2.
+])
+def test_snapshot_is_the_state_after_the_step_completing_epoch_t0(
+    n, batch_size, t0):
+  """on_step at `steps_to_complete` hands over exactly the state a fit
+  stopped there reaches (bit for bit), the first one trained on every
+  presentation of epochs [0, T0)."""
+  epochs = 5
+  run, _, y, cfg, _ = _fit(n, batch_size, epochs)
+  snap = dynamics.steps_to_complete(t0, n, batch_size)
+  assert snap == math.ceil(t0 * n / batch_size)
+  rec = dynamics.DynamicsRecorder(y, epochs)
+  complete, held = {}, {}
+
+  def on_step(steps, state):
+    complete[steps] = rec.complete_epochs
+    if steps == snap:  # A host copy: the next step donates `state`.
+      held['params'] = jax.tree.map(np.asarray, state.params)
+
+  full = run(on_batch=rec, on_step=on_step)
+  assert sorted(complete) == list(range(1, train.num_steps(cfg, n) + 1))
+  assert complete[snap] == t0 and complete.get(snap - 1, 0) < t0
+  cfg.steps = snap  # The same index stream, cut after `snap` steps.
+  stopped = run(on_batch=lambda *a: None)
+  for a, b in zip(jax.tree.leaves(held['params']),
+                  jax.tree.leaves(stopped.params)):
+    np.testing.assert_array_equal(a, np.asarray(b))
+  assert not np.array_equal(jax.tree.leaves(held['params'])[0],
+                            np.asarray(jax.tree.leaves(full.params)[0]))
+  with pytest.raises(ValueError, match='>= 1'):
+    dynamics.steps_to_complete(0, n, batch_size)

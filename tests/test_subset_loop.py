@@ -11,10 +11,16 @@ import ml_collections
 import numpy as np
 import pytest
 
+from al_jax import models
+from al_jax import optim
 from al_jax import report
+from al_jax import sharding
 from al_jax import strategies
+from al_jax import train
+from al_jax.input import sources
 from al_jax.loops import subset as subset_loop
-from conftest import ROOT, QueryThenDraw, load_config
+from al_jax.scores import dynamics
+from conftest import ROOT, Interrupt, QueryThenDraw, load_config
 
 METHODS = ('random', 'ccs', 'moderate', 'craig', 'gradmatch', 'boss')
 
@@ -80,8 +86,15 @@ def test_resume_redoes_only_the_unfinished_fraction(reference, tmp_path):
                                 reference[1]['boss']['mean'])
 
 
-def test_eight_devices_select_and_score_the_same(reference, tmp_path):
+def test_eight_devices_select_the_same(reference, tmp_path):
+  """From the same initial run, selection on 8 devices picks what it picks on
+  one. (An initial run trained on 8 devices differs in the last float bits,
+  enough to flip near-ties of the greedy: tests/test_dynamics.py compares
+  training on 8 devices with a tolerance.)"""
+  import shutil
   workdir = str(tmp_path / 'eight')
+  shutil.copytree(os.path.join(reference[0], 'initial'),
+                  os.path.join(workdir, 'initial'))
   done = subprocess.run(
       [sys.executable, '-m', 'al_jax.main', '--config=configs/digits_boss.py',
        f'--workdir={workdir}', "--config.subset.methods=('boss','craig')",
@@ -93,6 +106,135 @@ def test_eight_devices_select_and_score_the_same(reference, tmp_path):
   for entry in ('boss', 'craig'):
     for a, b in zip(picks_of(workdir, entry), picks_of(reference[0], entry)):
       np.testing.assert_array_equal(a, b)
+
+
+def _initial_config():
+  """digits_boss with a cosine schedule; 1438 / 32: 45 steps per epoch, a
+  full run of 4 epochs (180 steps), T0 = 3: snapshot after ceil(3 * 1438 /
+  32) = 135 steps, whose last batch holds 6 presentations of epoch 3."""
+  config = load_config('digits_boss')
+  config.train.schedule = 'cosine'  # Same shapes: reuses compiled steps.
+  assert (config.subset.initial_epochs, config.subset.el2n_epochs) == (4, 3)
+  return config
+
+
+@pytest.fixture(scope='module')
+def initial_run(tmp_path_factory):
+  """The initial run of `_initial_config`, killed once just after its
+  snapshot was written and then rerun; records the rate of every step."""
+  config = _initial_config()
+  ds = sources.load(config.input)
+  model = models.from_config(config.model, ds.num_classes)
+  mesh = sharding.make_mesh()
+  out_dir = str(tmp_path_factory.mktemp('initial') / 'seed_0')
+  rates, step, write = [], train.train_step, subset_loop.rundir.atomic_write
+
+  def kill_after_outputs(path, *a, **k):
+    write(path, *a, **k)
+    if path.endswith('outputs.npz'):
+      raise Interrupt
+
+  with pytest.MonkeyPatch.context() as mp:
+    mp.setattr(subset_loop.rundir, 'atomic_write', kill_after_outputs)
+    with pytest.raises(Interrupt):
+      subset_loop.initial_model(config, ds, model, mesh, 0, out_dir)
+  killed = sorted(os.listdir(out_dir))
+  with pytest.MonkeyPatch.context() as mp:
+    mp.setattr(train, 'train_step',
+               lambda *a, **k: rates.append(float(a[4])) or step(*a, **k))
+    ctx = subset_loop.initial_model(config, ds, model, mesh, 0, out_dir)
+  return config, ds, model, mesh, out_dir, ctx, rates, killed
+
+
+def test_initial_snapshot_is_epoch_t0_of_the_full_run(initial_run):
+  config, ds, model, mesh, out_dir, ctx, rates, killed = initial_run
+  # The kill left the snapshot's files but no initial.json: it reran.
+  assert 'outputs.npz' in killed and 'initial.json' not in killed
+  info = json.load(open(os.path.join(out_dir, 'initial.json')))
+  total, snap = 180, 135
+  assert (info['epochs'], info['snapshot_epoch'], info['steps'],
+          info['snapshot_step']) == (4, 3, total, snap)
+  # One schedule over all 180 steps: at the snapshot the rate is still
+  # 0.153 of its peak, where a 3-epoch run of its own would end at ~0.
+  full = optim.make_schedule(config.train, total)
+  np.testing.assert_allclose(rates, [full(i) for i in range(total)],
+                             rtol=1e-6)
+  assert rates[snap - 1] > 0.15 * config.train.learning_rate
+  assert optim.make_schedule(config.train, 3 * 45)(snap - 1) < 0.01 * rates[
+      snap - 1]
+  # The snapshot (outputs and model) is a fit of the same key stopped
+  # after step 135 of the full schedule, bit for bit.
+  cfg = ml_collections.ConfigDict(config.train.to_dict())
+  cfg.steps = snap
+  with pytest.MonkeyPatch.context() as mp:
+    mp.setattr(train.optim, 'make_schedule',
+               lambda c, steps, real=optim.make_schedule: real(c, total))
+    stopped = train.fit(cfg, model, ds.x_train, ds.y_train,
+                        np.arange(len(ds.y_train)),
+                        jax.random.fold_in(jax.random.key(0), 1), mesh,
+                        on_batch=lambda *a: None)
+  logits, features = ctx.logits(), ctx.embeddings()
+  want = train.predict(stopped, ds.x_train, mesh,
+                       config.train.predict_batch_size)
+  np.testing.assert_array_equal(logits, want[0])
+  np.testing.assert_array_equal(features, want[1])
+  got = ctx.model().variables['params']
+  for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(stopped.params)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_initial_scores_el2n_to_t0_aum_and_forgetting_full_run(initial_run):
+  config, ds, _, _, out_dir, ctx, _, _ = initial_run
+  rec = dynamics.load(os.path.join(out_dir, 'dynamics.npz'))
+  assert rec.provenance['seed'] == 0 and rec.provenance['num_epochs'] == 4
+  assert (rec.provenance['snapshot_epoch'],
+          rec.provenance['snapshot_step']) == (3, 135)
+  assert rec.provenance['config']['train']['schedule'] == 'cosine'
+  np.testing.assert_array_equal(rec.count, np.ones((4, len(ds.y_train))))
+  v = dict(zip(dynamics.STATS, rec.values))  # Each [E = 4, N].
+  np.testing.assert_allclose(ctx.scores('el2n'), v['el2n'][:3].mean(0),
+                             rtol=1e-6)
+  np.testing.assert_allclose(ctx.scores('grand'), v['grand'][:3].mean(0),
+                             rtol=1e-6)
+  for name in ('aum', 'aum_prob', 'loss'):
+    np.testing.assert_allclose(ctx.scores(name), v[name].mean(0), rtol=1e-6,
+                               atol=1e-7, err_msg=name)
+  ok = v['correct'] > 0.5
+  events = np.sum(ok[:-1] & ~ok[1:], axis=0)
+  np.testing.assert_array_equal(ctx.scores('forgetting'),
+                                np.where(ok.any(0), events, 4))
+  assert events.max() > 0  # Some example is forgotten in this run.
+
+
+def test_initial_run_of_another_config_is_refused(initial_run, reference,
+                                                  tmp_path):
+  import shutil
+  config, ds, model, mesh, out_dir, _, _, _ = initial_run
+  for key, value in (('subset.el2n_epochs', 2), ('subset.initial_epochs', 5),
+                     ('train.learning_rate', 0.01)):
+    other = _initial_config()
+    _set(key, value)(other)
+    with pytest.raises(ValueError, match=rf'config\.{key}={value!r}'):
+      subset_loop.initial_model(other, ds, model, mesh, 0, out_dir)
+  # Keys the initial run does not read may differ.
+  other = _initial_config()
+  other.train.steps = 7
+  subset_loop.initial_model(other, ds, model, mesh, 0, out_dir)
+  # An initial run written by an older al_jax (no snapshot) is refused.
+  old = str(tmp_path / 'old')
+  shutil.copytree(out_dir, old)
+  info = json.load(open(os.path.join(old, 'initial.json')))
+  del info['run']
+  json.dump(info, open(os.path.join(old, 'initial.json'), 'w'))
+  with pytest.raises(ValueError, match='older al_jax'):
+    subset_loop.initial_model(config, ds, model, mesh, 0, old)
+  # The loop refuses a work dir of another initial run before loading data.
+  workdir = str(tmp_path / 'workdir')
+  shutil.copytree(reference[0], workdir)
+  longer = load_config('digits_boss')
+  longer.subset.initial_epochs = 8
+  with pytest.raises(ValueError, match=r'subset\.initial_epochs: 4 -> 8'):
+    subset_loop.run(longer, workdir)
 
 
 def _set(field, value):
@@ -110,7 +252,7 @@ def _set(field, value):
     (_set('subset.fractions', (0.1, 0.0)), r'0.0 is not in \(0, 1\]'),
     (_set('subset.fractions', (1.5,)), r'1.5 is not in \(0, 1\]'),
     (_set('subset.fractions', (1e-4,)), 'selects no example'),
-    (_set('subset.methods', ('boss', 'bos')), r"'bos'.*valid: badge, boss"),
+    (_set('subset.methods', ('boss', 'bos')), r"'bos'.*valid:.* boss,"),
     (_set('subset.methods', ('boss', 'boss')), 'each once'),
     (_set('subset.el2n_epochs', 9), 'el2n_epochs'),
     (_set('subset.fractons', (0.1,)), 'did you mean config.subset.fractions'),
@@ -130,6 +272,7 @@ def _ctx():
   scores = {'el2n': rng.random(120), 'aum': rng.normal(size=120)}
   logits = rng.normal(size=(120, 3)).astype(np.float32)
   emb = rng.normal(size=(120, 8)).astype(np.float32)
+  scores['aum_prob'] = rng.normal(size=120)  # The cutoffs' default score.
   return strategies.Context(np.ones(120, bool), labels=labels,
                             outputs=lambda: (logits, emb), scores=scores)
 
@@ -175,8 +318,8 @@ def test_options_sections_take_overrides_and_name_typos():
   config.subset.boss.alpha = 2.0  # The key exists.
   ctx = _ctx()
   two = _run('boss', ctx, 12, config.subset)
-  want = strategies.get('boss', alpha=2.0).select(None, ctx, 12,
-                                                  jax.random.key(0))[0]
+  want = strategies.get('boss', alpha=2.0, beta=config.subset.boss.beta
+                        ).select(None, ctx, 12, jax.random.key(0))[0]
   np.testing.assert_array_equal(two.indices, want.indices)
   with pytest.raises(AttributeError, match='alpa'):
     config.subset.boss.alpa = 1.0

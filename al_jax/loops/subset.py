@@ -1,35 +1,49 @@
 """The one-shot subset loop of paper 002 (section 5, Algorithm 1).
 
-Per seed: train an initial model on the full set for T0 epochs, recording the
-training dynamics (`scores.dynamics`) from the train steps themselves; take
-its penultimate features and logits; then, for every method entry and every
-fraction f, select round(f·N) examples, train a freshly initialized model on
-them from scratch (weighted when the method gives weights) and report its
-test accuracy.
+Per seed, one initial run: a model trains on the whole pool for
+``subset.initial_epochs`` (E) epochs with ``config.train``'s optimizer and a
+schedule that spans all E epochs (section 4, appendix D: the full-length
+run, 200 epochs on CIFAR), recording its training dynamics
+(`scores.dynamics`) from the train steps themselves. When its first
+``subset.el2n_epochs`` (T0) epochs are complete
+(`dynamics.steps_to_complete`: after ceil(T0·N / B) steps, so the last
+batch may hold a few presentations of epoch T0) the run is snapshotted:
+one eval-mode predict of the pool gives the penultimate features and logits
+(Algorithm 1 line 4, "from θ_V obtain x_i for epoch T0"), and that model is
+the one handed to methods that need it; the run then goes on to epoch E.
+The methods see, through ``ctx.scores``: 'el2n' and 'grand' averaged over
+epochs [0, T0); 'aum', 'aum_prob' (logit / probability margin), 'loss' and
+'forgetting' over all E epochs (appendix D ranks the cutoff by AUM). Then, for
+every method entry and every fraction f, select round(f·N) examples, train
+a freshly initialized model on them from scratch (weighted when the method
+gives weights) and report its test accuracy.
 
 Work dir layout:
-  <workdir>/initial/seed_<s>/dynamics.npz   per-epoch statistics + provenance
+  <workdir>/initial/seed_<s>/dynamics.npz   per-epoch statistics of all E
+                                            epochs + provenance
                              outputs.npz    features [N, D], logits [N, C]
-                             initial.json   the initial model's test accuracy
-                             model/         its variables (for methods that
-                                            need the model)
+                             model/         variables (for methods that
+                                            need the model), both at T0
+                             initial.json   test accuracy at T0 and at E,
+                                            step counts, the run's config
   <workdir>/<entry>/seed_<s>/subset_<i>.npz indices, weights of fraction i
                              metrics.jsonl  one row per completed fraction
   <workdir>/results.md, <workdir>/subset_accuracy.png
 
-Every file is written atomically and a metrics row last, so a killed run
-reruns with the same command, redoing only the unfinished fraction; the
-initial model is trained once per seed and shared by all methods. Keys:
-selection of fraction i uses fold_in(seed key, 2, i) and its training
+Every file is written atomically and a metrics row (initial.json) last, so
+a killed run reruns with the same command, redoing only the unfinished
+fraction (or initial run); the initial run is trained once per seed, shared
+by all methods, and refused, naming the key, if the config changed it
+(`initial_run_config`). Keys: the initial run uses fold_in(seed key, 1);
+selection of fraction i fold_in(seed key, 2, i) and its training
 fold_in(seed key, 3, i), the same for every method, so methods are compared
 on common random numbers.
 
-Departures: the initial model is trained with ``config.train`` for
-``subset.initial_epochs`` epochs as a run of its own (its schedule spans those
-epochs), not as the first T0 epochs of a full-length run; and the cutoff of
-BOSS and CCS ranks by the selection score (EL2N over T0 epochs), where the
-paper uses AUM from a full-length run (appendix D), which would double the
-cost of selection.
+Departures: the features and logits are eval-mode predictions of the
+snapshot (the authors' code logs train-mode ones during epoch T0); AUM is
+the mean margin over the run, not its sum (the same ranking); and each
+seed trains its own initial run (the authors share one across their five
+runs).
 """
 
 import glob
@@ -63,6 +77,8 @@ FREE_KEYS = ('seeds', 'subset.methods', 'subset.fractions',
              'train.predict_batch_size')
 # Every label is known; `query` reads them (strategies.base.NEEDS).
 PROVIDES = base.NEEDS
+# Keys the initial run does not read: its length is subset.initial_epochs.
+_NOT_INITIAL = ('train.epochs', 'train.steps', 'train.predict_batch_size')
 
 
 def check_config(config):
@@ -136,51 +152,93 @@ def _fractions_only_grow(old: dict, new: dict):
         '--workdir.')
 
 
+def initial_run_config(config) -> dict:
+  """The config keys that determine a seed's initial run and its snapshot,
+  flattened ({'train.learning_rate': 0.1, 'subset.initial_epochs': 200,
+  ...}): everything in input, model and train except what the initial run
+  ignores (`_NOT_INITIAL`), plus E and T0."""
+  run = {f'subset.{k}': int(config.subset[k])
+         for k in ('initial_epochs', 'el2n_epochs')}
+  for section in ('input', 'model', 'train'):
+    for k, v in json.loads(config[section].to_json_best_effort()).items():
+      if f'{section}.{k}' not in _NOT_INITIAL:
+        run[f'{section}.{k}'] = v
+  return run
+
+
+def _check_initial(info: dict, config, out_dir: str):
+  """Refuses a stored initial run that another config trained."""
+  if 'run' not in info:
+    raise ValueError(
+        f'{out_dir} holds an initial run of an older al_jax: a separate run '
+        f'of {info["epochs"]} epochs with outputs from its end, not a '
+        'snapshot at epoch subset.el2n_epochs of a run of '
+        'subset.initial_epochs. Delete that directory to retrain it, or use '
+        'a new --workdir.')
+  old, new = info['run'], initial_run_config(config)
+  diff = [f'config.{k}={new.get(k, "(absent)")!r} (the stored run: '
+          f'{old.get(k, "(absent)")!r})'
+          for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+  if diff:
+    raise ValueError(f'{out_dir} holds an initial run of another config: '
+                     f'{"; ".join(diff)}. Restore those values or use a new '
+                     '--workdir.')
+
+
 def initial_model(config, ds, model, mesh, seed: int,
                   out_dir: str) -> base.Context:
-  """Trains (or reloads) the initial model of `seed`; returns the Context
-  every method selects from: all items candidates, every label known, the
-  initial model's outputs, training dynamics and (lazily) the model."""
+  """Trains (or reloads) the initial run of `seed` (module doc); returns the
+  Context every method selects from: all items candidates, every label
+  known, the snapshot's outputs and (lazily) model, the training-dynamics
+  scores."""
   dyn_path = os.path.join(out_dir, 'dynamics.npz')
   out_path = os.path.join(out_dir, 'outputs.npz')
   info_path = os.path.join(out_dir, 'initial.json')
   model_dir = os.path.abspath(os.path.join(out_dir, 'model'))
+  epochs, t0 = config.subset.initial_epochs, config.subset.el2n_epochs
   cfg = ml_collections.ConfigDict(config.train.to_dict())
-  cfg.epochs = config.subset.initial_epochs
+  cfg.epochs = epochs
   cfg.steps = None
   key = jax.random.fold_in(jax.random.key(seed), 1)
+  n = len(ds.y_train)
   if not all(map(os.path.exists, (dyn_path, out_path, info_path))):
     os.makedirs(out_dir, exist_ok=True)
-    recorder = dynamics.DynamicsRecorder(
-        ds.y_train, config.subset.initial_epochs, config=config, seed=seed)
-    t0 = time.perf_counter()
-    state = train.fit(cfg, model, ds.x_train, ds.y_train,
-                      np.arange(len(ds.y_train)), key, mesh,
-                      on_batch=recorder)
-    seconds = time.perf_counter() - t0
+    snap_step = dynamics.steps_to_complete(t0, n, cfg.get('batch_size', 64))
+    recorder = dynamics.DynamicsRecorder(ds.y_train, epochs, config=config,
+                                         seed=seed)
+    recorder.provenance.update(snapshot_epoch=t0, snapshot_step=snap_step)
     bs = config.train.get('predict_batch_size', 1024)
-    logits, features = train.predict(state, ds.x_train, mesh, bs)
-    test_logits, _ = train.predict(state, ds.x_test, mesh, bs)
-    train.save_variables(model_dir, state)
-    rundir.atomic_write(out_path, lambda f: np.savez(f, features=features,
-                                                     logits=logits))
+    snap = {}
+
+    def snapshot(steps, state):  # Before the next step donates `state`.
+      if steps != snap_step:
+        return
+      logits, features = train.predict(state, ds.x_train, mesh, bs)
+      snap['test_logits'] = train.predict(state, ds.x_test, mesh, bs)[0]
+      train.save_variables(model_dir, state)
+      rundir.atomic_write(out_path, lambda f: np.savez(
+          f, features=features, logits=logits))
+
+    t_start = time.perf_counter()
+    state = train.fit(cfg, model, ds.x_train, ds.y_train, np.arange(n), key,
+                      mesh, on_batch=recorder, on_step=snapshot)
+    seconds = time.perf_counter() - t_start
+    final_logits, _ = train.predict(state, ds.x_test, mesh, bs)
     dynamics.save(dyn_path + '.tmp', recorder)
     os.replace(dyn_path + '.tmp', dyn_path)  # Atomic.
-    info = {'seed': seed, 'epochs': config.subset.initial_epochs,
-            METRIC: accuracy.accuracy(test_logits, ds.y_test),
-            'train_seconds': round(seconds, 3)}
+    info = {'seed': seed, 'epochs': epochs, 'snapshot_epoch': t0,
+            'snapshot_step': snap_step, 'steps': train.num_steps(cfg, n),
+            METRIC: accuracy.accuracy(snap['test_logits'], ds.y_test),
+            f'final_{METRIC}': accuracy.accuracy(final_logits, ds.y_test),
+            'train_seconds': round(seconds, 3),
+            'run': initial_run_config(config)}
     rundir.atomic_write(info_path, lambda f: f.write(json.dumps(info)), 'w')
   with open(info_path) as f:
-    epochs = json.load(f)['epochs']
-  if epochs != config.subset.initial_epochs:
-    raise ValueError(
-        f'{out_dir} holds an initial model of {epochs} epochs, but the config '
-        f'asks for initial_epochs={config.subset.initial_epochs}: use a new '
-        '--workdir.')
+    _check_initial(json.load(f), config, out_dir)
   with np.load(out_path) as f:
     features, logits = f['features'], f['logits']
-  scores = dynamics.compute_scores(dynamics.load(dyn_path),
-                                   el2n_epochs=config.subset.el2n_epochs)
+  scores = dynamics.compute_scores(dynamics.load(dyn_path), el2n_epochs=t0,
+                                   epochs=epochs)
 
   def initial_state():
     state = train.restore_variables(model_dir, train.create_state(
@@ -188,7 +246,6 @@ def initial_model(config, ds, model, mesh, seed: int,
     return base.Model(state.apply_fn, {'params': state.params,
                                        'batch_stats': state.batch_stats})
 
-  n = len(ds.y_train)
   return strategies.Context(
       np.ones(n, bool), labels=ds.y_train, num_classes=ds.num_classes,
       outputs=lambda: (logits, features), scores=scores, model=initial_state,

@@ -1,25 +1,33 @@
 """Training-dynamics scores: EL2N, forgetting, AUM, loss and GraNd.
 
-While a model trains on the full pool (BOSS's initial training, paper 002
-appendix C), `DynamicsRecorder` takes the logits and embeddings that each
-train step already computed (``train.fit(..., on_batch=recorder)``), so no
-second pass over the data is made. These are train-mode outputs: augmented
-inputs, dropout on, BatchNorm batch statistics, parameters just before that
-step's update, one presentation per example per epoch. Toneva et al. (2019),
-Pleiss et al. (2020) and the CCS code (Zheng et al. 2023) also score the
-presentations seen in the training loop; Paul et al. (2021) instead evaluate
-EL2N and GraNd at one early checkpoint, averaged over initializations.
+While a model trains on the full pool (BOSS's initial run, paper 002
+section 4 and appendix D: one full-length run whose first T0 epochs give
+EL2N and whose whole length gives AUM), `DynamicsRecorder` takes the logits
+and embeddings that each train step already computed
+(``train.fit(..., on_batch=recorder)``), so no second pass over the data is
+made. These are train-mode outputs: augmented inputs, dropout on, BatchNorm
+batch statistics, parameters just before that step's update, one
+presentation per example per epoch. Toneva et al. (2019), Pleiss et al.
+(2020) and the CCS code (Zheng et al. 2023) also score the presentations
+seen in the training loop; Paul et al. (2021) instead evaluate EL2N and
+GraNd at one early checkpoint, averaged over initializations.
 
 Memory: not the [E, N, C] logits but six per-example scalars per epoch
 (`STATS`), [6, E, N] float32 plus an [E, N] uint8 count, i.e. 25·E·N bytes
 (CIFAR-10, 200 epochs: 250 MB), independent of C. Keeping every epoch lets
 the windows (e.g. EL2N's first T0 epochs) be chosen after training.
 
-  recorder = DynamicsRecorder(y, num_epochs=10, config=cfg, seed=0)
+  recorder = DynamicsRecorder(y, num_epochs=200, config=cfg, seed=0)
   state = train.fit(cfg.train, model, x, y, np.arange(len(y)), key, mesh,
-                    on_batch=recorder)
+                    on_batch=recorder)        # cfg.train.epochs = 200
   save(path, recorder)
   scores = compute_scores(load(path), el2n_epochs=10)  # {'el2n': [N], ...}
+
+Epochs are those of the train loop's index stream: position p of the
+stream (row r of step s is p = s·B + r) belongs to epoch p // N. A batch may
+straddle two epochs; `steps_to_complete` gives the step count after which
+the first T epochs have all been trained on (where `al_jax.loops.subset`
+takes the initial model's snapshot).
 
 Dimensions: N pool, B batch, C classes, D embedding, E epochs, S seeds.
 """
@@ -36,6 +44,32 @@ STATS = ('el2n', 'correct', 'aum', 'aum_prob', 'loss', 'grand')
 FORMAT_VERSION = 1
 # Scores where a lower value means harder (likely mislabeled).
 LOWER_IS_HARDER = ('aum', 'aum_prob')
+
+
+def steps_to_complete(epochs: int, num_examples: int,
+                      batch_size: int) -> int:
+  """Train steps after which epochs [0, `epochs`) are complete.
+
+  The step that trains on stream position epochs·N − 1 (the last
+  presentation of epoch `epochs` − 1) is step ceil(epochs·N / B) − 1, so the
+  state after ceil(epochs·N / B) steps is the first to have been trained on
+  every presentation of those epochs. When B does not divide epochs·N, that
+  last batch also holds the first ceil(epochs·N / B)·B − epochs·N (< B)
+  presentations of epoch `epochs`. With `train.num_steps`' epochs·ceil(N / B)
+  steps per run, epochs [0, E) of an E-epoch run complete within it.
+
+  Args:
+    epochs: T >= 1.
+    num_examples: N, the items trained on (``len(idx)`` in `train.fit`).
+    batch_size: B.
+
+  Returns:
+    ceil(T·N / B), the `steps` argument of a `train.fit` on_step call.
+  """
+  if epochs < 1 or num_examples < 1 or batch_size < 1:
+    raise ValueError(f'Need epochs, num_examples, batch_size >= 1; got '
+                     f'{epochs}, {num_examples}, {batch_size}.')
+  return -(-epochs * num_examples // batch_size)
 
 
 def hardness(name: str, values) -> np.ndarray:

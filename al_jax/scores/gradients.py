@@ -13,10 +13,10 @@ DeepCore (`calc_gradient` of Craig / GradMatch) concatenates [∂L/∂b,
 flatten(∂L/∂W)], C·(D + 1) columns ("embedding_dim + bias"); so do we.
 Inner products need no such width: g_i·g_j = (e_i·e_j)(1 + z_i·z_j).
 
-Departure from DeepCore: DeepCore applies CrossEntropyLoss to
-softmax(outputs), a double softmax, so its e is the softmax Jacobian times
-(softmax(softmax(logits)) - onehot). We use the plain cross-entropy gradient
-that CRAIG and GradMatch define.
+This is the plain cross-entropy gradient that CRAIG and GradMatch define,
+and what DeepCore computes since its commit ca3fb21 (2023-01-14, "bug
+fix"); before it, DeepCore applied CrossEntropyLoss to softmax(outputs), a
+double softmax.
 
 BADGE takes y = the predicted class ŷ (`badge_factors`); multi-label pairs
 have a 2-block gradient (`pair_badge_factors`).

@@ -27,6 +27,7 @@ import ml_collections
 from ml_collections import config_dict
 
 from al_jax import config_check
+from al_jax.strategies import adacore
 from al_jax.strategies import badge
 from al_jax.strategies import base
 from al_jax.strategies import boss
@@ -37,6 +38,7 @@ from al_jax.strategies import craig
 from al_jax.strategies import gradmatch
 from al_jax.strategies import hardest
 from al_jax.strategies import kcenter
+from al_jax.strategies import lcmat
 from al_jax.strategies import margin
 from al_jax.strategies import moderate
 from al_jax.strategies import random
@@ -44,8 +46,8 @@ from al_jax.strategies.base import Context, Selection, Strategy
 
 REGISTRY: dict[str, types.ModuleType] = {
     m.__name__.rsplit('.', 1)[1]: m
-    for m in (badge, boss, ccs, cluster_margin, craig, gradmatch, hardest,
-              kcenter, margin, moderate, random)}
+    for m in (adacore, badge, boss, ccs, cluster_margin, craig, gradmatch,
+              hardest, kcenter, lcmat, margin, moderate, random)}
 ALIASES = {'coreset': 'kcenter'}  # Paper 000's name for k-center.
 COMBINATOR_OPTIONS = dict(partitions=1, class_balanced=False)
 # What a job's label view can serve, for the mismatch message.

@@ -1,17 +1,38 @@
 """Coverage-centric core-set selection, CCS (Zheng et al. 2023, Algorithm 1),
 the main baseline of paper 002 (section 5).
 
-1. Hard cutoff: drop the ⌊β·N⌋ hardest examples (they are likely noisy).
-2. Split the rest into K strata of equal width in difficulty (K = 50).
+1. Hard cutoff: drop the ⌊β·N⌋ hardest examples by `cutoff_score` (likely
+   mislabeled), over the whole pool, as the CCS code's `mislabel_mask` does
+   (with `class_balanced=True` the registry's combinator makes it per class).
+2. Split the rest into K strata of equal width in the selection `score`
+   (K = 50), over [min, max] of the examples kept.
 3. Spread the budget from the sparsest stratum up: repeatedly take the
    smallest remaining stratum B, draw m_B = min(|B|, ⌊m / #strata left⌋)
    of its examples uniformly at random, and remove B; m is the budget left.
 
-Options: score ['el2n'] (the difficulty, from the training dynamics),
-beta [0.1] (paper 002 uses 0.1 for CCS in appendix D.1), num_strata [50].
+Options:
+  score ['el2n']: the stratification score, from the training dynamics
+    (paper 002 compares CCS and BOSS on the same score: EL2N in Table 1,
+    EL2N / forgetting / AUM in Table 4).
+  cutoff_score ['aum_prob']: the score the cutoff ranks by. CCS and the
+    BOSS authors' code (`mislabel_mask(mis_key='accumulated_margin',
+    mis_descending=False)`) prune the lowest AUM, the softmax-probability
+    margin accumulated over the full training run; paper 002 appendix D
+    says the same ("To leverage the cutoff, the ... AUM metric is
+    leveraged"). Orientation follows `dynamics.hardness` (lower AUM =
+    harder, so pruned first). Read only when β > 0.
+  beta [0.1]: the cutoff rate; a float in [0, 1), or a tuple of
+    (fraction, β) pairs looked up by the subset fraction (`beta_at`), for a
+    config whose fractions take different rates. 0.1 is what paper 002
+    uses for CCS in appendix D.1 (Figures 10-11); configs/boss_table1.py
+    gives the authors' per-fraction table.
+  num_strata [50].
 
 Dimensions: N pool, K strata, M budget.
 """
+
+import numbers
+from typing import Sequence
 
 import jax
 import numpy as np
@@ -20,8 +41,11 @@ from al_jax.scores import dynamics
 from al_jax.strategies import base
 
 NUM_STRATA = 50
-OPTIONS = dict(score='el2n', beta=0.1, num_strata=NUM_STRATA)
+OPTIONS = dict(score='el2n', cutoff_score='aum_prob', beta=0.1,
+               num_strata=NUM_STRATA)
 NEEDS = (base.DYNAMICS,)
+
+Beta = float | Sequence[tuple[float, float]]
 
 
 def check_scores(difficulty: np.ndarray) -> np.ndarray:
@@ -34,12 +58,89 @@ def check_scores(difficulty: np.ndarray) -> np.ndarray:
   return d
 
 
-def hard_cutoff(difficulty: np.ndarray, beta: float) -> np.ndarray:
+def by_fraction(table, budget: int, pool_size: int):
+  """The value of the first (fraction, value) pair of `table` (fractions
+  ascending) whose fraction is at least the subset's, budget / pool_size,
+  with half an item of slack: a budget rounded from a fraction f (round(f·N),
+  as the subset loop rounds) takes the value listed for f, and a fraction
+  between two listed ones takes the next larger one's.
+
+  Raises:
+    ValueError: budget not in (0, pool_size], or a fraction above the last.
+  """
+  if not 0 < budget <= pool_size:
+    raise ValueError(f'budget={budget} must be in (0, {pool_size}].')
+  fraction = (budget - 0.5) / pool_size  # The smallest f rounding to budget.
+  for bound, value in table:
+    if fraction <= bound:
+      return value
+  raise ValueError(
+      f'No entry for a subset of {budget} of {pool_size} (fraction '
+      f'{budget / pool_size:.4g}) in the table {tuple(table)}: its largest '
+      'fraction is smaller. Add an entry for this fraction.')
+
+
+def check_beta(beta, name: str = 'beta') -> Beta | None:
+  """`beta` validated: None, a float in [0, 1), or a non-empty sequence of
+  (fraction, β) pairs, fractions strictly increasing in (0, 1] and each β in
+  [0, 1). Returns None, a float or a tuple of float pairs."""
+  if beta is None:
+    return None
+  if isinstance(beta, numbers.Real) and not isinstance(beta, bool):
+    if not 0 <= beta < 1:
+      raise ValueError(f'{name}={beta} must be in [0, 1).')
+    return float(beta)
+  try:
+    pairs = tuple((float(f), float(b)) for f, b in beta)
+  except (TypeError, ValueError):
+    pairs = ()
+  fractions = [f for f, _ in pairs]
+  if (not pairs or not all(0 < f <= 1 for f in fractions)
+      or any(a >= b for a, b in zip(fractions, fractions[1:]))
+      or not all(0 <= b < 1 for _, b in pairs)):
+    raise ValueError(
+        f'{name}={beta!r} must be a float in [0, 1) or a tuple of (fraction, '
+        f'{name}) pairs, fractions strictly increasing in (0, 1] and each '
+        f'{name} in [0, 1), e.g. ((0.1, 0.3), (0.2, 0.1), (0.5, 0.0)).')
+  return pairs
+
+
+def beta_at(beta: Beta, budget: int, pool_size: int) -> float:
+  """The cutoff rate for a subset of `budget` of `pool_size` items: `beta`
+  itself if a float, else its table's entry for this fraction (`by_fraction`:
+  the first listed fraction at least the subset's, half an item of slack)."""
+  beta = check_beta(beta)
+  if isinstance(beta, float):
+    return beta
+  try:
+    return by_fraction(beta, budget, pool_size)
+  except ValueError as e:
+    raise ValueError(f'beta: {e}') from None
+
+
+def cutoff_hardness(ctx: base.Context, cutoff_score: str,
+                    method: str) -> np.ndarray:
+  """[N] `cutoff_score` of the context, oriented larger = harder."""
+  try:
+    values = ctx.scores(cutoff_score)
+  except ValueError as e:
+    raise ValueError(f'{method}: the cutoff ranks by cutoff_score='
+                     f'{cutoff_score!r}: {e} Give that score, choose another '
+                     'cutoff_score, or set beta=0 (no cutoff).') from None
+  return dynamics.hardness(cutoff_score, values)
+
+
+def hard_cutoff(hardness: np.ndarray, beta: float) -> np.ndarray:
   """[N'] ascending indices left after dropping the ⌊β·N⌋ hardest.
 
-  Ties at the cut go to the lower index (stable sort of the hardness order).
+  Args:
+    hardness: [N] scores, larger = harder (`dynamics.hardness`).
+    beta: the rate, in [0, 1).
+
+  Ties at the cut: the lower index counts as harder (stable sort of the
+  hardness order), so it is dropped first.
   """
-  d = check_scores(difficulty)
+  d = check_scores(hardness)
   if not 0 <= beta < 1:
     raise ValueError(f'cutoff beta={beta} must be in [0, 1).')
   n_cut = int(np.floor(beta * len(d)))
@@ -80,21 +181,25 @@ def stratum_budgets(sizes: np.ndarray, budget: int) -> np.ndarray:
 
 
 def select(difficulty: np.ndarray, budget: int, key: jax.Array,
-           beta: float = 0.0, num_strata: int = NUM_STRATA) -> np.ndarray:
+           beta: float = 0.0, num_strata: int = NUM_STRATA,
+           cutoff: np.ndarray | None = None) -> np.ndarray:
   """CCS: [M] ascending pool indices.
 
   Args:
-    difficulty: [N] scores, larger = harder.
+    difficulty: [N] stratification scores, larger = harder.
     budget: M.
     key: PRNG key for the draws within strata.
     beta: hard cutoff rate.
     num_strata: K.
+    cutoff: [N] scores the cutoff ranks by, larger = harder; None: the
+      difficulty.
   """
-  keep = hard_cutoff(difficulty, beta)
+  difficulty = check_scores(difficulty)
+  keep = hard_cutoff(difficulty if cutoff is None else cutoff, beta)
   if budget > len(keep):
     raise ValueError(f'budget {budget} exceeds the {len(keep)} examples left '
                      f'after the cutoff beta={beta}.')
-  ids = strata(np.asarray(difficulty)[keep], num_strata)
+  ids = strata(difficulty[keep], num_strata)
   sizes = np.bincount(ids, minlength=num_strata)
   # One uniform key per example; a stratum's m smallest keys are a uniform
   # draw without replacement (one compiled program, whatever the strata).
@@ -107,12 +212,18 @@ def select(difficulty: np.ndarray, budget: int, key: jax.Array,
   return np.sort(np.concatenate(picks)) if picks else np.zeros(0, np.int64)
 
 
-def make(score, beta, num_strata) -> base.Strategy:
+def make(score, cutoff_score, beta, num_strata) -> base.Strategy:
+  beta = check_beta(beta)
+  if beta is None:
+    raise ValueError('ccs: beta must be given (a float or a table).')
 
   def select_(state, ctx: base.Context, budget: int, key: jax.Array):
     rows = ctx.candidate_indices
     d = dynamics.hardness(score, ctx.scores(score))[rows]
-    return base.Selection(rows[select(d, budget, key, beta,
-                                      num_strata)]), state
+    beta_ = beta_at(beta, budget, ctx.pool_size)
+    cut = (cutoff_hardness(ctx, cutoff_score, 'ccs')[rows] if beta_ > 0
+           else None)
+    return base.Selection(rows[select(d, budget, key, beta_, num_strata,
+                                      cut)]), state
 
   return base.Strategy(base.no_state, select_)

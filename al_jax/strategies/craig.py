@@ -7,18 +7,22 @@ g_i (`gradients.last_layer_gradients` of the initial model) with Sim(i, j) =
 const - ||g_i - g_j||, and weight γ_j = |{i in class c : j is i's nearest
 pick}|, so that Σ_j γ_j g_j approximates the class's gradient sum.
 
+Gradients: the cross-entropy gradient (see `gradients`), as DeepCore since
+its commit ca3fb21 (2023-01-14, "bug fix"), which removed the extra softmax
+its earlier versions applied before CrossEntropyLoss.
+
 Departures from DeepCore (one-shot from the initial model's eval-mode
 logits and features, as paper 002's baselines run):
-  * gradients: the plain cross-entropy gradient (see `gradients`); DeepCore
-    back-propagates CrossEntropyLoss through an extra softmax.
   * const: 2·max_i ||g_i - mean|| (`facility_location`, metric='euclidean')
     instead of max_ij d_ij + 1e-3; with no importance the picks and
     clusters do not depend on it, and no [n, n] distance matrix is needed.
   * budgets: water-filled integers summing to the budget, not
     round(fraction·n_c) per class.
-  * weights: the cluster sizes (each pick counts itself), aligned with the
-    picks; DeepCore adds 1 to every cluster size and lists its weights in
-    index order while its picks are in pick order.
+  * weights: the cluster sizes (each pick counts itself); DeepCore's
+    `calc_weights` adds 1 to every cluster size. Both lists are aligned with
+    their picks (DeepCore's LazyGreedy returns index[selected], a boolean
+    mask, so its picks and weights are both in ascending index order; ours
+    are in greedy order).
   * greedy: exact lazy greedy, ties to the lowest index (DeepCore's
     LazyGreedy breaks ties arbitrarily).
 

@@ -19,8 +19,10 @@ costs one column G[:, j] plus O(n·k), in float64; x = L⁻ᵀ y at the end.
 Memory: P and L, 8·k·(n + k) bytes (n = 5000, k = 2500: 150 MB).
 `select` never builds A: G[:, j] = (E e_j) ∘ (1 + Z z_j) costs O(n·(C + D)).
 
+Gradients: the cross-entropy gradient (see `gradients`), as DeepCore since
+its commit ca3fb21 (2023-01-14), which removed an extra softmax.
+
 Departures from DeepCore, and why:
-  * gradients: the plain cross-entropy gradient (see `gradients`).
   * λ at every step; DeepCore's first step uses x = a_j·b / a_j·a_j.
   * budget 1: nnls weight max(0, a_j·b / (a_j·a_j + λ)); DeepCore sets 1.
   * subset size = budget: DeepCore drops picks whose nnls weight is 0 (its

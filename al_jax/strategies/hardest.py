@@ -4,7 +4,11 @@ The ablation's "Difficulty (EL2N)" column selects "samples based on their
 difficulty scores" (section 5, ablation study), i.e. the highest scores. We
 take them per class with `combinators.class_balanced`, as every other BOSS
 component selects class-balanced (section 5, experimental setup), so that the
-column differs from BOSS only in dropping diversity.
+column differs from BOSS only in dropping diversity. Orientation follows
+`dynamics.hardness` (e.g. score='aum': the lowest AUM), as CCS's and BOSS's
+scores do. No cutoff: the column ranks by difficulty alone (BOSS and CCS
+prune by their own `cutoff_score` first; the authors' code has no cutoff in
+its monotonic 'coreset' mode either).
 
 Dimensions: N pool, M budget.
 """
