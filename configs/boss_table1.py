@@ -33,8 +33,9 @@ Not stated, our choice: a cosine schedule, random crops (padding 4) with
 flips (no flips for SVHN digits), and BOSS's c (peak) and alpha from
 `boss.default_params` (appendix D.1's 10% values, c = 0.8 and alpha = 1, at
 10%; c = 0.8, alpha = 2 above 15%).
-Fractions 10/20/30/50% (SVHN: 8/12/16/20%). Adacore and LCMAT are not
-implemented.
+Fractions 10/20/30/50% (SVHN: 8/12/16/20%). Adacore and LCMat as in
+LCMat's DeepCore fork, which paper 002's pipeline builds on: both train their
+subsets unweighted (`adacore.weighted=False`).
 """
 
 import ml_collections
@@ -42,7 +43,8 @@ import ml_collections
 from al_jax import config_check
 from al_jax import strategies
 
-METHODS = ('random', 'craig', 'gradmatch', 'moderate', 'ccs', 'boss')
+METHODS = ('random', 'craig', 'gradmatch', 'adacore', 'lcmat', 'moderate',
+           'ccs', 'boss')
 DATASETS = {
     # name: (source, model, epochs, fractions, flip)
     'cifar10': ('tfds:cifar10', 'resnet18', 200, (0.1, 0.2, 0.3, 0.5), True),
@@ -101,4 +103,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   for name in METHODS:  # Every option, so that overrides find their key.
     config.subset[name] = strategies.options(
         name, **(dict(beta=beta) if name in ('boss', 'ccs') else {}))
+  config.subset.adacore.weighted = False
   return config

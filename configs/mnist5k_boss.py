@@ -31,7 +31,8 @@ import ml_collections
 from al_jax import config_check
 from al_jax import strategies
 
-METHODS = ('random', 'ccs', 'moderate', 'craig', 'gradmatch', 'boss')
+METHODS = ('random', 'ccs', 'moderate', 'craig', 'gradmatch', 'adacore',
+           'lcmat', 'boss')
 # BOSS's cutoff rate by fraction (`ccs.beta_at`): 0.1 up to 5%, 0.05 above.
 BETA = ((0.05, 0.1), (1.0, 0.05))
 
@@ -53,6 +54,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   for name in METHODS:  # Every option, so that overrides find their key.
     config.subset[name] = strategies.options(name)
   config.subset.boss = strategies.options('boss', beta=BETA)
+  # Paper 002's pipeline (LCMat's DeepCore fork) trains Adacore unweighted.
+  config.subset.adacore.weighted = False
 
   args = config_check.parse_arg(arg, ablation=False, quick=False)
   if args.ablation:
