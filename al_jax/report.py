@@ -18,8 +18,8 @@ import numpy as np
 METRICS = 'metrics.jsonl'
 
 
-def read_metrics(run_dir: str) -> list[dict]:
-  path = os.path.join(run_dir, METRICS)
+def read_metrics(run_dir: str, name: str = METRICS) -> list[dict]:
+  path = os.path.join(run_dir, name)
   if not os.path.exists(path):
     return []
   with open(path) as f:
@@ -34,8 +34,8 @@ def write_metrics(run_dir: str, rows: list[dict]):
   os.replace(path + '.tmp', path)
 
 
-def append_metrics(run_dir: str, row: dict):
-  with open(os.path.join(run_dir, METRICS), 'a') as f:
+def append_metrics(run_dir: str, row: dict, name: str = METRICS):
+  with open(os.path.join(run_dir, name), 'a') as f:
     f.write(json.dumps(row) + '\n')
     f.flush()
     os.fsync(f.fileno())

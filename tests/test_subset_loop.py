@@ -18,6 +18,7 @@ from al_jax import sharding
 from al_jax import strategies
 from al_jax import train
 from al_jax.input import sources
+from al_jax.loops import initial
 from al_jax.loops import subset as subset_loop
 from al_jax.scores import dynamics
 from conftest import ROOT, Interrupt, QueryThenDraw, load_config
@@ -137,12 +138,12 @@ def initial_run(tmp_path_factory):
   with pytest.MonkeyPatch.context() as mp:
     mp.setattr(subset_loop.rundir, 'atomic_write', kill_after_outputs)
     with pytest.raises(Interrupt):
-      subset_loop.initial_model(config, ds, model, mesh, 0, out_dir)
+      initial.initial_model(config, ds, model, mesh, 0, out_dir)
   killed = sorted(os.listdir(out_dir))
   with pytest.MonkeyPatch.context() as mp:
     mp.setattr(train, 'train_step',
                lambda *a, **k: rates.append(float(a[4])) or step(*a, **k))
-    ctx = subset_loop.initial_model(config, ds, model, mesh, 0, out_dir)
+    ctx = initial.initial_model(config, ds, model, mesh, 0, out_dir)
   return config, ds, model, mesh, out_dir, ctx, rates, killed
 
 
@@ -215,11 +216,11 @@ def test_initial_run_of_another_config_is_refused(initial_run, reference,
     other = _initial_config()
     _set(key, value)(other)
     with pytest.raises(ValueError, match=rf'config\.{key}={value!r}'):
-      subset_loop.initial_model(other, ds, model, mesh, 0, out_dir)
+      initial.initial_model(other, ds, model, mesh, 0, out_dir)
   # Keys the initial run does not read may differ.
   other = _initial_config()
   other.train.steps = 7
-  subset_loop.initial_model(other, ds, model, mesh, 0, out_dir)
+  initial.initial_model(other, ds, model, mesh, 0, out_dir)
   # An initial run written by an older al_jax (no snapshot) is refused.
   old = str(tmp_path / 'old')
   shutil.copytree(out_dir, old)
@@ -227,7 +228,7 @@ def test_initial_run_of_another_config_is_refused(initial_run, reference,
   del info['run']
   json.dump(info, open(os.path.join(old, 'initial.json'), 'w'))
   with pytest.raises(ValueError, match='older al_jax'):
-    subset_loop.initial_model(config, ds, model, mesh, 0, old)
+    initial.initial_model(config, ds, model, mesh, 0, old)
   # The loop refuses a work dir of another initial run before loading data.
   workdir = str(tmp_path / 'workdir')
   shutil.copytree(reference[0], workdir)
@@ -258,6 +259,9 @@ def _set(field, value):
     (_set('subset.fractons', (0.1,)), 'did you mean config.subset.fractions'),
     (_set('subset.ccs', {'beat': 0.1}), 'did you mean config.subset.ccs.beta'),
     (_set('subset.boss', {'score': 'el3n'}), "Unknown score 'el3n'"),
+    (_set('subset.sweeps', {'boss': {'alpha': (0.0, 1.0)}}),
+     "needs config.subset.select_on='validation'"),
+    (_set('subset.select_on', 'train'), "Unknown config.subset.select_on"),
 ])
 def test_bad_input_fails_with_a_clear_message(change, message, tmp_path):
   config = load_config('digits_boss')
@@ -349,3 +353,62 @@ def test_queries_and_weights_in_the_one_shot_job(monkeypatch, tmp_path):
                  f'subset_{i}.npz') as f:
       np.testing.assert_array_equal(f['weights'], w)
       assert len(f['indices']) == len(w) == rows[i]['labels']
+
+
+def _validation_config():
+  config = load_config('digits_boss')
+  config.subset.methods = ('ccs', 'boss')
+  config.subset.fractions = (0.05,)
+  config.subset.select_on = 'validation'
+  config.subset.validation_fraction = 0.25
+  config.subset.sweeps = ml_collections.ConfigDict(
+      {'boss': {'alpha': (0.0, 2.0), 'c': (0.2, 0.8)}})
+  return config
+
+
+def test_options_chosen_on_validation(tmp_path, monkeypatch):
+  """Paper 002 item: parameters chosen without the test set. The pool loses
+  its validation part before anything trains; every grid point is tried and
+  scored on validation; only the best one's test accuracy is reported."""
+  workdir = str(tmp_path)
+  subset_loop.run(_validation_config(), workdir)
+  n_pool = 1438 - round(0.25 * 1438)
+  with np.load(os.path.join(workdir, 'initial', 'seed_0', 'outputs.npz')) as f:
+    assert len(f['features']) == n_pool  # The initial run never saw val.
+  run_dir = os.path.join(workdir, 'boss', 'seed_0')
+  tried = report.read_metrics(run_dir, subset_loop.SWEEP)
+  assert [r['options'] for r in tried] == [
+      {'alpha': a, 'c': c} for a in (0.0, 2.0) for c in (0.2, 0.8)]
+  assert all('test_accuracy' not in r for r in tried)
+  best = max(tried, key=lambda r: r['validation_accuracy'])  # First on ties.
+  (row,) = report.read_metrics(run_dir)
+  assert row['options'] == best['options']
+  assert row['validation_accuracy'] == best['validation_accuracy']
+  assert row['labels'] == round(0.05 * n_pool)
+  # An entry without a sweep runs once, at its configured options.
+  (ccs_row,) = report.read_metrics(os.path.join(workdir, 'ccs', 'seed_0'))
+  assert ccs_row['options'] == {} and 'validation_accuracy' in ccs_row
+  assert not report.read_metrics(os.path.join(workdir, 'ccs', 'seed_0'),
+                                 subset_loop.SWEEP)
+  # A rerun of a half-finished sweep reuses the points already tried.
+  os.remove(os.path.join(run_dir, report.METRICS))
+  calls = []
+  real = subset_loop.train_subset
+  monkeypatch.setattr(subset_loop, 'train_subset',
+                      lambda *a, **k: calls.append(1) or real(*a, **k))
+  subset_loop.run(_validation_config(), workdir)
+  assert len(calls) == 1  # Only the chosen point's final training.
+  timeless = lambda r: {k: v for k, v in r.items() if '_seconds' not in k}
+  assert [timeless(r) for r in report.read_metrics(run_dir)] == [
+      timeless(row)]
+
+
+@pytest.mark.parametrize('sweeps, message', [
+    ({'moderate': {'beta': (0.1,)}}, 'not an entry of config.subset.methods'),
+    ({'boss': {'alpah': (1.0,)}}, 'did you mean'),
+])
+def test_bad_sweeps_are_named(sweeps, message, tmp_path):
+  config = _validation_config()
+  config.subset.sweeps = ml_collections.ConfigDict(sweeps)
+  with pytest.raises(ValueError, match=message):
+    subset_loop.run(config, str(tmp_path))
