@@ -7,7 +7,9 @@ BOSS) and its `ablation` variant (diversity only, difficulty only, both,
 both + cutoff = BOSS) in one work dir, so both share each seed's initial
 model and BOSS's runs. Writes experiments/results/boss_mnist5k/results.md:
 test accuracy per method and fraction (mean ± s.e. over seeds) and BOSS's
-paired differences to every other entry.
+paired differences to every other entry, and the analogue of Table 9: the
+selection seconds of every method at every fraction (mean over seeds; the
+initial run, shared by all, is not counted).
 """
 
 import argparse
@@ -50,6 +52,10 @@ def main():
         report.paired_table(args.workdir, 'boss', others, config.seeds,
                             subset_loop.METRIC, config.subset.fractions,
                             'fraction'), '']
+  times = report.summarize(args.workdir, 'selection_seconds', x='fraction')
+  sections += ['## Table 9 analogue: selection seconds (mean ± s.e. over '
+               'seeds; 2 shared CPU cores, compare within this table only)',
+               '', report.table(times, 'selection_seconds', x='fraction'), '']
   text = '\n'.join(
       [f'# One-shot subsets on MNIST-5k, {args.seeds} seeds', '',
        f'`python experiments/boss_mnist5k.py --seeds {args.seeds}`: '
