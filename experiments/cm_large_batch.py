@@ -121,6 +121,41 @@ def auc_diff(raw, a, b):
   return d.mean(), d.std(ddof=1) / np.sqrt(len(d))
 
 
+def cluster_spread(workdir, config, cms):
+  """Markdown lines: how many distinct clusters of C_X (each CM entry's own
+  HAC, strategy_state.pkl) the k_t picks of a round fall in, for the CM entry
+  and for Margin's picks under the same clustering (mean over seeds and
+  rounds). Multi-label runs count the images of the picked pairs."""
+  import pickle
+  from al_jax.input import ledger as ledger_lib
+  from al_jax.input import pairs as pairs_lib
+  from al_jax.input import sources
+  ds = sources.load(config.input)
+  image = (pairs_lib.PairPool.from_labels(ds.y_train).image if ds.multilabel
+           else None)
+  lines = ['| Cluster-Margin entry | clusters in C_X (mean size) | distinct '
+           'clusters among CM\'s picks | among Margin\'s picks |',
+           '|---|---|---|---|']
+  for cm in cms:
+    spread = {cm: [], MARGIN: []}
+    sizes = []
+    for seed in config.seeds:
+      run = lambda n: os.path.join(workdir, n, f'seed_{seed}')
+      with open(os.path.join(run(cm), 'strategy_state.pkl'), 'rb') as f:
+        clusters = pickle.load(f)
+      sizes.append(len(clusters) / (clusters.max() + 1))
+      for name in spread:
+        led = ledger_lib.Ledger.load(os.path.join(run(name), 'ledger.npz'))
+        for r in range(1, config.al.rounds + 1):
+          items = led.indices[led.rounds == r]
+          items = items if image is None else np.unique(image[items])
+          spread[name].append(len(np.unique(clusters[items])) / len(items))
+    lines.append(f'| {cm} | {np.mean(sizes):.2f} | '
+                 f'{100 * np.mean(spread[cm]):.1f}% | '
+                 f'{100 * np.mean(spread[MARGIN]):.1f}% |')
+  return lines
+
+
 def analyse(raw, cms, metric):
   """Markdown lines and the verdict text."""
   labels = raw[RANDOM]['labels']
@@ -189,6 +224,10 @@ def main():
               title=f'{args.setting}: {al.seed_examples} seed + '
               f'{al.rounds} x {al.budget_examples}')
   lines, text = analyse(raw, cms, metric)
+  lines += ['', '## How far the clustering spreads the picks', '',
+            'Distinct clusters per pick (100% = every pick from its own '
+            'cluster; for multi-label runs, per picked image).', ''
+            ] + cluster_spread(workdir, config, cms)
   kms = ', '.join(f'{cm}: k_m = {al[cm].margin_factor:g} k_t'
                   for cm in cms)
   md = [f'# Cluster-Margin at large batches: {args.setting}', '',
