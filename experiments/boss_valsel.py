@@ -49,19 +49,23 @@ def load_config(name, seeds):
 
 
 def chosen_table(workdir, config):
-  """Markdown: the options each seed chose, per entry and fraction."""
-  lines = ['| entry | fraction | chosen options (one per seed) | most '
-           'frequent |', '|---|---|---|---|']
+  """Markdown: the options each seed chose, per entry and fraction, and
+  each option's most chosen value with its count (ties: the smaller)."""
+  lines = ['| entry | fraction | chosen options (one per seed) | each '
+           "option's most chosen value (seeds) |", '|---|---|---|---|']
   for entry in config.subset.sweeps:
     runs = [report.read_metrics(os.path.join(workdir, entry, f'seed_{s}'))
             for s in config.seeds]
     for i, fraction in enumerate(config.subset.fractions):
-      picks = [tuple(sorted(rows[i]['options'].items())) for rows in runs]
-      top = collections.Counter(picks).most_common(1)[0][0]
-      fmt = lambda p: ', '.join(f'{k}={v:g}' for k, v in p)
-      lines.append(f'| {entry} | {fraction:g} | '
-                   + '; '.join(fmt(p) for p in picks)
-                   + f' | {fmt(top)} |')
+      picks = [rows[i]['options'] for rows in runs]
+      modes = []
+      for name in sorted(picks[0]):
+        counts = collections.Counter(p[name] for p in picks)
+        value = min(counts, key=lambda v: (-counts[v], v))
+        modes.append(f'{name}={value:g} ({counts[value]}/{len(picks)})')
+      lines.append(f'| {entry} | {fraction:g} | ' + '; '.join(
+          ', '.join(f'{k}={v:g}' for k, v in sorted(p.items()))
+          for p in picks) + f' | {", ".join(modes)} |')
   return lines
 
 
