@@ -80,3 +80,22 @@ class QueryThenDraw:
       idx = np.concatenate([first, rest])
       return base.Selection(idx, np.linspace(0.5, 2, len(idx))), state
     return base.Strategy(base.no_state, select)
+
+
+def dense_cross_entropy(n: int, d: int, c: int, seed: int = 0):
+  """A last layer on random features: (apply(params, z) -> logits, params,
+  z [n, d] float32, y [n], loss(params, z_i, y_i) -> its cross-entropy),
+  for checking closed-form last-layer derivatives against jax's."""
+  import flax.linen as nn  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(seed)
+  z = rng.normal(size=(n, d)).astype(np.float32)
+  y = rng.integers(0, c, n)
+  dense = nn.Dense(c)
+  params = dense.init(jax.random.key(0), z)['params']
+
+  def apply(p, zi):
+    return dense.apply({'params': p}, zi)
+
+  def loss(p, zi, yi):
+    return -jax.nn.log_softmax(apply(p, zi))[yi]
+  return apply, params, z, y, loss

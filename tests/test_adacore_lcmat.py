@@ -4,7 +4,6 @@ transcription of its reference selection step (SJShin-AI/LCMat,
 deepcore/methods/submodular.py, kernels 'adacore' and 'worst', with
 FacilityLocation and NaiveGreedy), bad input, determinism."""
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,6 +13,7 @@ import al_jax
 from al_jax.scores import curvature
 from al_jax.scores import gradients
 from al_jax.strategies import combinators
+from conftest import dense_cross_entropy
 
 B = 128  # The reference scripts' selection batch: its g and h are / B.
 
@@ -94,18 +94,10 @@ def _per_class(y, budget):
 
 
 def test_hessian_diagonal_equals_jax_hessian_of_a_dense_layer():
-  rng = np.random.default_rng(0)
   n, d, c = 5, 3, 4
-  z = rng.normal(size=(n, d)).astype(np.float32)
-  y = rng.integers(0, c, n)
-  dense = nn.Dense(c)
-  params = dense.init(jax.random.key(0), z)['params']
-
-  def loss(p, zi, yi):
-    return -jax.nn.log_softmax(dense.apply({'params': p}, zi))[yi]
-
+  apply, params, z, y, loss = dense_cross_entropy(n, d, c)
   hess = jax.vmap(jax.hessian(loss), (None, 0, 0))(params, jnp.asarray(z), y)
-  got = curvature.hessian_diagonal(dense.apply({'params': params}, z), z)
+  got = curvature.hessian_diagonal(apply(params, z), z)
   assert got.shape == (n, c * (d + 1)) and got.dtype == np.float32
   hb = hess['bias']['bias']  # [n, C, C]
   np.testing.assert_allclose(got[:, :c], np.diagonal(hb, axis1=1, axis2=2),

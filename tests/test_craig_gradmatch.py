@@ -2,7 +2,6 @@
 CRAIG == facility location on brute-force distances per class, OMP ==
 sklearn's (λ -> 0) and == a direct re-solve per step, budgets, bad input."""
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,6 +14,7 @@ from al_jax.kernels import facility_location as fl
 from al_jax.scores import gradients
 from al_jax.strategies import combinators
 from al_jax.strategies import gradmatch
+from conftest import dense_cross_entropy
 
 
 def _select(method, logits, z, y, budget, **options):
@@ -32,18 +32,10 @@ def _model_outputs(n=240, c=3, d=4, seed=0):
 
 
 def test_last_layer_gradients_equal_jax_grad_of_a_dense_layer():
-  rng = np.random.default_rng(0)
   n, d, c = 7, 5, 4
-  z = rng.normal(size=(n, d)).astype(np.float32)
-  y = rng.integers(0, c, n)
-  dense = nn.Dense(c)
-  params = dense.init(jax.random.key(0), z)['params']
-
-  def loss(p, zi, yi):
-    return -jax.nn.log_softmax(dense.apply({'params': p}, zi))[yi]
-
+  apply, params, z, y, loss = dense_cross_entropy(n, d, c)
   grads = jax.vmap(jax.grad(loss), (None, 0, 0))(params, jnp.asarray(z), y)
-  logits = dense.apply({'params': params}, z)
+  logits = apply(params, z)
   got = gradients.last_layer_gradients(logits, z, y)
   assert got.shape == (n, c * (d + 1)) and got.dtype == np.float32
   np.testing.assert_allclose(got[:, :c], grads['bias'], atol=1e-6)
