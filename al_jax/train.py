@@ -16,9 +16,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import orbax.checkpoint as ocp
 from flax.training import train_state
 
+from al_jax import checkpoints
 from al_jax import config_check
 from al_jax import optim
 from al_jax import sharding
@@ -200,11 +200,8 @@ def fit(cfg, model: nn.Module, x: np.ndarray, y: np.ndarray,
   k_init, k_order, k_steps = jax.random.split(key, 3)
   if state is None:
     state = create_state(model, x.shape[1:], tx, k_init)
-    if str(cfg.get('init_checkpoint')).endswith('.h5'):  # keras VGG-16.
-      from al_jax.models import keras_vgg16  # pylint: disable=g-import-not-at-top
-      state = keras_vgg16.restore(cfg.init_checkpoint, state, model)
-    elif cfg.get('init_checkpoint'):
-      state = restore_variables(cfg.init_checkpoint, state)
+    if cfg.get('init_checkpoint'):
+      state = checkpoints.init_from(cfg.init_checkpoint, state, model)
   else:
     state = state.replace(tx=tx, opt_state=tx.init(state.params))
   # The schedule's clock: the global step for schedules of the whole run.
@@ -286,45 +283,3 @@ def predict(state: TrainState, x: np.ndarray, mesh: jax.sharding.Mesh,
   fetch(*pending)
   return (np.concatenate([o[0] for o in outs]),
           np.concatenate([o[1] for o in outs]))
-
-
-def save_variables(path: str, state: TrainState):
-  """Saves params, BatchNorm statistics and the step count with orbax
-  (atomic directory)."""
-  ckpt = ocp.StandardCheckpointer()
-  ckpt.save(path, {'params': state.params, 'batch_stats': state.batch_stats,
-                   'step': np.asarray(state.step, np.int64)}, force=True)
-  ckpt.wait_until_finished()
-
-
-def restore_variables(path: str, state: TrainState) -> TrainState:
-  """Loads what `save_variables` saved into `state` (the step count too,
-  where the checkpoint has one: it continues global schedules)."""
-  ckpt = ocp.StandardCheckpointer()
-  target = jax.tree.map(np.asarray, {'params': state.params,
-                                     'batch_stats': state.batch_stats})
-  try:
-    meta = ckpt.metadata(path).item_metadata
-    if meta is None:
-      raise FileNotFoundError(path)
-    if 'step' in meta.tree:
-      target['step'] = np.zeros((), np.int64)
-    restored = ckpt.restore(path, target)
-  except FileNotFoundError as e:
-    raise FileNotFoundError(f'No model checkpoint at {path!r}.') from e
-  except ValueError as e:
-    raise ValueError(
-        f'Checkpoint {path!r} does not match the model: {e}') from e
-  # Orbax restores arrays with their stored shapes even when the target's
-  # differ (e.g. another width), so check them here.
-  bad = [f'{jax.tree_util.keystr(p)}: checkpoint {a.shape} {a.dtype}, '
-         f'model {t.shape} {t.dtype}'
-         for (p, t), a in zip(jax.tree_util.tree_leaves_with_path(target),
-                              jax.tree.leaves(restored))
-         if a.shape != t.shape or a.dtype != t.dtype]
-  if bad:
-    raise ValueError(f'Checkpoint {path!r} does not match the model: '
-                     + '; '.join(bad[:5]))
-  return state.replace(params=restored['params'],
-                       batch_stats=restored['batch_stats'],
-                       step=int(restored.get('step', state.step)))

@@ -7,6 +7,7 @@ import os
 import jax
 import numpy as np
 
+from al_jax import checkpoints
 from al_jax import models
 from al_jax import optim
 from al_jax import train
@@ -34,7 +35,7 @@ def _step_of(config, path):
   model = models.from_config(config.model, config.input.num_classes)
   blank = train.create_state(model, ds_shape, optim.make_optimizer(
       config.train), jax.random.key(0))
-  return int(train.restore_variables(path, blank).step)
+  return int(checkpoints.restore_variables(path, blank).step)
 
 
 def test_pretrain_then_active_run_continues_the_step(tmp_path):

@@ -13,6 +13,7 @@ import numpy as np
 import optax
 import pytest
 
+from al_jax import checkpoints
 from al_jax import optim
 from al_jax import sharding
 from al_jax import train
@@ -508,11 +509,11 @@ def test_predict_empty_pool_raises(mesh):
 def test_save_restore_round_trip_with_batch_stats(resnet, tmp_path):
   _, state = resnet
   path = str(tmp_path.absolute() / 'ckpt')
-  train.save_variables(path, state)
+  checkpoints.save_variables(path, state)
   blank = state.replace(
       params=jax.tree.map(jnp.zeros_like, state.params),
       batch_stats=jax.tree.map(jnp.zeros_like, state.batch_stats))
-  got = train.restore_variables(path, blank)
+  got = checkpoints.restore_variables(path, blank)
   assert _trees_equal(got.params, state.params)
   assert _trees_equal(got.batch_stats, state.batch_stats)
   assert jax.tree.leaves(got.batch_stats)
@@ -523,10 +524,10 @@ def test_save_restore_without_batch_stats_and_init_checkpoint(mesh, tmp_path):
   state = state.replace(
       params=jax.tree.map(lambda p: jnp.full_like(p, -0.25), state.params))
   path = str(tmp_path.absolute() / 'mlp')
-  train.save_variables(path, state)
-  train.save_variables(path, state)  # Overwriting is allowed.
+  checkpoints.save_variables(path, state)
+  checkpoints.save_variables(path, state)  # Overwriting is allowed.
   _, fresh = _mlp_state(seed=9)
-  got = train.restore_variables(path, fresh)
+  got = checkpoints.restore_variables(path, fresh)
   assert _trees_equal(got.params, state.params) and got.batch_stats == {}
   # fit() starts from train.init_checkpoint when no state is given.
   x, y = _features(8), np.arange(8) % 3
@@ -540,16 +541,16 @@ def test_save_restore_without_batch_stats_and_init_checkpoint(mesh, tmp_path):
 def test_restore_into_other_shape_raises(tmp_path, hidden):
   _, state = _mlp_state(hidden=(8,))
   path = str(tmp_path.absolute() / 'ckpt')
-  train.save_variables(path, state)
+  checkpoints.save_variables(path, state)
   _, other = _mlp_state(hidden=hidden)
   with pytest.raises(ValueError, match='[Cc]heckpoint'):
-    train.restore_variables(path, other)
+    checkpoints.restore_variables(path, other)
 
 
 def test_restore_missing_path_raises(tmp_path):
   _, state = _mlp_state()
   with pytest.raises(FileNotFoundError):
-    train.restore_variables(str(tmp_path.absolute() / 'nothing'), state)
+    checkpoints.restore_variables(str(tmp_path.absolute() / 'nothing'), state)
 
 
 def _recorded_rates(monkeypatch):
@@ -578,7 +579,7 @@ def test_global_schedules_continue_across_fits_and_checkpoints(
                     state=state)
   assert seen == [0, 1, 2, 3, 4, 5] and int(state.step) == 6
   path = str(tmp_path.absolute() / 'pretrained')
-  train.save_variables(path, state)
+  checkpoints.save_variables(path, state)
   seen.clear()
   cfg.init_checkpoint = path
   train.fit(cfg, model, x, y, np.arange(8), jax.random.key(2), mesh)

@@ -32,6 +32,7 @@ import jax
 import numpy as np
 import tqdm
 
+from al_jax import checkpoints
 from al_jax import config_check
 from al_jax import models
 from al_jax import optim
@@ -199,7 +200,7 @@ def run_one(config, ds, pool: Pool, model, mesh, name: str, seed: int,
   pending = 0 < start <= al.rounds and ledger.complete < start
   state = None
   if start > 0 and (finetune or pending):
-    state = train.restore_variables(
+    state = checkpoints.restore_variables(
         os.path.join(ckpt_dir, f'round_{start - 1}'),
         train.create_state(model, ds.x_train.shape[1:],
                            optim.make_optimizer(config.train), k_train))
@@ -217,7 +218,7 @@ def run_one(config, ds, pool: Pool, model, mesh, name: str, seed: int,
     train_seconds = time.perf_counter() - t0
     test_logits, _ = train.predict(state, ds.x_test, mesh, predict_bs)
     score = pool.evaluate(test_logits, ds.y_test)
-    train.save_variables(os.path.join(ckpt_dir, f'round_{r}'), state)
+    checkpoints.save_variables(os.path.join(ckpt_dir, f'round_{r}'), state)
     select_seconds = (buy(r, state) if r < al.rounds and ledger.complete <= r
                       else None)
     row = {'round': r, 'labels': len(bought), pool.metric: score,

@@ -37,6 +37,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from al_jax import checkpoints
 from al_jax import optim
 from al_jax import strategies
 from al_jax import train
@@ -113,7 +114,7 @@ def initial_model(config, ds, model, mesh, seed: int,
         return
       logits, features = train.predict(state, ds.x_train, mesh, bs)
       snap['test_logits'] = train.predict(state, ds.x_test, mesh, bs)[0]
-      train.save_variables(model_dir, state)
+      checkpoints.save_variables(model_dir, state)
       rundir.atomic_write(out_path, lambda f: np.savez(
           f, features=features, logits=logits))
 
@@ -139,7 +140,7 @@ def initial_model(config, ds, model, mesh, seed: int,
                                    epochs=epochs)
 
   def initial_state():
-    state = train.restore_variables(model_dir, train.create_state(
+    state = checkpoints.restore_variables(model_dir, train.create_state(
         model, ds.x_train.shape[1:], optim.make_optimizer(cfg), key))
     return base.Model(state.apply_fn, {'params': state.params,
                                        'batch_stats': state.batch_stats})

@@ -24,6 +24,7 @@ import jax
 import numpy as np
 import tqdm
 
+from al_jax import checkpoints
 from al_jax import config_check
 from al_jax import models
 from al_jax import sharding
@@ -77,7 +78,7 @@ def run(config, workdir: str) -> dict:
                         progress=progress)
       seconds = time.perf_counter() - t0
     model_dir = os.path.abspath(os.path.join(workdir, 'model'))
-    train.save_variables(model_dir, state)
+    checkpoints.save_variables(model_dir, state)
     test_logits, _ = train.predict(
         state, ds.x_test, mesh, config.train.get('predict_batch_size', 1024))
     summary = {pool.metric: pool.evaluate(test_logits, ds.y_test),
