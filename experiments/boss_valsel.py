@@ -28,6 +28,7 @@ sys.path.insert(0, ROOT)
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from al_jax import config_check
 from al_jax import report
+from al_jax import strategies
 from al_jax.loops import subset as subset_loop
 
 BETAS = (0.0, 0.1, 0.3)
@@ -39,6 +40,9 @@ def load_config(name, seeds):
   config = config_check.load_file(os.path.join(ROOT, 'configs', f'{name}.py'))
   with config.unlocked():
     config.seeds = tuple(range(seeds))
+    for entry in set(config.subset.methods) - {'random', 'ccs', 'boss'}:
+      if entry in config.subset and entry not in strategies.names():
+        del config.subset[entry]  # An entry's own section (e.g. 'diverse').
     config.subset.methods = ('random', 'ccs', 'boss')
     config.subset.select_on = 'validation'
     config.subset.validation_fraction = 0.2
