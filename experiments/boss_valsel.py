@@ -33,7 +33,7 @@ from al_jax.loops import subset as subset_loop
 
 BETAS = (0.0, 0.1, 0.3)
 PEAKS = (0.5, 0.8)
-ALPHAS = (0.5, 1.0)
+ALPHAS = (0.0, 0.5, 1.0)  # 0: diversity only (D.1 at 1%).
 
 
 def load_config(name, seeds):
