@@ -5,8 +5,8 @@
 BOSS at 3% and 10% of MNIST-5k over a grid of the importance function's
 peak c (the normalised difficulty where importance peaks, as the authors'
 code reads c; Eq. 4's parameter is c + 1.5) and sharpness alpha, with the
-config's beta (`mnist5k_boss.BETA`). Run it in
-experiments/boss_mnist5k.py's work dir to reuse its initial models. This is
+config's beta (`mnist5k_boss.BETA`), in a work dir of its own (its
+fractions differ from experiments/boss_mnist5k.py's). This is
 a sensitivity study on test accuracy, as the paper's Figure 5; picking
 defaults from it would be tuning on the test set. Writes
 experiments/results/boss_mnist5k/sensitivity.md.
@@ -34,7 +34,7 @@ FRACTIONS = (0.03, 0.1)
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--workdir', default='/tmp/boss_mnist5k')
+  parser.add_argument('--workdir', default='/tmp/boss_sensitivity_mnist5k')
   parser.add_argument('--seeds', type=int, default=3)
   args = parser.parse_args()
   config = config_check.load_file(
