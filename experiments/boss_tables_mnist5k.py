@@ -53,7 +53,8 @@ def load_config(table, seeds):
           config.subset[name] = strategies.options(
               method, **dict(options, score=score))
           names.append(name)
-      config.subset.methods = tuple(names)
+      # Finished entries of the shared work dir resume without training.
+      config.subset.methods = tuple(config.subset.methods) + tuple(names)
     else:
       config.subset.methods = ('random', 'moderate', 'ccs', 'boss')
       config.input.update(IMBALANCE[table])
@@ -70,7 +71,8 @@ def main():
                              f'/tmp/boss_mnist5k_table{args.table}')
   config = load_config(args.table, args.seeds)
   subset_loop.run(config, workdir)
-  entries = tuple(config.subset.methods)
+  entries = (tuple(f'{m}_{s}' for m in ('ccs', 'boss') for s in SCORES)
+             if args.table == '4' else tuple(config.subset.methods))
   summary = {k: v for k, v in report.summarize(
       workdir, subset_loop.METRIC, x='fraction').items() if k in entries}
   if args.table == '4':
