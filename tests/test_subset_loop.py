@@ -371,7 +371,12 @@ def test_options_chosen_on_validation(tmp_path, monkeypatch):
   its validation part before anything trains; every grid point is tried and
   scored on validation; only the best one's test accuracy is reported."""
   workdir = str(tmp_path)
+  calls = []
+  real = subset_loop.train_subset
+  monkeypatch.setattr(subset_loop, 'train_subset',
+                      lambda *a, **k: calls.append(1) or real(*a, **k))
   subset_loop.run(_validation_config(), workdir)
+  assert len(calls) == 4 + 1  # BOSS's grid (the best kept), CCS once.
   n_pool = 1438 - round(0.25 * 1438)
   with np.load(os.path.join(workdir, 'initial', 'seed_0', 'outputs.npz')) as f:
     assert len(f['features']) == n_pool  # The initial run never saw val.
@@ -392,10 +397,7 @@ def test_options_chosen_on_validation(tmp_path, monkeypatch):
                                  subset_loop.SWEEP)
   # A rerun of a half-finished sweep reuses the points already tried.
   os.remove(os.path.join(run_dir, report.METRICS))
-  calls = []
-  real = subset_loop.train_subset
-  monkeypatch.setattr(subset_loop, 'train_subset',
-                      lambda *a, **k: calls.append(1) or real(*a, **k))
+  calls.clear()
   subset_loop.run(_validation_config(), workdir)
   assert len(calls) == 1  # Only the chosen point's final training.
   timeless = lambda r: {k: v for k, v in r.items() if '_seconds' not in k}

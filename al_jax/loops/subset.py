@@ -202,30 +202,33 @@ def _try(config, ds, model, mesh, ctx, entry, point, seed, i, budget):
 
 
 def _choose(config, ds, model, mesh, ctx, entry, seed, i, budget, val,
-            run_dir) -> tuple[dict, float | None]:
-  """(options, validation accuracy) of the grid point of best validation
-  accuracy (the first on ties); every point tried is kept in sweep.jsonl."""
+            run_dir):
+  """(options, the _try result of that point or None) for the grid point of
+  best validation accuracy (the first on ties); every point tried is kept
+  in sweep.jsonl, and the best one trained here is kept in memory, so the
+  final run does not train it again (after a resume it is retrained: the
+  training is deterministic)."""
   points = grid(config.subset, entry)
-  if val is None:
+  if val is None or len(points) == 1:
     return points[0], None
   done = {(r['round'], json.dumps(r['options'], sort_keys=True)): r
           for r in report.read_metrics(run_dir, SWEEP)}
-  scores = []
+  best, best_score, best_run = None, -np.inf, None
   for point in points:
     row = done.get((i, json.dumps(point, sort_keys=True)))
-    if row is None and len(points) > 1:
-      sel, state, sel_s, train_s = _try(config, ds, model, mesh, ctx, entry,
-                                        point, seed, i, budget)
+    tried = None
+    if row is None:
+      tried = _try(config, ds, model, mesh, ctx, entry, point, seed, i,
+                   budget)
+      sel, state, sel_s, train_s = tried
       row = {'round': i, 'options': point, 'labels': len(sel.indices),
              'validation_accuracy': _accuracy(config, state, *val, mesh),
              'selection_seconds': round(sel_s, 4),
              'train_seconds': round(train_s, 3)}
       report.append_metrics(run_dir, row, SWEEP)
-    scores.append(None if row is None else row['validation_accuracy'])
-  if len(points) == 1:
-    return points[0], None
-  best = int(np.argmax(scores))
-  return points[best], scores[best]
+    if row['validation_accuracy'] > best_score:
+      best, best_score, best_run = point, row['validation_accuracy'], tried
+  return best, best_run
 
 
 def _accuracy(config, state, x, y, mesh) -> float:
@@ -252,9 +255,9 @@ def run_one(config, ds, model, mesh, ctx: base.Context, entry: str,
     fraction = float(config.subset.fractions[i])
     bar.set_description(f'{entry} seed {seed} fraction {fraction:g}')
     budget = budget_of(fraction, n)
-    point, _ = _choose(config, ds, model, mesh, ctx, entry, seed, i, budget,
-                       val, run_dir)
-    sel, state, select_seconds, train_seconds = _try(
+    point, tried = _choose(config, ds, model, mesh, ctx, entry, seed, i,
+                           budget, val, run_dir)
+    sel, state, select_seconds, train_seconds = tried or _try(
         config, ds, model, mesh, ctx, entry, point, seed, i, budget)
     rundir.atomic_write(
         os.path.join(run_dir, f'subset_{i}.npz'), lambda f, s=sel: np.savez(
