@@ -104,19 +104,44 @@ def knn(x, k: int, mesh: jax.sharding.Mesh | None = None):
   """
   x = np.asarray(x, np.float32)
   n = x.shape[0]
-  k = max(1, min(k, n - 1))
+  return _nearest(x, np.arange(n, dtype=np.int32), x, max(1, min(k, n - 1)),
+                  mesh)
+
+
+def nearest_points(queries, refs, k: int,
+                   mesh: jax.sharding.Mesh | None = None):
+  """Exact k nearest rows of `refs` to every row of `queries`.
+
+  Args:
+    queries: [Q, D] points; refs: [N, D] points.
+    k: neighbours (clipped to N).
+    mesh: optional mesh; query blocks are split over its ``data`` axis.
+
+  Returns:
+    (dist [Q, k] float32 Euclidean ascending, idx [Q, k] int32 rows of
+    `refs`; ties to the lower index).
+  """
+  queries = np.asarray(queries, np.float32)
+  refs = np.asarray(refs, np.float32)
+  ids = np.full(len(queries), -1, np.int32)  # No query is its own neighbour.
+  return _nearest(queries, ids, refs, max(1, min(k, len(refs))), mesh)
+
+
+def _nearest(queries, query_ids, x, k, mesh):
+  """k nearest rows of x to each query, skipping row query_ids[i]."""
+  n = x.shape[0]
   tile = min(_TILE, -(-n // 128) * 128)
   chunk = 32 if tile // 32 >= k else 1  # chunk 1: plain top-k over the tile.
   m = -(-n // tile) * tile
   ref = _everywhere(mesh, sharding.pad_rows(x, m).reshape(m // tile, tile, -1))
   ref_sq = _everywhere(mesh, sharding.pad_rows(
       np.einsum('ij,ij->i', x, x), m, np.inf).reshape(m // tile, tile))
-  block = min(_QUERY_BLOCK, shapes.pow2(n)) * _devices(mesh)
+  block = min(_QUERY_BLOCK, shapes.pow2(len(queries))) * _devices(mesh)
   dists, idxs = [], []
-  for start in range(0, n, block):
-    stop = min(start + block, n)
-    ids = sharding.pad_rows(np.arange(start, stop, dtype=np.int32), block, -1)
-    q = sharding.pad_rows(x[start:stop], block)
+  for start in range(0, len(queries), block):
+    stop = min(start + block, len(queries))
+    ids = sharding.pad_rows(query_ids[start:stop], block, -1)
+    q = sharding.pad_rows(queries[start:stop], block)
     d2, idx = _knn_block(_split(mesh, q), _split(mesh, ids), ref, ref_sq, k,
                          chunk)
     dists.append(np.asarray(d2)[:stop - start])
