@@ -31,7 +31,7 @@ def select(name: str, budget: int, *, key: jax.Array, logits=None,
            embeddings=None, labeled=None, labels=None, candidates=None,
            scores: Mapping[str, np.ndarray] | None = None,
            query: Callable[[np.ndarray], np.ndarray] | None = None,
-           apply_fn: Callable | None = None, params=None,
+           apply_fn: Callable | None = None, params=None, inputs=None,
            mesh: jax.sharding.Mesh | None = None,
            **options) -> base.Selection:
   """Runs strategy `name` once over a pool given as arrays.
@@ -52,6 +52,8 @@ def select(name: str, budget: int, *, key: jax.Array, logits=None,
       they select; they count in the budget.
     apply_fn, params: the model (Flax ``apply`` and its variables), for
       gradient and influence methods.
+    inputs: [N, ...] the pool's raw inputs (what apply_fn takes), for
+      methods that differentiate the model at items.
     mesh: device mesh; default all devices.
     **options: the strategy's options (`al_jax.strategies.defaults(name)`).
 
@@ -81,7 +83,9 @@ def select(name: str, budget: int, *, key: jax.Array, logits=None,
                else lambda: (logits, embeddings)),
       scores=scores,
       model=(None if apply_fn is None or params is None
-             else lambda: base.Model(apply_fn, params)),
+             else lambda: base.Model(
+                 apply_fn, params,
+                 None if inputs is None else lambda idx: inputs[idx])),
       query=query, mesh=mesh or sharding.make_mesh())
   for array, what in ((logits, 'logits'), (embeddings, 'embeddings')):
     if array is not None and len(array) != n:

@@ -46,12 +46,12 @@ def same_on_eight_devices(script: str):
 
 
 def active_ctx(labeled_mask, labels, num_classes, outputs, mesh=None,
-               round_=0, pairs=None):
+               round_=0, pairs=None, query=None):
   """An active-learning Context: the unlabeled items are the candidates."""
   labeled_mask = np.asarray(labeled_mask, bool)
   return base.Context(~labeled_mask, chosen=labeled_mask, labels=labels,
                       num_classes=num_classes, outputs=outputs, mesh=mesh,
-                      round_=round_, pairs=pairs)
+                      round_=round_, pairs=pairs, query=query)
 
 
 class Interrupt(Exception):

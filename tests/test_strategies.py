@@ -25,8 +25,9 @@ def make_ctx(n=200, c=5, labeled=30, seed=0):
   mask[rng.choice(n, labeled, replace=False)] = True
   labels = np.where(mask, rng.integers(0, c, n), -1)
   emb = rng.normal(size=(n, 4)).astype(np.float32)
+  hidden = rng.integers(0, c, n)
   return active_ctx(mask, labels, c, lambda: (logits, emb),
-                      sharding.make_mesh())
+                    sharding.make_mesh(), query=lambda idx: hidden[idx])
 
 
 def test_margin_score_matches_numpy():
@@ -135,7 +136,8 @@ def picks(mesh):
   emb = rng.normal(size=(500, 6)).astype(np.float32)
   mask = np.arange(500) % 7 == 0
   ctx = base.Context(~mask, chosen=mask, labels=np.where(mask, 0, -1),
-                     num_classes=5, outputs=lambda: (logits, emb), mesh=mesh)
+                     num_classes=5, outputs=lambda: (logits, emb), mesh=mesh,
+                     query=lambda idx: idx % 5)
   out = []
   for name, options in VARIANTS:
     s = strategies.get(name, ml_collections.ConfigDict({{name: options}}))

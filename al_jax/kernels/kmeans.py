@@ -230,10 +230,19 @@ def _lloyd_program(x, valid, centres, threshold, *, iterations, block, mesh):
 
 
 def assign(x, centres, mesh: jax.sharding.Mesh | None = None):
-  """Nearest centre of every row: (distance [N] float32 Euclidean, index [N]
-  int64; lowest index on ties). Blocked (`knn.nearest_centroid`)."""
-  dist, idx = knn.nearest_centroid(x, centres, mesh)
-  return dist, idx.astype(np.int64)
+  """Nearest centre of every row: (distance [N] float64 Euclidean, index [N]
+  int64; lowest index on ties).
+
+  The nearest centre comes from blocked norm-expansion distances
+  (`knn.nearest_centroid`); the distance is then recomputed as ‖x − c‖ from
+  the difference, so a row that is a centre has distance exactly 0 (the
+  expansion leaves ~sqrt(eps)·‖x‖ there).
+  """
+  x = np.asarray(x, np.float32)
+  centres = np.asarray(centres, np.float32)
+  idx = knn.nearest_centroid(x, centres, mesh)[1].astype(np.int64)
+  diff = np.float64(x) - centres[idx]
+  return np.sqrt(np.einsum('ij,ij->i', diff, diff)), idx
 
 
 def cost(x, centres, z: float = 2., mesh: jax.sharding.Mesh | None = None

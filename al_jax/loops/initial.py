@@ -143,7 +143,8 @@ def initial_model(config, ds, model, mesh, seed: int,
     state = checkpoints.restore_variables(model_dir, train.create_state(
         model, ds.x_train.shape[1:], optim.make_optimizer(cfg), key))
     return base.Model(state.apply_fn, {'params': state.params,
-                                       'batch_stats': state.batch_stats})
+                                       'batch_stats': state.batch_stats},
+                      inputs=lambda idx: ds.x_train[idx])
 
   return strategies.Context(
       np.ones(n, bool), labels=ds.y_train, num_classes=ds.num_classes,

@@ -95,7 +95,8 @@ class Purchases:
         ~labeled, chosen=labeled, labels=labels, num_classes=ds.num_classes,
         outputs=lambda: predict(state, ds.x_train),
         model=lambda: base.Model(state.apply_fn, {
-            'params': state.params, 'batch_stats': state.batch_stats}),
+            'params': state.params, 'batch_stats': state.batch_stats},
+            inputs=lambda idx: ds.x_train[idx]),
         query=self.query, mesh=mesh, round_=self.round - 1, pairs=pool.pairs)
 
   def close(self, selection: base.Selection) -> ledger_lib.Ledger:

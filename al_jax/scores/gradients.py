@@ -21,14 +21,23 @@ double softmax.
 BADGE takes y = the predicted class ŷ (`badge_factors`); multi-label pairs
 have a 2-block gradient (`pair_badge_factors`).
 
+Paper 001's gradient-based sensitivity sampling (section 5.2) needs
+‖∇_θ L‖² over *all* parameters at a few items: `gradient_sq_norms` (one
+jitted vmap(grad) per batch); its last-layer closed form
+‖e‖²(‖z‖² + 1), the square of GraNd's, is `last_layer_gradient_sq_norms`.
+
 Dimensions: N pool, n rows asked for, C classes, D feature width, P pairs.
 """
+
+import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from al_jax.input import preprocess
 from al_jax.input.pairs import PairPool
+from al_jax.kernels import shapes
 
 
 def check_inputs(logits, features, labels):
@@ -124,3 +133,73 @@ def pair_badge_factors(logits: np.ndarray, pairs: PairPool) -> np.ndarray:
   pair_logits = np.asarray(logits, np.float32)[pairs.image, pairs.cls]
   two_class = np.stack([np.zeros_like(pair_logits), pair_logits], axis=1)
   return np.asarray(badge_factors(two_class))
+
+
+def last_layer_gradient_sq_norms(logits, features, labels) -> np.ndarray:
+  """[n] float64 ‖∂L/∂(W, b)‖² = ‖e‖²(‖z‖² + 1) of the cross-entropy w.r.t.
+  the last Dense layer (the squared row norms of `last_layer_gradients`,
+  without forming them)."""
+  logits, features, labels = check_inputs(logits, features, labels)
+  e = output_errors(logits, labels)
+  return np.sum(e * e, 1) * (np.sum(np.square(features, dtype=np.float64), 1)
+                             + 1.)
+
+
+def gradient_sq_norms(model, indices, labels, batch_size: int = 64
+                      ) -> np.ndarray:
+  """‖∇_θ L(x_i, y_i)‖² over every parameter θ of the model, per item.
+
+  L is the cross-entropy of the eval-mode model (batch statistics frozen,
+  no dropout). Per-example gradients come from `jax.vmap(jax.grad)` over
+  fixed-size batches (the last one padded), so items are never looped over
+  in Python and one compiled program serves any count.
+
+  Args:
+    model: `strategies.base.Model` with `inputs`.
+    indices: [n] int pool items.
+    labels: [n] int classes.
+    batch_size: items per vmapped batch (memory: batch_size copies of θ).
+
+  Returns:
+    [n] float64.
+  """
+  if model.inputs is None:
+    raise ValueError('gradient_sq_norms needs the model\'s pool inputs '
+                     '(Model.inputs), and none were given.')
+  indices = np.asarray(indices, np.int64).reshape(-1)
+  labels = np.asarray(labels).reshape(-1)
+  if len(labels) != len(indices):
+    raise ValueError(f'{len(indices)} indices but {len(labels)} labels.')
+  if not len(indices):
+    return np.zeros(0)
+  x = np.asarray(model.inputs(indices))
+  params = model.variables['params']
+  rest = {k: v for k, v in model.variables.items() if k != 'params'}
+  b = min(batch_size, shapes.pow2(len(indices)))
+  out = []
+  for start in range(0, len(indices), b):
+    xb = x[start:start + b]
+    yb = labels[start:start + b].astype(np.int32)
+    m = len(xb)
+    norms = _sq_norms_batch(params, rest, _pad(xb, b), _pad(yb, b),
+                            apply_fn=model.apply_fn)
+    out.append(np.asarray(norms, np.float64)[:m])
+  return np.concatenate(out)
+
+
+def _pad(a: np.ndarray, rows: int) -> np.ndarray:
+  return np.concatenate([a, np.repeat(a[:1], rows - len(a), 0)])
+
+
+@functools.partial(jax.jit, static_argnames=('apply_fn',))
+def _sq_norms_batch(params, rest, x, y, apply_fn):
+  """[B] squared gradient norms of the per-example cross-entropy."""
+
+  def loss(p, xi, yi):
+    logits = apply_fn({'params': p, **rest},
+                      preprocess.normalize(xi[None]), train=False)[0]
+    return -jax.nn.log_softmax(logits[0].astype(jnp.float32))[yi]
+
+  grads = jax.vmap(jax.grad(loss), in_axes=(None, 0, 0))(params, x, y)
+  return sum(jnp.sum(jnp.square(g.reshape(g.shape[0], -1)), 1)
+             for g in jax.tree.leaves(grads))

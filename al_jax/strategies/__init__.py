@@ -5,7 +5,9 @@ One module per method, named as the method is registered. Each declares
   OPTIONS  every option with its default (None: chosen at run time, the
            module says how);
   NEEDS    what it must see (`base.NEEDS`: logits, embeddings, labels,
-           dynamics, model, query, chosen);
+           dynamics, model, query, chosen), all options considered; a
+           module whose needs depend on its options also defines
+           needs(**options);
   PAIRS    'native' if it scores multi-label pairs itself; otherwise
            `combinators.on_pairs` picks images with it, then pairs;
   make(**options) -> base.Strategy.
@@ -42,12 +44,13 @@ from al_jax.strategies import lcmat
 from al_jax.strategies import margin
 from al_jax.strategies import moderate
 from al_jax.strategies import random
+from al_jax.strategies import sensitivity
 from al_jax.strategies.base import Context, Selection, Strategy
 
 REGISTRY: dict[str, types.ModuleType] = {
     m.__name__.rsplit('.', 1)[1]: m
     for m in (adacore, badge, boss, ccs, cluster_margin, craig, gradmatch,
-              hardest, kcenter, lcmat, margin, moderate, random)}
+              hardest, kcenter, lcmat, margin, moderate, random, sensitivity)}
 ALIASES = {'coreset': 'kcenter'}  # Paper 000's name for k-center.
 COMBINATOR_OPTIONS = dict(partitions=1, class_balanced=False)
 # What a job's label view can serve, for the mismatch message.
@@ -78,8 +81,11 @@ def defaults(name: str) -> dict:
 def needs(name: str, **options) -> tuple[str, ...]:
   """What method `name` needs with these options (class balance needs every
   candidate's label)."""
-  out = tuple(module(name).NEEDS)
-  balanced = {**defaults(name), **options}['class_balanced']
+  mod = module(name)
+  values = {**defaults(name), **options}
+  out = tuple(mod.needs(**{k: values[k] for k in mod.OPTIONS})
+              if hasattr(mod, 'needs') else mod.NEEDS)
+  balanced = values['class_balanced']
   return out + (base.LABELS,) if balanced and base.LABELS not in out else out
 
 

@@ -56,9 +56,18 @@ def no_state(ctx: 'Context') -> None:
 
 
 class Model(NamedTuple):
-  """The trained model, for gradient and influence methods."""
+  """The trained model, for gradient and influence methods.
+
+  Attributes:
+    apply_fn: ``apply_fn(variables, x, train=False) -> (logits, embedding)``
+      on normalised inputs (`preprocess.normalize`).
+    variables: {'params': ..., 'batch_stats': ...}.
+    inputs: ``inputs(indices) -> [n, ...]`` raw pool inputs of those items,
+      or None where the job cannot give them.
+  """
   apply_fn: Callable[..., Any]
   variables: Mapping[str, Any]
+  inputs: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 class Context:
