@@ -18,14 +18,15 @@ CONFIGS = [('digits', None), ('mnist5k', None), ('mnist5k', 'quick'),
            ('svhn_cm', None), ('openimages_cm', None), ('openimages_cm', '1m'),
            ('openimages_cm', 'npz'), ('openimages_cm', 'synthetic'),
            ('openimages_cm', 'v6'), ('openimages_pretrain', None),
-           ('openimages_pretrain', 'v6')]
+           ('openimages_pretrain', 'v6'), ('mnist5k_sensitivity', None),
+           ('mnist5k_sensitivity', 'k=250,quick')]
 
 
 SUBSET_CONFIGS = [('digits_boss', None), ('mnist5k_boss', None),
                   ('mnist5k_boss', 'ablation'), ('mnist5k_boss', 'quick'),
                   ('moons_boss', None), ('boss_table1', None),
                   ('boss_table1', 'cifar100'), ('boss_table1', 'svhn'),
-                  ('boss_table1', 'tinyimagenet')]
+                  ('boss_table1', 'tinyimagenet'), ('digits_sensitivity', None)]
 
 
 @pytest.mark.parametrize('name, arg', CONFIGS + SUBSET_CONFIGS)
@@ -129,3 +130,12 @@ def test_missing_npz_stops_at_once(tmp_path):
 def test_an_unknown_variant_is_an_error_listing_the_valid_ones(name):
   with pytest.raises(ValueError, match="Unknown config variant 'bogus'; valid"):
     load_config(name, 'bogus')
+
+
+def test_sensitivity_budget_split():
+  """Section 5.2: k' = 0.2k uniform, then 0.8k of which k'' = 0.2k centres."""
+  config = load_config('mnist5k_sensitivity', 'k=500')
+  assert (config.al.seed_examples, config.al.budget_examples) == (100, 400)
+  assert config.al.sensitivity.centre_fraction * 400 == 100
+  with pytest.raises(ValueError, match='multiple of 5'):
+    load_config('mnist5k_sensitivity', 'k=252')

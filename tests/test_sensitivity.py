@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import al_jax
-from al_jax.kernels import kmeans
+from al_jax.kernels import kmeans, kmeanspp
 from al_jax.scores import gradients
-from al_jax.strategies import sensitivity
+from al_jax.strategies import base, sensitivity
 
 
 def test_sample_size():
@@ -190,3 +190,37 @@ def dense_model():
   x = np.random.default_rng(0).normal(size=(10, 5)).astype(np.float32)
   variables = dict(model.init(jax.random.key(0), x))
   return model.apply, variables, x, np.arange(10) % 3
+
+
+def test_r_rounds_with_rk_equal_n_are_exact():
+  """Algorithm 3: 𝒜 = the first i·k items of the k-means++ order; at
+  r·k = n every item is a centre and Σ_S w ℓ = Σ_D ℓ for every draw."""
+  x = _clustered(n=120, k=6, d=2)
+  loss = np.random.default_rng(0).uniform(0.1, 2, 120)
+  order = kmeanspp.kmeanspp_seed(x, 120, jax.random.key(0))
+  errors = []
+  for i in range(1, 5):  # k = 30, r = 4.
+    centres = order[:30 * i]
+    dist, assign = kmeans.assign(x, x[centres])
+    p, _ = sensitivity.probabilities(loss[centres], assign, dist, 1.0)
+    idx, w, _ = sensitivity.draw(p, 20 * 200, jax.random.key(i), 'iid')
+    est = (w * loss[idx]).reshape(200, 20).sum(1) * 200
+    errors.append(np.abs(est - loss.sum()).mean())
+  assert errors[-1] < 1e-9 * loss.sum() < errors[0]
+
+
+def test_rounds_strategy_grows_the_prefix():
+  emb, logits, hidden = _pool()
+  labeled = np.zeros(len(emb), bool)
+  labeled[:30] = True
+  bought = []
+  ctx = base.Context(~labeled, chosen=labeled,
+                     labels=np.where(labeled, hidden, -1), num_classes=3,
+                     outputs=lambda: (logits, emb),
+                     query=lambda i: bought.extend(i) or hidden[i], round_=1)
+  strat = al_jax.strategies.get('sensitivity_rounds')
+  sel, _ = strat.select(strat.init(ctx), ctx, 20, jax.random.key(0))
+  base.check_selection(sel, ctx, 20, 'sensitivity_rounds')
+  order = kmeanspp.kmeanspp_seed(emb, 10, jax.random.key(0))
+  assert set(order[~labeled[order]]) == set(bought[:len(bought)])
+  assert '10 centres (k-means++ order)' in sel.notes

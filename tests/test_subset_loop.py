@@ -414,3 +414,18 @@ def test_bad_sweeps_are_named(sweeps, message, tmp_path):
   config.subset.sweeps = ml_collections.ConfigDict(sweeps)
   with pytest.raises(ValueError, match=message):
     subset_loop.run(config, str(tmp_path))
+
+
+def test_sensitivity_runs_one_shot_with_weights(tmp_path):
+  """configs/digits_sensitivity.py: Algorithm 1 with i.i.d. draws in the
+  one-shot job; its weights 1/(s p) reach training, repeats merged."""
+  config = load_config('digits_sensitivity')
+  config.subset.methods = ('sensitivity_iid',)
+  config.subset.fractions = (0.05,)
+  config.subset.initial_epochs = 2
+  config.subset.el2n_epochs = 1
+  subset_loop.run(config, str(tmp_path))
+  idx, w = picks_of(str(tmp_path), 'sensitivity_iid')
+  row = report.read_metrics(str(tmp_path / 'sensitivity_iid' / 'seed_0'))[0]
+  assert len(idx) == len(np.unique(idx)) == row['labels'] <= 72
+  assert np.any(w != 1) and np.all(w > 0)

@@ -45,12 +45,14 @@ from al_jax.strategies import margin
 from al_jax.strategies import moderate
 from al_jax.strategies import random
 from al_jax.strategies import sensitivity
+from al_jax.strategies import sensitivity_rounds
 from al_jax.strategies.base import Context, Selection, Strategy
 
 REGISTRY: dict[str, types.ModuleType] = {
     m.__name__.rsplit('.', 1)[1]: m
     for m in (adacore, badge, boss, ccs, cluster_margin, craig, gradmatch,
-              hardest, kcenter, lcmat, margin, moderate, random, sensitivity)}
+              hardest, kcenter, lcmat, margin, moderate, random, sensitivity,
+              sensitivity_rounds)}
 ALIASES = {'coreset': 'kcenter'}  # Paper 000's name for k-center.
 COMBINATOR_OPTIONS = dict(partitions=1, class_balanced=False)
 # What a job's label view can serve, for the mismatch message.

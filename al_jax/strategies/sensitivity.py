@@ -177,25 +177,32 @@ def check_options(o: dict):
     probabilities([1.], [0], [0.], o['lam'])  # Raises on a bad λ.
 
 
-def estimate(ctx, key, budget, centres, o):
-  """Steps 2-4 given the centre items: ([budget] indices, weights, notes).
+def estimate(ctx, key, budget, centres, o, emb=None):
+  """Steps 2-4 given the centres: (indices, weights or None, notes).
 
   Args:
-    centres: [k] pool items whose labels are bought here.
+    centres: [k] pool items; the labels of those that are candidates are
+      bought here (the others' are known).
     o: the options.
+    emb: [N, D] embeddings to measure v with; default the model's.
+
+  Returns:
+    The bought centres, then the s = budget − (bought centres) draws among
+    the candidates (p is the law over the candidates).
   """
   cand = ctx.candidate_indices
-  labels = ctx.query(centres)
+  buy = ctx.candidates[centres]
+  labels = ctx.labels[centres].copy()
+  labels[buy] = ctx.query(centres[buy])
   loss = centre_losses(ctx, centres, labels, o['loss'])
-  emb = ctx.embeddings()
+  emb = ctx.embeddings() if emb is None else emb
   dist, assignment = kmeans.assign(emb[cand], emb[centres], ctx.mesh)
   p, lam = probabilities(loss, assignment, dist, o['lam'], o['z'],
                          o['gamma'])
-  s = budget - len(centres)
-  picks, w, notes = draw(p, s, key, o['sampling'],
+  picks, w, notes = draw(p, budget - int(buy.sum()), key, o['sampling'],
                          exclude=np.isin(cand, centres))
-  idx = np.concatenate([centres, cand[picks]])
-  weights = (np.concatenate([np.ones(len(centres)), w]).astype(np.float32)
+  idx = np.concatenate([centres[buy], cand[picks]])
+  weights = (np.concatenate([np.ones(int(buy.sum())), w]).astype(np.float32)
              if o['weighted'] else None)
   notes = notes + (f'lambda {lam:.4g}',) if o['lam'] == 'balanced' else notes
   return idx, weights, notes
