@@ -21,6 +21,8 @@ KERNEL = 'al_jax_test'
 # the TINY runs keep every method, so the results table must name them all.
 EXPECTED = {
     'paper000_cluster_margin.ipynb': ('mnist5k_cm.py', 'al', 'strategies'),
+    'paper001_sensitivity.ipynb': ('mnist5k_sensitivity.py', 'al',
+                                   'strategies'),
     'paper002_boss.ipynb': ('mnist5k_boss.py', 'subset', 'methods'),
 }
 
