@@ -18,7 +18,8 @@ unweighted (the paper never mentions weights in training).
 Methods: uniform ('random'), the k-center coreset [SS18] from the k' points
 ('kcenter'), loss-based ('sensitivity', cross-entropy at the centres),
 gradient-based ('sensitivity_grad', ‖∇_θ CE‖² over all parameters), and
-margin sampling from M₀ (appendix C Figure 4). λ = 1 (never given; spec
+margin, least-confidence and entropy sampling from M₀ (appendix C Figure
+4, DISTIL's baselines). λ = 1 (never given; spec
 1.7); k-means as scikit-learn's defaults (k-means++ seeding, one run, up to
 300 Lloyd iterations, tol 1e-4).
 
@@ -65,7 +66,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
   config.al = ml_collections.ConfigDict()
   config.al.strategies = ('random', 'kcenter', 'sensitivity',
-                          'sensitivity_grad', 'margin')
+                          'sensitivity_grad', 'margin', 'least_confidence',
+                          'entropy')
   config.al.seed_examples = v.k // 5  # k'
   config.al.budget_examples = v.k - v.k // 5
   config.al.rounds = 1

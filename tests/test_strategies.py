@@ -3,6 +3,7 @@
 import functools
 import inspect
 
+import al_jax
 import jax
 import ml_collections
 import numpy as np
@@ -28,6 +29,16 @@ def make_ctx(n=200, c=5, labeled=30, seed=0):
   hidden = rng.integers(0, c, n)
   return active_ctx(mask, labels, c, lambda: (logits, emb),
                     sharding.make_mesh(), query=lambda idx: hidden[idx])
+
+
+def test_entropy_and_least_confidence_rank_as_numpy():
+  logits = np.random.default_rng(2).normal(size=(60, 4)).astype(np.float32)
+  p = special.softmax(logits, axis=1)
+  for name, score in (('entropy', (p * np.log(p)).sum(1)),
+                      ('least_confidence', p.max(1))):
+    sel = al_jax.select(name, 7, key=jax.random.key(0), logits=logits)
+    np.testing.assert_array_equal(sel.indices,
+                                  np.argsort(score, kind='stable')[:7])
 
 
 def test_margin_score_matches_numpy():

@@ -42,3 +42,10 @@ def entropy(logits: jax.Array) -> jax.Array:
   """Predictive entropy in nats. logits: [N, C] -> [N]."""
   logp = jax.nn.log_softmax(logits.astype(jnp.float32))
   return -jnp.sum(jnp.exp(logp) * logp, axis=-1)
+
+
+@jax.jit
+def max_probability(logits: jax.Array) -> jax.Array:
+  """Top-1 softmax probability (least confidence ranks it ascending).
+  logits: [N, C] -> [N]."""
+  return jnp.max(jax.nn.softmax(logits.astype(jnp.float32)), axis=-1)

@@ -37,10 +37,12 @@ from al_jax.strategies import ccs
 from al_jax.strategies import cluster_margin
 from al_jax.strategies import combinators
 from al_jax.strategies import craig
+from al_jax.strategies import entropy
 from al_jax.strategies import gradmatch
 from al_jax.strategies import hardest
 from al_jax.strategies import kcenter
 from al_jax.strategies import lcmat
+from al_jax.strategies import least_confidence
 from al_jax.strategies import margin
 from al_jax.strategies import moderate
 from al_jax.strategies import random
@@ -50,9 +52,9 @@ from al_jax.strategies.base import Context, Selection, Strategy
 
 REGISTRY: dict[str, types.ModuleType] = {
     m.__name__.rsplit('.', 1)[1]: m
-    for m in (adacore, badge, boss, ccs, cluster_margin, craig, gradmatch,
-              hardest, kcenter, lcmat, margin, moderate, random, sensitivity,
-              sensitivity_rounds)}
+    for m in (adacore, badge, boss, ccs, cluster_margin, craig, entropy,
+              gradmatch, hardest, kcenter, lcmat, least_confidence, margin,
+              moderate, random, sensitivity, sensitivity_rounds)}
 ALIASES = {'coreset': 'kcenter'}  # Paper 000's name for k-center.
 COMBINATOR_OPTIONS = dict(partitions=1, class_balanced=False)
 # What a job's label view can serve, for the mismatch message.
