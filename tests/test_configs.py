@@ -19,7 +19,8 @@ CONFIGS = [('digits', None), ('mnist5k', None), ('mnist5k', 'quick'),
            ('openimages_cm', 'npz'), ('openimages_cm', 'synthetic'),
            ('openimages_cm', 'v6'), ('openimages_pretrain', None),
            ('openimages_pretrain', 'v6'), ('mnist5k_sensitivity', None),
-           ('mnist5k_sensitivity', 'k=250,quick')]
+           ('mnist5k_sensitivity', 'k=250,quick'), ('sensitivity_tfds', None),
+           ('sensitivity_tfds', 'fashion_mnist'), ('sensitivity_tfds', 'cifar10')]
 
 
 SUBSET_CONFIGS = [('digits_boss', None), ('mnist5k_boss', None),
@@ -71,7 +72,8 @@ def test_synthetic_open_images_margin_filter_acts():
 
 @pytest.mark.parametrize('name, arg', [('cifar10_cm', None),
                                        ('svhn_cm', None),
-                                       ('openimages_cm', None)])
+                                       ('openimages_cm', None),
+                                       ('sensitivity_tfds', 'cifar10')])
 def test_missing_tfds_data_stops_at_once(name, arg, tmp_path):
   config = load_config(name, arg)
   config.input.data_dir = str(tmp_path / 'tfds')
@@ -139,3 +141,5 @@ def test_sensitivity_budget_split():
   assert config.al.sensitivity.centre_fraction * 400 == 100
   with pytest.raises(ValueError, match='multiple of 5'):
     load_config('mnist5k_sensitivity', 'k=252')
+  with pytest.raises(ValueError, match='Pick one data set'):
+    load_config('sensitivity_tfds', 'mnist,cifar10')

@@ -15,6 +15,8 @@ TINY = {
     'logreg': ({}, (2, 4, 4, 1), 16),
     'mlp': ({'hidden_sizes': (8, 6), 'dropout_rate': 0.5}, (2, 5), 6),
     'cnn': ({}, (2, 8, 8, 1), 256),
+    'conv3_dense3': ({'channels': (4, 4, 4), 'dense': (8, 5)}, (2, 32, 32, 3),
+                     5),
     'vgg16': ({'fc_width': 16, 'width_multiplier': 1 / 16,
                'dropout_rate': 0.5}, (2, 32, 32, 3), 16),
     'resnet18': ({'width': 4, 'small_inputs': True}, (2, 8, 8, 3), 32),

@@ -10,6 +10,7 @@ import functools
 import flax.linen as nn
 
 from al_jax.models.cnn import CNN
+from al_jax.models.conv3_dense3 import Conv3Dense3
 from al_jax.models.logreg import LogReg
 from al_jax.models.mlp import MLP
 from al_jax.models.resnet import (ResNet, ResNet18, ResNet34, ResNet50,
@@ -20,6 +21,7 @@ MODELS = {
     'logreg': LogReg,
     'mlp': MLP,
     'cnn': CNN,
+    'conv3_dense3': Conv3Dense3,
     'vgg16': VGG16,
     'resnet18': ResNet18,
     'resnet34': ResNet34,
@@ -73,5 +75,6 @@ def from_config(model_cfg, num_classes: int) -> nn.Module:
   return get_model(fields.pop('name'), num_classes, **fields)
 
 
-__all__ = ['MODELS', 'from_config', 'get_model', 'model_fields', 'CNN', 'LogReg', 'MLP',
+__all__ = ['MODELS', 'from_config', 'get_model', 'model_fields', 'CNN',
+           'Conv3Dense3', 'LogReg', 'MLP',
            'ResNet', 'ResNet18', 'ResNet34', 'ResNet50', 'ResNet101', 'VGG16']
