@@ -160,6 +160,9 @@ def test_epsilon_fixes_the_budget():
     al_jax.select('sensitivity', 60, key=jax.random.key(0), logits=logits,
                   embeddings=emb, query=lambda i: hidden[i], epsilon=0.2,
                   centre_fraction=0.25)
+  with pytest.raises(ValueError, match='below the 1 centres'):
+    al_jax.select('sensitivity', 0, key=jax.random.key(0), logits=logits,
+                  embeddings=emb, query=lambda i: hidden[i])
 
 
 def test_gradient_losses_match_jax(dense_model):
@@ -174,6 +177,9 @@ def test_gradient_losses_match_jax(dense_model):
   got = gradients.gradient_sq_norms(model, np.arange(len(x)), y,
                                     batch_size=4)
   np.testing.assert_allclose(got, want, rtol=1e-4)
+  full = gradients.per_example_gradients(model, np.arange(len(x)), y,
+                                         batch_size=4)
+  np.testing.assert_allclose(gradients.sq_norms(full), want, rtol=1e-4)
   logits, emb = apply_fn(variables, x, train=False)
   last = gradients.last_layer_gradients(logits, emb, y)
   np.testing.assert_allclose(

@@ -145,33 +145,36 @@ def last_layer_gradient_sq_norms(logits, features, labels) -> np.ndarray:
                              + 1.)
 
 
-def gradient_sq_norms(model, indices, labels, batch_size: int = 64
-                      ) -> np.ndarray:
-  """‖∇_θ L(x_i, y_i)‖² over every parameter θ of the model, per item.
+def per_example_gradients(model, indices, labels, reduce=None,
+                          batch_size: int = 64):
+  """∇_θ L(x_i, y_i) of the eval-mode cross-entropy for each item, over
+  every parameter θ (batch statistics frozen, no dropout).
 
-  L is the cross-entropy of the eval-mode model (batch statistics frozen,
-  no dropout). Per-example gradients come from `jax.vmap(jax.grad)` over
-  fixed-size batches (the last one padded), so items are never looped over
-  in Python and one compiled program serves any count.
+  One jitted `jax.vmap(jax.grad)` per fixed-size batch (the last one padded),
+  so items are never looped over in Python and one compiled program serves
+  any count.
 
   Args:
     model: `strategies.base.Model` with `inputs`.
     indices: [n] int pool items.
     labels: [n] int classes.
+    reduce: optional jittable map from a batch's gradient pytree (leading
+      axis B) to what is kept, e.g. its squared norms; None keeps the
+      gradients.
     batch_size: items per vmapped batch (memory: batch_size copies of θ).
 
   Returns:
-    [n] float64.
+    The gradient pytree with leading axis n (or `reduce`'s output
+    concatenated over batches), as numpy.
   """
   if model.inputs is None:
-    raise ValueError('gradient_sq_norms needs the model\'s pool inputs '
+    raise ValueError('Per-example gradients need the model\'s pool inputs '
                      '(Model.inputs), and none were given.')
   indices = np.asarray(indices, np.int64).reshape(-1)
   labels = np.asarray(labels).reshape(-1)
-  if len(labels) != len(indices):
-    raise ValueError(f'{len(indices)} indices but {len(labels)} labels.')
-  if not len(indices):
-    return np.zeros(0)
+  if len(labels) != len(indices) or not len(indices):
+    raise ValueError(f'{len(indices)} indices and {len(labels)} labels: '
+                     'want as many, at least one.')
   x = np.asarray(model.inputs(indices))
   params = model.variables['params']
   rest = {k: v for k, v in model.variables.items() if k != 'params'}
@@ -180,20 +183,33 @@ def gradient_sq_norms(model, indices, labels, batch_size: int = 64
   for start in range(0, len(indices), b):
     xb = x[start:start + b]
     yb = labels[start:start + b].astype(np.int32)
-    m = len(xb)
-    norms = _sq_norms_batch(params, rest, _pad(xb, b), _pad(yb, b),
-                            apply_fn=model.apply_fn)
-    out.append(np.asarray(norms, np.float64)[:m])
-  return np.concatenate(out)
+    got = _gradient_batch(params, rest, _pad(xb, b), _pad(yb, b),
+                          apply_fn=model.apply_fn, reduce=reduce)
+    out.append(jax.tree.map(lambda a, m=len(xb): np.asarray(a)[:m], got))
+  return jax.tree.map(lambda *a: np.concatenate(a), *out)
+
+
+def sq_norms(grads) -> jax.Array:
+  """[B] squared norms of a gradient pytree with leading axis B."""
+  return sum(jnp.sum(jnp.square(g.reshape(g.shape[0], -1)), 1)
+             for g in jax.tree.leaves(grads))
+
+
+def gradient_sq_norms(model, indices, labels, batch_size: int = 64
+                      ) -> np.ndarray:
+  """[n] float64 ‖∇_θ L(x_i, y_i)‖² over every parameter θ, per item
+  (`per_example_gradients` reduced in the jitted batch)."""
+  return np.asarray(per_example_gradients(model, indices, labels, sq_norms,
+                                          batch_size), np.float64)
 
 
 def _pad(a: np.ndarray, rows: int) -> np.ndarray:
   return np.concatenate([a, np.repeat(a[:1], rows - len(a), 0)])
 
 
-@functools.partial(jax.jit, static_argnames=('apply_fn',))
-def _sq_norms_batch(params, rest, x, y, apply_fn):
-  """[B] squared gradient norms of the per-example cross-entropy."""
+@functools.partial(jax.jit, static_argnames=('apply_fn', 'reduce'))
+def _gradient_batch(params, rest, x, y, apply_fn, reduce):
+  """Per-example cross-entropy gradients of a batch, optionally reduced."""
 
   def loss(p, xi, yi):
     logits = apply_fn({'params': p, **rest},
@@ -201,5 +217,4 @@ def _sq_norms_batch(params, rest, x, y, apply_fn):
     return -jax.nn.log_softmax(logits[0].astype(jnp.float32))[yi]
 
   grads = jax.vmap(jax.grad(loss), in_axes=(None, 0, 0))(params, x, y)
-  return sum(jnp.sum(jnp.square(g.reshape(g.shape[0], -1)), 1)
-             for g in jax.tree.leaves(grads))
+  return grads if reduce is None else reduce(grads)

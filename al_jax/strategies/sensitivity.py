@@ -221,6 +221,9 @@ def make(**o) -> base.Strategy:
     cand = ctx.candidate_indices
     if budget > len(cand):
       raise ValueError(f'Budget {budget} exceeds the {len(cand)} candidates.')
+    if budget < k:
+      raise ValueError(f'Budget {budget} is below the {k} centres whose '
+                       'labels Algorithm 1 buys.')
     emb = ctx.embeddings()[cand]
     clusters = kmeans.kmeans(emb, k, jax.random.fold_in(key, 0),
                              iterations=o['kmeans_iterations'], mesh=ctx.mesh)
