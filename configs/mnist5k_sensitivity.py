@@ -29,6 +29,8 @@ batch 32, Adam 1e-3, for M₀ and the final model. Pool 4,000 / test 1,000.
 Variants: ``k=250`` (default 2000), ``seeds=N`` (default 5), ``quick``.
 """
 
+import os
+
 import ml_collections
 
 from al_jax import config_check
@@ -40,29 +42,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   if v.k < 10 or v.k % 5:
     raise ValueError(f'k={v.k}: the label budget must be a multiple of 5, '
                      '>= 10 (k\' = 0.2k labels are uniform).')
-  config = ml_collections.ConfigDict()
-  config.job = 'active'
+  config = config_check.load_file(
+      os.path.join(os.path.dirname(os.path.abspath(__file__)), 'mnist5k.py'))
   config.seeds = tuple(range(v.seeds))
-
-  config.input = ml_collections.ConfigDict()
-  config.input.source = 'mnist5k'
-  config.input.seed = 0
-  config.input.test_fraction = 0.2
-
-  config.model = ml_collections.ConfigDict()
-  config.model.name = 'mlp'
-  config.model.hidden_sizes = (128,)
-
-  config.train = ml_collections.ConfigDict()
-  config.train.optimizer = 'adam'
-  config.train.learning_rate = 1e-3
-  config.train.schedule = 'constant'
-  config.train.weight_decay = 0.0
-  config.train.batch_size = 32
+  config.model = ml_collections.ConfigDict({'name': 'mlp',
+                                            'hidden_sizes': (128,)})
   config.train.epochs = 10
-  config.train.crop_padding = 0
-  config.train.flip = False
-  config.train.predict_batch_size = 1024
 
   config.al = ml_collections.ConfigDict()
   config.al.strategies = ('random', 'kcenter', 'sensitivity',

@@ -52,6 +52,7 @@ def main():
            'selection of 0.8k, MLP-128, 10 epochs, batch 32, Adam 1e-3; '
            'pool 4,000, test 1,000).', '']
   total = 0.
+  times = {}
   for k in ks:
     seeds = args.seeds_2000 if k == 2000 else args.seeds
     config = config_check.load_file(
@@ -72,6 +73,7 @@ def main():
       acc = final(workdir, n, config.seeds, METRIC)
       d = acc - base
       sel = final(workdir, n, config.seeds, 'selection_seconds')
+      times.setdefault(n, {})[k] = np.median(sel)
       se = lambda a: a.std(ddof=1) / np.sqrt(len(a))
       paper = f'{PAPER_2000[n]:.4f}' if k == 2000 and n in PAPER_2000 else ''
       lines.append(
@@ -80,6 +82,12 @@ def main():
           + f' | {"" if n == "random" else f"{(d > 0).sum()}/{(d < 0).sum()}"}'
           f' | {np.median(sel):.2f} | {paper} |')
     lines.append('')
+  names = list(times)
+  lines += ['## Selection seconds vs k (Figure 3 analogue; medians)', '',
+            '| k | ' + ' | '.join(names) + ' |', '|---' * (len(names) + 1) + '|']
+  lines += [f'| {k} | ' + ' | '.join(f'{times[n].get(k, np.nan):.2f}'
+                                     for n in names) + ' |' for k in ks]
+  lines.append('')
   lines.insert(3, f'{total:.0f} s of training and selection (2 shared CPU '
                'cores); selection seconds are medians over seeds and include '
                'the first call\'s compilation.')

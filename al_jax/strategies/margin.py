@@ -33,8 +33,7 @@ def pool_margins(ctx: base.Context) -> np.ndarray:
   logits = ctx.logits()
   if ctx.pairs is not None:
     return pair_margins(logits, ctx.pairs)
-  return np.asarray(uncertainty.margin(
-      sharding.shard_rows(logits, ctx.mesh)))[:len(logits)]
+  return logit_score(uncertainty.margin)(ctx)
 
 
 def lowest(scores: np.ndarray, excluded: np.ndarray, k: int) -> np.ndarray:
@@ -47,11 +46,24 @@ def lowest(scores: np.ndarray, excluded: np.ndarray, k: int) -> np.ndarray:
   return np.argsort(scores, kind='stable')[:k].astype(np.int64)
 
 
-def make() -> base.Strategy:
+def lowest_of(score_fn) -> base.Strategy:
+  """The strategy picking the candidates of lowest `score_fn(ctx)` ([N])."""
 
   def select(state, ctx: base.Context, budget: int, key: jax.Array):
     del key
-    return base.Selection(lowest(pool_margins(ctx), ~ctx.candidates,
+    return base.Selection(lowest(score_fn(ctx), ~ctx.candidates,
                                  budget)), state
 
   return base.Strategy(base.no_state, select)
+
+
+def logit_score(fn):
+  """[N] `fn(logits)` of the context's model, the pool sharded over the mesh."""
+  def score(ctx: base.Context) -> np.ndarray:
+    logits = ctx.logits()
+    return np.asarray(fn(sharding.shard_rows(logits, ctx.mesh)))[:len(logits)]
+  return score
+
+
+def make() -> base.Strategy:
+  return lowest_of(pool_margins)
