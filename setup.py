@@ -28,8 +28,9 @@ setuptools.setup(
     ],
     extras_require={
         'test': ['apricot-select', 'chex', 'fastcluster', 'ipykernel',
+                 'kmedoids',  # FastPAM1 / alternating peers (a wheel).
                  'nbclient', 'nbformat', 'pytest'],
         # The peers the benchmarks in experiments/ measure against.
-        'bench': ['apricot-select', 'faiss-cpu', 'fastcluster'],
+        'bench': ['apricot-select', 'faiss-cpu', 'fastcluster', 'kmedoids'],
     },
 )
