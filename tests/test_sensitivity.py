@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import al_jax
-from al_jax.kernels import kmeans, kmeanspp
+from al_jax.kernels import kmeans, kmeanspp, kmedoids
 from al_jax.scores import gradients
 from al_jax.strategies import base, sensitivity
 
@@ -118,7 +118,7 @@ def test_zero_mass_and_bad_options_are_errors():
   assert sorted(idx) == [0, 1, 2] and w[list(idx).index(0)] == 1 and notes
   for bad, match in [(dict(lam=-1.), 'lam'), (dict(loss='mse'), 'loss'),
                      (dict(sampling='poisson'), 'sampling'),
-                     (dict(epsilon=0.), 'epsilon'), (dict(z=1), 'z=1')]:
+                     (dict(epsilon=0.), 'epsilon'), (dict(z=3), 'z=3')]:
     with pytest.raises(ValueError, match=match):
       al_jax.strategies.get('sensitivity', None, **bad)
 
@@ -152,6 +152,18 @@ def test_strategy_buys_centres_then_samples(sampling):
                         sampling=sampling, weighted=True, lam='balanced')
   np.testing.assert_array_equal(np.sort(sel.indices), np.sort(again.indices))
   assert any(n.startswith('lambda') for n in sel.notes)
+
+
+def test_z1_clusters_with_kmedoids():
+  emb, logits, hidden = _pool()
+  bought = []
+  sel = al_jax.select('sensitivity', 20, key=jax.random.key(0),
+                      logits=logits, embeddings=emb, z=1,
+                      query=lambda i: bought.extend(i) or hidden[i])
+  medoids = kmedoids.kmedoids(emb, 5, jax.random.fold_in(
+      jax.random.key(0), 0), z=1).medoids
+  np.testing.assert_array_equal(np.sort(bought), medoids)
+  assert len(sel.indices) == 20
 
 
 def test_epsilon_fixes_the_budget():

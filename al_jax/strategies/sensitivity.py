@@ -5,7 +5,8 @@ proportion to that estimate plus λ times the distance to the centre.
 
   1. k-means (k-means++ seeding + Lloyd) on the candidates' embeddings, each
      centre snapped to its nearest unused candidate (section 5.2; the loss
-     can only be queried at data points). k = round(centre_fraction ·
+     can only be queried at data points); with z = 1, k-medoids (its
+     centres are data points). k = round(centre_fraction ·
      budget); 0.25 is section 5.2's k'' = 0.2k of a round that buys the
      k − k' = 0.8k labels after the k' uniform ones.
   2. ℓ(a) at each centre a, with its label bought through `Context.query`
@@ -42,6 +43,7 @@ import jax
 import numpy as np
 
 from al_jax.kernels import kmeans
+from al_jax.kernels import kmedoids
 from al_jax.scores import gradients
 from al_jax.strategies import base
 
@@ -165,9 +167,8 @@ def check_options(o: dict):
   if o['sampling'] not in SAMPLING:
     raise ValueError(f"Unknown sensitivity sampling {o['sampling']!r}; "
                      f'valid: {SAMPLING}.')
-  if o['z'] != 2:
-    raise ValueError(f"z={o['z']}: the neural sensitivity sampling clusters "
-                     'with k-means (z = 2).')
+  if o['z'] not in (1, 2):
+    raise ValueError(f"z={o['z']} must be 1 (k-medoids) or 2 (k-means).")
   if not 0 < o['centre_fraction'] <= 1:
     raise ValueError(f"centre_fraction={o['centre_fraction']} must be in "
                      '(0, 1].')
@@ -208,6 +209,19 @@ def estimate(ctx, key, budget, centres, o, emb=None):
   return idx, weights, notes
 
 
+def cluster_centres(emb, k: int, key: jax.Array, o, mesh) -> np.ndarray:
+  """[k] distinct rows of `emb` ([U, D]): an approximate (k, z)-clustering
+  whose centres are data points (step 1). z = 2: k-means (k-means++ seeding
+  + Lloyd, as scikit-learn's defaults) snapped to the nearest unused rows;
+  z = 1: k-medoids (k-means++ seeding, alternating, PAM swaps; O(U²D) per
+  pass, meant for pools of tens of thousands)."""
+  if o['z'] == 1:
+    return kmedoids.kmedoids(emb, k, key, z=1).medoids
+  fit = kmeans.kmeans(emb, k, key, iterations=o['kmeans_iterations'],
+                      mesh=mesh)
+  return kmeans.snap(emb, fit.centres)
+
+
 def make(**o) -> base.Strategy:
   check_options(o)
 
@@ -224,10 +238,8 @@ def make(**o) -> base.Strategy:
     if budget < k:
       raise ValueError(f'Budget {budget} is below the {k} centres whose '
                        'labels Algorithm 1 buys.')
-    emb = ctx.embeddings()[cand]
-    clusters = kmeans.kmeans(emb, k, jax.random.fold_in(key, 0),
-                             iterations=o['kmeans_iterations'], mesh=ctx.mesh)
-    centres = cand[kmeans.snap(emb, clusters.centres)]
+    centres = cand[cluster_centres(ctx.embeddings()[cand], k,
+                                   jax.random.fold_in(key, 0), o, ctx.mesh)]
     idx, weights, notes = estimate(ctx, jax.random.fold_in(key, 1), budget,
                                    centres, o)
     return base.Selection(idx, weights, notes), state
