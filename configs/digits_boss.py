@@ -3,9 +3,10 @@
   python -m al_jax.main --config=configs/digits_boss.py --workdir=DIR
 
 Data, model and training as configs/digits.py; the test suite drives the
-subset loop with it. BOSS's cutoff rate keeps this config's earlier values,
-0.1 up to 5% and 0.05 above (`BETA`; CCS: 0.1), until chosen on a validation
-split; both cutoffs rank by 'aum_prob' (`cutoff_score`).
+subset loop with it, so its options stay fixed: BOSS's cutoff rate 0.1 up
+to 5% and 0.05 above (`BETA`; CCS: 0.1), both cutoffs ranking by
+'aum_prob' (`cutoff_score`). What a validation split chooses, per seed:
+experiments/results/boss_valsel/digits_boss.md.
 """
 
 import os

@@ -21,7 +21,8 @@ D.1's values (1%: alpha = 0; 3%: c = 0.5, alpha = 1; 10%: c = 0.8, alpha =
 1), c being the peak position in the normalized difficulty as in the
 authors' code (Eq. 4's c is c + 1.5; `boss`); CCS uses beta = 0.1 (Figures
 10-11), its cutoff ranking by 'aum_prob' (`cutoff_score`); both betas are
-D.1's until chosen on a validation split. 'diverse' is Figure 12's
+D.1's (a validation split chooses alpha = 0 in every seed here:
+experiments/results/boss_valsel/moons_boss.md). 'diverse' is Figure 12's
 representative-only selection (alpha = 0). The paper gives no batch size; we
 use 32. experiments/boss_moons.py runs this config over 10 seeds and draws
 the subsets with their decision boundaries.

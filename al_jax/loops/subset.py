@@ -297,7 +297,9 @@ def train_subset(config, ds, model, mesh, idx: np.ndarray,
 
 def compute_seconds(workdir: str) -> float:
   """Seconds of training and selection recorded in `workdir` (so also the
-  cost of a run that was resumed): initial models plus every fraction."""
+  cost of a run that was resumed): initial models, every point a sweep
+  tried, and every fraction that was not swept (a swept fraction's final
+  row reuses its best point's run)."""
   total = 0.0
   for path in glob.glob(os.path.join(workdir, 'initial', 'seed_*',
                                      'initial.json')):
@@ -305,6 +307,10 @@ def compute_seconds(workdir: str) -> float:
       total += json.load(f)['train_seconds']
   for path in glob.glob(os.path.join(workdir, '*', 'seed_*',
                                      report.METRICS)):
+    run_dir = os.path.dirname(path)
+    tried = report.read_metrics(run_dir, SWEEP)
+    swept = {r['round'] for r in tried}
     total += sum(r['train_seconds'] + r['selection_seconds']
-                 for r in report.read_metrics(os.path.dirname(path)))
+                 for r in tried + [r for r in report.read_metrics(run_dir)
+                                   if r['round'] not in swept])
   return total
