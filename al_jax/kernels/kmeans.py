@@ -12,8 +12,10 @@ Dimensions: N pool, D embedding width, K centres.
 
 Lloyd runs as one compiled program (`lax.while_loop` over iterations). Each
 iteration streams the pool once in [B, D] blocks: a [B, K] distance tile
-(one matrix product), the nearest centre (lowest index on ties), and the
-per-cluster sums by a segment sum, so memory is O(N·D + K·D + B·K).
+(one matrix product with −2·centres), the nearest centre in one pass
+(`_first_min`, lowest index on ties), and the rows scatter-added into the
+running per-cluster sums and counts, so memory is O(N·D + K·D + B·K); the
+pool reaches a CPU device without a second copy (`_padded_aligned`).
 
 Determinism over device counts: the pool is split into `VIRTUAL_SHARDS`
 equal slices whatever the mesh; every slice sums its blocks in order, the
@@ -43,6 +45,7 @@ from al_jax.kernels import shapes
 
 VIRTUAL_SHARDS = 8
 _BLOCK = 1024  # Pool rows per distance tile.
+_ALIGN = 64  # Bytes; host arrays so aligned reach a CPU device uncopied.
 INITS = ('kmeans++', 'random')
 
 
@@ -132,15 +135,44 @@ def lloyd(x, centres, iterations: int = 300, tol: float = 1e-4,
   block = min(_BLOCK, shapes.pow2(-(-n // VIRTUAL_SHARDS)))
   padded = shapes.round_up(n, VIRTUAL_SHARDS * block)
   valid = np.arange(padded) < n
-  threshold = float(tol) * float(np.mean(np.var(x, axis=0, dtype=np.float64)))
+  threshold = float(tol) * _mean_variance(x) if tol else 0.
   out = _lloyd_program(
-      sharding.shard_rows(sharding.pad_rows(x, padded), mesh),
+      sharding.shard_rows(_padded_aligned(x, padded), mesh),
       sharding.shard_rows(valid, mesh), jnp.asarray(centres),
       jnp.float32(threshold), iterations=int(iterations), block=block,
       mesh=mesh)
   centres, labels, err, steps = jax.device_get(out)
   return KMeans(centres, labels[:n].astype(np.int64),
                 float(np.sum(err[:n], dtype=np.float64)), int(steps))
+
+
+def _mean_variance(x, chunk: int = 65_536) -> float:
+  """Mean per-feature variance of x [N, D], in float64 by row chunks (no
+  [N, D] float64 temporary)."""
+  total = np.zeros(x.shape[1])
+  for s in range(0, len(x), chunk):
+    total += np.sum(x[s:s + chunk], 0, dtype=np.float64)
+  mean = total / len(x)
+  total[:] = 0
+  for s in range(0, len(x), chunk):
+    total += np.sum(np.square(x[s:s + chunk] - mean), 0)
+  return float(np.mean(total / len(x)))
+
+
+def _padded_aligned(x, rows: int) -> np.ndarray:
+  """x [N, D] zero-padded to [rows, D] in a 64-byte aligned buffer: a CPU
+  device takes such an array without a copy, so the pool is held once more
+  at most (not twice: a padded copy, then the device's)."""
+  if (len(x) == rows and x.flags.c_contiguous and
+      x.ctypes.data % _ALIGN == 0):
+    return x
+  nbytes = rows * x.shape[1] * x.itemsize
+  raw = np.empty(nbytes + _ALIGN, np.uint8)
+  start = -raw.ctypes.data % _ALIGN
+  out = raw[start:start + nbytes].view(x.dtype).reshape(rows, x.shape[1])
+  out[:len(x)] = x
+  out[len(x):] = 0
+  return out
 
 
 @functools.partial(jax.jit, static_argnames=('iterations', 'block', 'mesh'))
@@ -168,30 +200,39 @@ def _lloyd_program(x, valid, centres, threshold, *, iterations, block, mesh):
     def e_step(centres):
       """((labels, squared distances) of the local rows, and the per-slice
       sums [S, K, D] and counts [S, K] of every slice, gathered)."""
-      c_norms = jnp.sum(jnp.square(centres), -1)
+      lanes, groups = _lanes(k)
+      padded_k = lanes * groups
+      # −2·c is exact in float32, so x·(−2c) = −2(x·c) bit for bit; padding
+      # centres sit at +inf and never win.
+      neg2 = jnp.zeros((padded_k, centres.shape[1]), jnp.float32).at[:k].set(
+          -2 * centres)
+      c_norms = jnp.full((padded_k,), jnp.inf, jnp.float32).at[:k].set(
+          jnp.sum(jnp.square(centres), -1))
 
       def tile(xb, vb):
-        d = c_norms[None, :] - 2 * jnp.dot(xb, centres.T,
-                                           precision=lax.Precision.HIGHEST)
-        low = jnp.min(d, 1)
-        label = jnp.min(jnp.where(d == low[:, None],
-                                  jnp.arange(k, dtype=jnp.int32), k), 1)
-        label = jnp.where(vb, label, k)  # Padding lands in a dropped segment.
-        sums = jax.ops.segment_sum(xb, label, k + 1)[:k]
-        counts = jnp.bincount(label, length=k + 1)[:k]
+        d = c_norms[None, :] + jnp.dot(xb, neg2.T,
+                                       precision=lax.Precision.HIGHEST)
+        low, label = _first_min(d.reshape(block, groups, lanes))
+        label = jnp.where(vb, label, k)  # Padding: label K, dropped below.
         err = jnp.maximum(low + jnp.sum(jnp.square(xb), 1), 0)
-        return label, err, sums, counts
+        return label, err
 
-      def one_slice(_, slice_):
-        # Scans, not vmap: every block has the same shape on any mesh.
-        def body(acc, inp):
-          label, err, sums, counts = tile(*inp)
-          return (acc[0] + sums, acc[1] + counts), (label, err)
+      def one_slice(_, s):
+        # Scans, not vmap: every block has the same shape on any mesh. They
+        # run over block indices: scanning over the slices themselves makes
+        # XLA copy each slice out first.
+        def body(acc, j):
+          xb = xs[s, j]
+          label, err = tile(xb, vs[s, j])
+          # Rows added into the running sums one by one, in row order (a
+          # scatter into the carry: no [K, D] temporary per block).
+          return (acc[0].at[label].add(xb, mode='drop'),
+                  acc[1].at[label].add(1, mode='drop')), (label, err)
         init = (jnp.zeros((k, x.shape[1]), jnp.float32),
                 jnp.zeros((k,), jnp.int32))
-        return None, lax.scan(body, init, slice_)
+        return None, lax.scan(body, init, jnp.arange(xs.shape[1]))
 
-      _, (parts, rows) = lax.scan(one_slice, None, (xs, vs))
+      _, (parts, rows) = lax.scan(one_slice, None, jnp.arange(xs.shape[0]))
       gather = functools.partial(lax.all_gather, axis_name=sharding.DATA_AXIS,
                                  tiled=True)
       return rows, gather(parts[0]), gather(parts[1])
@@ -227,6 +268,46 @@ def _lloyd_program(x, valid, centres, threshold, *, iterations, block, mesh):
       local, mesh=mesh, in_specs=(data, data, P(), P()),
       out_specs=(P(), data, data, P()), check_vma=False)(
           x, valid, centres, threshold)
+
+
+def _lanes(k: int) -> tuple[int, int]:
+  """(lanes G, groups C) of a distance row: K centres padded to C · G, with
+  C = ⌈K / 32⌉ groups but at most 16 (XLA:CPU stops vectorising a longer
+  reduction over C) and G a multiple of 16 (whole vectors)."""
+  groups = min(16, -(-k // 32))
+  return shapes.round_up(-(-k // groups), 16), groups
+
+
+def _first_min(d):
+  """(min [B], lowest index of it [B] int32) of each row of d [B, C, G],
+  the row being the C groups of G lanes laid end to end (index c·G + g).
+
+  (value, index) pairs are reduced over the short middle axis, which XLA
+  vectorises across the lanes: over the C groups, then (if G > 16) over
+  G / 16 groups of 16 lanes; only 16 lanes per row are left for a min and
+  a masked min of the index. A plain argmin over a row of K is ~10x slower on CPU, a min
+  then a masked min over the whole row ~4x. Exact: ties go to the lower
+  index.
+  """
+  b, groups, lanes = d.shape
+
+  def better(p, q):
+    (pv, pi), (qv, qi) = p, q
+    take = (qv < pv) | ((qv == pv) & (qi < pi))
+    return jnp.where(take, qv, pv), jnp.where(take, qi, pi)
+
+  def middle(value, index):
+    return lax.reduce((value, index), (jnp.float32(jnp.inf),
+                                       jnp.int32(groups * lanes)), better, (1,))
+
+  index = (lax.broadcasted_iota(jnp.int32, d.shape, 1) * lanes +
+           lax.broadcasted_iota(jnp.int32, d.shape, 2))
+  value, index = middle(d, index)  # [B, G]
+  if lanes > 16 and lanes % 16 == 0:
+    value, index = middle(value.reshape(b, -1, 16), index.reshape(b, -1, 16))
+  low = jnp.min(value, 1)
+  return low, jnp.min(jnp.where(value == low[:, None], index,
+                                groups * lanes), 1)
 
 
 def assign(x, centres, mesh: jax.sharding.Mesh | None = None):
