@@ -91,8 +91,6 @@ import argparse
 import gc
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 
@@ -166,26 +164,6 @@ def compare(labels, ref, d1, d2, x, centres):
       near_ties=int(np.sum(b - a <= NEAR_TIE * b)),
       picks_within=int(np.sum(chosen - a <= NEAR_TIE * chosen)),
       near_tie_rows=int(np.sum(d2 - d1 <= NEAR_TIE * d2)))
-
-
-# ---------------------------------------------------------------- memory
-
-
-def _status_kib(field):
-  with open('/proc/self/status') as f:
-    for line in f:
-      if line.startswith(field + ':'):
-        return int(line.split()[1])
-  raise KeyError(field)
-
-
-def reset_peak() -> bool:
-  try:
-    with open('/proc/self/clear_refs', 'w') as f:
-      f.write('5')
-    return True
-  except OSError:
-    return False
 
 
 # ---------------------------------------------------------------- methods
@@ -305,12 +283,12 @@ def worker(spec):
   # pool) at the next garbage collection: collect so the warm-up's does not
   # count in the timed call's peak.
   gc.collect()
-  resettable = reset_peak()
-  rss0 = _status_kib('VmRSS') * 1024
+  resettable = bench_selection.reset_peak()
+  rss0 = bench_selection.rss_bytes()
   t = time.perf_counter()
   labels, centres, inertia, steps = run()
   seconds = time.perf_counter() - t
-  peak = _status_kib('VmHWM' if resettable else 'VmPeak') * 1024
+  peak = bench_selection.peak_bytes(resettable)
   out.update(seconds=seconds, peak=peak, growth=max(peak - rss0, 0),
              inertia=inertia, iterations_run=steps,
              empty=int(spec['k'] - np.unique(labels).size))
@@ -328,24 +306,10 @@ def worker(spec):
 
 
 def spawn(spec, timeout):
-  env = dict(os.environ)
-  env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
-  env.update(ENV.get(spec['method'], {}))
-  cmd = [sys.executable, os.path.abspath(__file__), '--worker',
-         json.dumps(spec)]
-  try:
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                         timeout=timeout)
-  except subprocess.TimeoutExpired:
-    print(f'  {spec["method"]} N={spec["n"]:,}: TIMEOUT after {timeout} s',
-          flush=True)
-    return dict(spec, failed=f'timeout > {timeout} s')
-  lines = [l for l in res.stdout.splitlines() if l.startswith('RESULT ')]
-  if res.returncode or not lines:
-    print(f'  {spec["method"]} N={spec["n"]:,}: FAILED (rc {res.returncode})'
-          '\n' + res.stderr[-3000:], flush=True)
-    return dict(spec, failed=f'rc {res.returncode}')
-  out = json.loads(lines[-1][len('RESULT '):])
+  out = bench_selection.run_worker(__file__, spec, timeout,
+                                   ENV.get(spec['method']))
+  if 'failed' in out:
+    return out
   extra = (f'  peak {out["peak"] / 2**30:5.2f} GiB' if 'peak' in out else '')
   print(f'  {spec["method"]:18s} N={spec["n"]:>9,} rep {spec["rep"]}: '
         f'{out["seconds"]:8.2f} s{extra}  (load {os.getloadavg()[0]:.1f})',

@@ -474,25 +474,35 @@ def worker(spec):
   print('RESULT ' + json.dumps(out), flush=True)
 
 
-def spawn(spec, timeout):
-  """Runs one method in a fresh process; returns its result dict or None."""
-  cmd = [sys.executable, os.path.abspath(__file__), '--worker',
+def run_worker(script, spec, timeout, env_extra=None):
+  """Runs `script --worker <spec>` in a fresh process; returns the dict its
+  last 'RESULT ' line holds, or spec with 'failed' (printed) on a timeout or
+  a crash."""
+  cmd = [sys.executable, os.path.abspath(script), '--worker',
          json.dumps(spec)]
   env = dict(os.environ)
   env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
+  env.update(env_extra or {})
   try:
     res = subprocess.run(cmd, env=env, capture_output=True, text=True,
                          timeout=timeout)
   except subprocess.TimeoutExpired:
-    print(f'  {spec["method"]} N={spec["n"]}: TIMEOUT after {timeout} s',
+    print(f'  {spec["method"]} N={spec["n"]:,}: TIMEOUT after {timeout} s',
           flush=True)
     return dict(spec, failed=f'timeout > {timeout} s')
   lines = [l for l in res.stdout.splitlines() if l.startswith('RESULT ')]
   if res.returncode or not lines:
-    print(f'  {spec["method"]} N={spec["n"]}: FAILED (rc {res.returncode})\n'
-          + res.stderr[-3000:], flush=True)
+    print(f'  {spec["method"]} N={spec["n"]:,}: FAILED (rc {res.returncode})'
+          '\n' + res.stderr[-3000:], flush=True)
     return dict(spec, failed=f'rc {res.returncode}')
-  out = json.loads(lines[-1][len('RESULT '):])
+  return json.loads(lines[-1][len('RESULT '):])
+
+
+def spawn(spec, timeout):
+  """Runs one method in a fresh process; returns its result dict."""
+  out = run_worker(__file__, spec, timeout)
+  if 'failed' in out:
+    return out
   out['array'] = np.load(spec['out'])
   os.remove(spec['out'])
   print(f'  done {spec["method"]:20s} N={spec["n"]:>9,}  '
