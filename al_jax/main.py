@@ -9,12 +9,13 @@ from absl import logging
 from ml_collections import config_flags
 
 from al_jax.loops import active
+from al_jax.loops import label_free
 from al_jax.loops import pretrain
 from al_jax.loops import rundir
 from al_jax.loops import subset
 
-LOOPS = {'active': active.run, 'pretrain': pretrain.run,
-         'subset': subset.run}
+LOOPS = {'active': active.run, 'label_free': label_free.run,
+         'pretrain': pretrain.run, 'subset': subset.run}
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Path to a config file with get_config().',

@@ -26,6 +26,20 @@ def check_embeddings(x, name: str = 'x') -> np.ndarray:
   return x
 
 
+def l2_normalized(x) -> np.ndarray:
+  """[N, D] float32 rows scaled to unit L2 norm (zero rows stay zero)."""
+  x = np.asarray(x, np.float32)
+  norm = np.linalg.norm(x, axis=1, keepdims=True)
+  return x / np.where(norm > 0, norm, 1)
+
+
+def distinct_rows(x) -> int:
+  """Number of distinct rows of a [N, D] array (bitwise)."""
+  x = np.ascontiguousarray(x)
+  return len(np.unique(x.view(np.dtype((np.void, x.dtype.itemsize *
+                                        x.shape[1]))).reshape(-1)))
+
+
 def check_threshold(value, name: str = 'eps') -> float:
   """Returns `value` as a float; raises ValueError unless it is > 0 (inf ok)."""
   value = float(value)

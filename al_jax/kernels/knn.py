@@ -104,8 +104,50 @@ def knn(x, k: int, mesh: jax.sharding.Mesh | None = None):
   """
   x = np.asarray(x, np.float32)
   n = x.shape[0]
-  return _nearest(x, np.arange(n, dtype=np.int32), x, max(1, min(k, n - 1)),
-                  mesh)
+  d2, idx = _nearest(x, np.arange(n, dtype=np.int32), x,
+                     max(1, min(k, n - 1)), mesh)
+  return np.sqrt(d2), idx
+
+
+DENSITY_FLOOR = 1e-12
+
+
+def knn_density(x, k: int, mesh: jax.sharding.Mesh | None = None,
+                floor: float = DENSITY_FLOOR):
+  """USL's k-NN density (paper 003, as the official code computes it).
+
+  D̄_i is the mean of the k smallest *squared* distances from x_i to all
+  rows, x_i itself included (its zero distance is one of the k), and the
+  density is 1 / D̄_i. The poster's k / (n·A_d·D̄^d) is never computed by
+  the authors' code; within a cluster it ranks the same, but USL adds the
+  density to a regulariser, so the scale matters (wave2.md 2.1).
+
+  Departure: D̄ is floored at `floor`, so duplicate rows (D̄ = 0 when
+  k - 1 copies coincide) get a large finite density instead of inf.
+
+  Args:
+    x: [N, D] float, finite.
+    k: neighbours counted, the point itself included; 1 <= k < N.
+    mesh: optional mesh; query blocks are split over its ``data`` axis.
+
+  Returns:
+    (density [N] float64, mean_sq [N] float64 D̄ before the floor).
+  """
+  x = np.asarray(x, np.float32)
+  n = len(x)
+  if not 1 <= k < n:
+    raise ValueError(f'kNN density: k={k} must be in [1, {n - 1}] for a '
+                     f'pool of {n} points.')
+  if not np.isfinite(x).all():
+    bad = np.flatnonzero(~np.isfinite(x).all(1))
+    raise ValueError(f'kNN density: {len(bad)} rows are not finite (e.g. '
+                     f'rows {bad[:5].tolist()}).')
+  if k == 1:  # Only the point itself: D̄ = 0.
+    mean_sq = np.zeros(n)
+  else:
+    d2 = _nearest(x, np.arange(n, dtype=np.int32), x, k - 1, mesh)[0]
+    mean_sq = np.sum(d2, 1, dtype=np.float64) / k  # + 0 for the point itself.
+  return 1.0 / np.maximum(mean_sq, floor), mean_sq
 
 
 def nearest_points(queries, refs, k: int,
@@ -124,11 +166,13 @@ def nearest_points(queries, refs, k: int,
   queries = np.asarray(queries, np.float32)
   refs = np.asarray(refs, np.float32)
   ids = np.full(len(queries), -1, np.int32)  # No query is its own neighbour.
-  return _nearest(queries, ids, refs, max(1, min(k, len(refs))), mesh)
+  d2, idx = _nearest(queries, ids, refs, max(1, min(k, len(refs))), mesh)
+  return np.sqrt(d2), idx
 
 
 def _nearest(queries, query_ids, x, k, mesh):
-  """k nearest rows of x to each query, skipping row query_ids[i]."""
+  """(squared distances [Q, k] ascending, rows [Q, k]) of the k nearest rows
+  of x to each query, skipping row query_ids[i]."""
   n = x.shape[0]
   tile = min(_TILE, -(-n // 128) * 128)
   chunk = 32 if tile // 32 >= k else 1  # chunk 1: plain top-k over the tile.
@@ -146,7 +190,7 @@ def _nearest(queries, query_ids, x, k, mesh):
                          chunk)
     dists.append(np.asarray(d2)[:stop - start])
     idxs.append(np.asarray(idx)[:stop - start])
-  return np.sqrt(np.concatenate(dists)), np.concatenate(idxs)
+  return np.concatenate(dists), np.concatenate(idxs)
 
 
 _CENTROID_TILE = 2048

@@ -41,6 +41,7 @@ from al_jax.strategies import entropy
 from al_jax.strategies import gradmatch
 from al_jax.strategies import hardest
 from al_jax.strategies import kcenter
+from al_jax.strategies import kmeans_nearest
 from al_jax.strategies import lcmat
 from al_jax.strategies import least_confidence
 from al_jax.strategies import margin
@@ -48,13 +49,15 @@ from al_jax.strategies import moderate
 from al_jax.strategies import random
 from al_jax.strategies import sensitivity
 from al_jax.strategies import sensitivity_rounds
+from al_jax.strategies import usl
 from al_jax.strategies.base import Context, Selection, Strategy
 
 REGISTRY: dict[str, types.ModuleType] = {
     m.__name__.rsplit('.', 1)[1]: m
     for m in (adacore, badge, boss, ccs, cluster_margin, craig, entropy,
-              gradmatch, hardest, kcenter, lcmat, least_confidence, margin,
-              moderate, random, sensitivity, sensitivity_rounds)}
+              gradmatch, hardest, kcenter, kmeans_nearest, lcmat,
+              least_confidence, margin, moderate, random, sensitivity,
+              sensitivity_rounds, usl)}
 ALIASES = {'coreset': 'kcenter'}  # Paper 000's name for k-center.
 COMBINATOR_OPTIONS = dict(partitions=1, class_balanced=False)
 # What a job's label view can serve, for the mismatch message.

@@ -1,0 +1,225 @@
+"""The label-free job (paper 003): features in, a budget of m labels out.
+
+Nothing is known before the selection: a method sees only the pool's frozen
+features (`al_jax.features`), never a label. Per seed, method entry and
+budget m (``label_free.budgets``), the method picks m pool items, the m
+labels are bought from the oracle (the same `ledger.Oracle` and ledger file
+as the active loop, so a person can answer them), a downstream model is
+trained on them and scored on the test set. Every budget is an independent
+selection (paper 003 selects once per budget, not incrementally).
+
+Downstream (``label_free.downstream``): 'linear_probe' (default; the
+authors' linear evaluation on the frozen features, scaled down:
+`evaluators.linear_probe`, options in ``label_free.probe``) or 'model'
+(``config.model`` trained from scratch on the raw inputs, as the one-shot
+subset job does).
+
+Work dir layout:
+  <workdir>/features/features.npz            the features (cached)
+  <workdir>/<entry>/seed_<s>/ledger_<i>.npz  labels bought for budget i
+                             metrics.jsonl   one row per finished budget
+  <workdir>/results.md, <workdir>/label_free_accuracy.png
+
+A ledger is written as soon as its labels are bought and its metrics row
+once the downstream model is scored: a killed run reruns with the same
+command, reusing every bought label (a budget whose ledger exists is never
+selected or bought again). Keys: the selection of budget i uses
+fold_in(seed key, 2, i), its training fold_in(seed key, 3, i), the same for
+every method.
+"""
+
+import itertools
+import os
+import time
+
+import jax
+import numpy as np
+import tqdm
+
+from al_jax import config_check
+from al_jax import features as features_lib
+from al_jax import models
+from al_jax import report
+from al_jax import sharding
+from al_jax import strategies
+from al_jax import train
+from al_jax.evaluators import accuracy
+from al_jax.evaluators import linear_probe
+from al_jax.input import ledger as ledger_lib
+from al_jax.input import sources
+from al_jax.loops import rundir
+from al_jax.strategies import base
+
+TOP_KEYS = ('job', 'seeds', 'input', 'features', 'label_free', 'model',
+            'train')
+SECTION_KEYS = ('methods', 'budgets', 'downstream', 'probe')
+DOWNSTREAM = ('linear_probe', 'model')
+METRIC = 'test_accuracy'
+FREE_KEYS = ('seeds', 'label_free.methods', 'label_free.budgets',
+             'train.predict_batch_size')
+# A label-free method sees the features, and nothing is chosen before it.
+PROVIDES = (base.EMBEDDINGS, base.CHOSEN)
+
+
+def check_config(config):
+  """Validates names, options and budgets before any data loads (an
+  embeddings file or encoder checkpoint that does not exist included)."""
+  config_check.check_keys(config, TOP_KEYS, 'config')
+  config_check.check_keys(config.input, sources.INPUT_KEYS, 'config.input')
+  features_lib.check(config.features)
+  cfg = config.label_free
+  strategies.check_section(cfg, 'methods', SECTION_KEYS, 'label_free',
+                           PROVIDES, 'config.label_free')
+  for m in cfg.budgets:
+    if int(m) != m or m < 1:
+      raise ValueError(f'config.label_free.budgets: {m} is not a positive '
+                       'number of labels.')
+  downstream = cfg.get('downstream', 'linear_probe')
+  if downstream not in DOWNSTREAM:
+    raise ValueError(f'Unknown config.label_free.downstream {downstream!r}; '
+                     f'valid: {DOWNSTREAM}.')
+  if downstream == 'model':
+    for key in ('model', 'train'):
+      if key not in config:
+        raise ValueError(f"config.label_free.downstream='model' needs "
+                         f'config.{key}.')
+    train.check_config(config.train)
+  config_check.check_keys(cfg.get('probe') or {}, tuple(linear_probe.OPTIONS),
+                          'config.label_free.probe')
+
+
+def run(config, workdir: str) -> dict:
+  """Runs every method entry x budget x seed; returns the accuracy summary.
+
+  The work dir is locked while it runs; rerunning it resumes, with more
+  seeds, methods or budgets if the config asks (`FREE_KEYS`).
+  """
+  check_config(config)
+  with rundir.open_workdir(workdir, config, FREE_KEYS,
+                           ('label_free.methods', 'label_free'),
+                           _budgets_only_grow):
+    ds = sources.load(config.input)
+    if ds.multilabel:
+      raise ValueError('The label-free job needs multi-class labels; '
+                       f'{ds.name} is multi-label.')
+    for m in config.label_free.budgets:
+      if m > len(ds.y_train):
+        raise ValueError(f'config.label_free.budgets: {m} labels from a pool '
+                         f'of {len(ds.y_train)}.')
+    feats = features_lib.compute(config.features, ds,
+                                 os.path.join(workdir, 'features'))
+    mesh = sharding.make_mesh()
+    cfg = config.label_free
+    runs = list(itertools.product(cfg.methods, config.seeds))
+    bar = tqdm.tqdm(total=len(runs) * len(cfg.budgets), unit='budget',
+                    dynamic_ncols=True)
+    for entry, seed in runs:
+      run_one(config, ds, feats, mesh, entry, int(seed),
+              os.path.join(workdir, entry, f'seed_{seed}'), bar)
+    bar.close()
+    summary = report.write_summary(
+        workdir, METRIC, 'label_free_accuracy.png',
+        f'{config.input.source}: {config.features.source} features, '
+        f'{cfg.get("downstream", "linear_probe")}')
+    with open(os.path.join(workdir, 'results.md'), 'a') as f:
+      for metric in ('classes_hit', 'count_spread'):
+        f.write('\n' + report.table(report.summarize(workdir, metric),
+                                    metric) + '\n')
+    return summary
+
+
+def _budgets_only_grow(old: dict, new: dict):
+  before, now = old['label_free.budgets'], new['label_free.budgets']
+  if list(now[:len(before)]) != list(before):
+    raise ValueError(
+        f'config.label_free.budgets={tuple(now)}, but the work dir holds '
+        f'runs of {tuple(before)}: budgets may be appended, not changed. Use '
+        'a new --workdir.')
+
+
+def coverage(labels, num_classes: int) -> dict:
+  """Class coverage of bought labels: classes hit, and max − min count over
+  all C classes (0 = perfectly balanced)."""
+  counts = np.bincount(np.asarray(labels, np.int64), minlength=num_classes)
+  return {'classes_hit': int((counts > 0).sum()),
+          'count_spread': int(counts.max() - counts.min())}
+
+
+def select_and_buy(strategy, state, ctx, oracle, budget: int, key, entry,
+                   path: str) -> tuple[ledger_lib.Ledger, float]:
+  """The ledger of `budget` labels `entry` picks (read back from `path`
+  when an earlier run bought them), and the selection seconds (0 then)."""
+  if os.path.exists(path):
+    return ledger_lib.Ledger.load(path), 0.
+  t0 = time.perf_counter()
+  sel, _ = strategy.select(state, ctx, budget, key)
+  seconds = time.perf_counter() - t0
+  sel = base.check_selection(sel, ctx, budget, entry)
+  ledger = ledger_lib.Ledger.empty().add(0, sel.indices,
+                                         oracle.reveal(sel.indices))
+  ledger.save(path)
+  return ledger, seconds
+
+
+def downstream_accuracy(config, ds, feats, mesh, ledger, key) -> float:
+  """Test accuracy of the downstream model trained on the ledger's labels."""
+  cfg = config.label_free
+  if cfg.get('downstream', 'linear_probe') == 'linear_probe':
+    probe = dict(cfg.get('probe') or {})
+    params = linear_probe.fit(feats[0][ledger.indices], ledger.labels,
+                              ds.num_classes, key, **probe)
+    return linear_probe.accuracy(
+        params, feats[1], ds.y_test,
+        probe.get('normalize_logits',
+                  linear_probe.OPTIONS['normalize_logits']))
+  model = models.from_config(config.model, ds.num_classes)
+  state = train.fit(config.train, model, ds.x_train, ds.y_train,
+                    ledger.indices, key, mesh)
+  logits, _ = train.predict(state, ds.x_test, mesh,
+                            config.train.get('predict_batch_size', 1024))
+  return accuracy.accuracy(logits, ds.y_test)
+
+
+def run_one(config, ds, feats, mesh, entry: str, seed: int, run_dir: str,
+            bar: tqdm.tqdm) -> list[dict]:
+  """One method entry, one seed, every budget; resumes from `run_dir`."""
+  os.makedirs(run_dir, exist_ok=True)
+  cfg = config.label_free
+  rows = [r for i, r in enumerate(report.read_metrics(run_dir))
+          if r['round'] == i]
+  report.write_metrics(run_dir, rows)
+  bar.update(len(rows))
+  if len(rows) == len(cfg.budgets):
+    return rows
+  strategy = strategies.get(entry, cfg, 'config.label_free')
+  ctx = base.Context(np.ones(len(ds.y_train), bool),
+                     num_classes=ds.num_classes,
+                     outputs=lambda: (None, feats[0]), mesh=mesh)
+  oracle = ledger_lib.Oracle(ds.y_train)
+  state = strategy.init(ctx)
+  key = jax.random.key(seed)
+  for i in range(len(rows), len(cfg.budgets)):
+    m = int(cfg.budgets[i])
+    bar.set_description(f'{entry} seed {seed} budget {m}')
+    ledger, select_seconds = select_and_buy(
+        strategy, state, ctx, oracle, m,
+        jax.random.fold_in(jax.random.fold_in(key, 2), i), entry,
+        os.path.join(run_dir, f'ledger_{i}.npz'))
+    t0 = time.perf_counter()
+    score = downstream_accuracy(
+        config, ds, feats, mesh, ledger,
+        jax.random.fold_in(jax.random.fold_in(key, 3), i))
+    row = {'round': i, 'labels': m, METRIC: score,
+           **coverage(ledger.labels, ds.num_classes),
+           'selection_seconds': round(select_seconds, 4),
+           'train_seconds': round(time.perf_counter() - t0, 3),
+           'strategy': entry,
+           'method': strategies.method_of(entry, cfg.get(entry) or {}),
+           'seed': seed}
+    report.append_metrics(run_dir, row)
+    rows.append(row)
+    bar.update(1)
+    bar.write(f'{entry} seed {seed}: {m} labels, {METRIC} {score:.4f}, '
+              f'{row["classes_hit"]} classes hit, selection '
+              f'{select_seconds:.2f}s')
+  return rows
