@@ -9,6 +9,7 @@ import pytest
 from al_jax import models
 from al_jax.input import tfds_source
 from al_jax.loops import active
+from al_jax.loops import label_free
 from al_jax.loops import pretrain
 from al_jax.loops import subset as subset_loop
 from conftest import ROOT, load_config
@@ -28,6 +29,29 @@ SUBSET_CONFIGS = [('digits_boss', None), ('mnist5k_boss', None),
                   ('moons_boss', None), ('boss_table1', None),
                   ('boss_table1', 'cifar100'), ('boss_table1', 'svhn'),
                   ('boss_table1', 'tinyimagenet'), ('digits_sensitivity', None)]
+
+
+LABEL_FREE_CONFIGS = [('digits_usl', None), ('digits_usl', 'simclr'),
+                      ('mnist5k_usl', None), ('mnist5k_usl', 'quick'),
+                      ('mnist5k_usl', 'features=pca'),
+                      ('mnist5k_usl', 'features=pixels')]
+USL_TFDS = ('cifar10', 'cifar100', 'imagenet_moco', 'imagenet_clip')
+
+
+@pytest.mark.parametrize('name, arg', LABEL_FREE_CONFIGS)
+def test_label_free_config_is_valid(name, arg):
+  label_free.check_config(load_config(name, arg))
+
+
+@pytest.mark.parametrize('preset', USL_TFDS)
+def test_usl_tfds_without_features_stops_at_once(preset, tmp_path):
+  """No embeddings file: a clear error before TFDS is touched."""
+  config = load_config('usl_tfds', f'{preset},features={tmp_path}/none.npz')
+  start = time.monotonic()
+  with pytest.raises(FileNotFoundError, match='no such embeddings file'):
+    label_free.run(config, str(tmp_path / 'run'))
+  assert time.monotonic() - start < 5
+  assert config.label_free.usl.knn_k == (400 if 'cifar' in preset else 20)
 
 
 @pytest.mark.parametrize('name, arg', CONFIGS + SUBSET_CONFIGS)

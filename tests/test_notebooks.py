@@ -24,6 +24,7 @@ EXPECTED = {
     'paper001_sensitivity.ipynb': ('mnist5k_sensitivity.py', 'al',
                                    'strategies'),
     'paper002_boss.ipynb': ('mnist5k_boss.py', 'subset', 'methods'),
+    'paper003_usl.ipynb': ('mnist5k_usl.py', 'label_free', 'methods'),
 }
 
 
