@@ -157,3 +157,18 @@ def test_cli_runs_a_label_free_config(tmp_path):
       cwd=ROOT, capture_output=True, text=True, check=False)
   assert out.returncode == 0, out.stderr[-2000:]
   assert '| kmeans_nearest (1 seeds)' in out.stdout
+
+
+def test_downstream_model_trains_on_the_raw_inputs(tmp_path):
+  config = small_config()
+  digits = load_config('digits')
+  config.model, config.train = digits.model, digits.train
+  config.label_free.downstream = 'model'
+  config.label_free.methods = ('kcenter',)
+  config.label_free.budgets = (40,)
+  label_free.run(config, str(tmp_path))
+  (row,) = rows(str(tmp_path), 'kcenter')
+  assert row['labels'] == 40 and 0.3 < row['test_accuracy'] <= 1
+  del config.model
+  with pytest.raises(ValueError, match="downstream='model' needs"):
+    label_free.check_config(config)
