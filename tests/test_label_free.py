@@ -172,3 +172,11 @@ def test_downstream_model_trains_on_the_raw_inputs(tmp_path):
   del config.model
   with pytest.raises(ValueError, match="downstream='model' needs"):
     label_free.check_config(config)
+
+
+def test_budgets_may_grow_but_not_change(finished):
+  workdir, _ = finished
+  config = small_config()
+  config.label_free.budgets = (20, 30)
+  with pytest.raises(ValueError, match='values may be appended'):
+    label_free.run(config, workdir)

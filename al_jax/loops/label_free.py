@@ -97,7 +97,7 @@ def run(config, workdir: str) -> dict:
   check_config(config)
   with rundir.open_workdir(workdir, config, FREE_KEYS,
                            ('label_free.methods', 'label_free'),
-                           _budgets_only_grow):
+                           rundir.only_appended('label_free.budgets')):
     ds = sources.load(config.input)
     if ds.multilabel:
       raise ValueError('The label-free job needs multi-class labels; '
@@ -126,15 +126,6 @@ def run(config, workdir: str) -> dict:
         f.write('\n' + report.table(report.summarize(workdir, metric),
                                     metric) + '\n')
     return summary
-
-
-def _budgets_only_grow(old: dict, new: dict):
-  before, now = old['label_free.budgets'], new['label_free.budgets']
-  if list(now[:len(before)]) != list(before):
-    raise ValueError(
-        f'config.label_free.budgets={tuple(now)}, but the work dir holds '
-        f'runs of {tuple(before)}: budgets may be appended, not changed. Use '
-        'a new --workdir.')
 
 
 def coverage(labels, num_classes: int) -> dict:

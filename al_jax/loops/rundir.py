@@ -135,6 +135,21 @@ def check_resume(workdir: str, config, free: Iterable[str],
     check(old, new)
 
 
+def only_appended(key: str) -> Callable[[dict, dict], None]:
+  """A `check_resume` check: the list at dotted `key` may grow at its end
+  (more fractions, budgets), never change what the work dir already ran."""
+
+  def check(old: dict, new: dict):
+    before, now = old[key], new[key]
+    if list(now[:len(before)]) != list(before):
+      raise ValueError(
+          f'config.{key}={tuple(now)}, but the work dir holds runs of '
+          f'{tuple(before)}: values may be appended, not changed. Use a new '
+          '--workdir.')
+
+  return check
+
+
 @contextlib.contextmanager
 def open_workdir(workdir: str, config, free: Iterable[str],
                  entries: tuple[str, str] | None = None,

@@ -142,7 +142,8 @@ def run(config, workdir: str) -> dict:
   """
   check_config(config)
   with rundir.open_workdir(workdir, config, FREE_KEYS,
-                           ('subset.methods', 'subset'), _fractions_only_grow):
+                           ('subset.methods', 'subset'),
+                           rundir.only_appended('subset.fractions')):
     ds = sources.load(config.input)
     if ds.multilabel:
       raise ValueError('One-shot subset selection needs multi-class labels; '
@@ -174,15 +175,6 @@ def run(config, workdir: str) -> dict:
         workdir, METRIC, 'subset_accuracy.png',
         f'{config.input.source}: {config.model.name}', x='fraction',
         xlabel='subset fraction')
-
-
-def _fractions_only_grow(old: dict, new: dict):
-  before, now = old['subset.fractions'], new['subset.fractions']
-  if list(now[:len(before)]) != list(before):
-    raise ValueError(
-        f'config.subset.fractions={tuple(now)}, but the work dir holds runs of '
-        f'{tuple(before)}: fractions may be appended, not changed. Use a new '
-        '--workdir.')
 
 
 def _try(config, ds, model, mesh, ctx, entry, point, seed, i, budget):
