@@ -8,6 +8,7 @@ from sklearn import datasets
 
 from al_jax.evaluators import knn_accuracy as knn_eval
 from al_jax.features import simclr
+from al_jax.input import simclr_augment
 
 TINY = dict(epochs=2, batch_size=64, widths=(8, 16), strides=(1, 2),
             hidden_dim=16, projection_dim=8)
@@ -53,15 +54,15 @@ def test_nt_xent_rewards_aligned_views():
 
 def test_augment_keeps_shape_and_is_keyed(digits):
   x = np.concatenate([digits[:5], digits[:1]])  # Rows 0 and 5 are equal.
-  aug = simclr.Augment(erase_prob=0.5)
-  a = simclr.augment(x, jax.random.key(1), aug)
+  aug = simclr_augment.Augment(erase_prob=0.5)
+  a = simclr_augment.augment(x, jax.random.key(1), aug)
   assert a.shape == x.shape and a.dtype == np.float32
   assert np.isfinite(a).all()
-  np.testing.assert_array_equal(a, simclr.augment(x, jax.random.key(1), aug))
-  assert not np.allclose(a, simclr.augment(x, jax.random.key(2), aug))
+  np.testing.assert_array_equal(a, simclr_augment.augment(x, jax.random.key(1), aug))
+  assert not np.allclose(a, simclr_augment.augment(x, jax.random.key(2), aug))
   # uint8 input is scaled to [0, 1] first.
   np.testing.assert_allclose(
-      a, simclr.augment(np.float32(x) / 255., jax.random.key(1), aug),
+      a, simclr_augment.augment(np.float32(x) / 255., jax.random.key(1), aug),
       atol=1e-5)
   # Each image has its own key: copies of one image get different views.
   assert not np.allclose(a[0], a[5])

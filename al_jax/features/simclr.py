@@ -22,8 +22,8 @@ Our choices for 28x28 / 8x8 grayscale digits on 2 CPU cores, and why:
     the step a pure function of the parameters (no batch statistics to
     carry, none shared between views);
   * AdamW instead of LARS: LARS matters for 4096-image batches, not 256;
-  * augmentations: no horizontal flip (it changes digit identity: 2 vs 5)
-    and no hue/saturation (one channel). Kept: the crop, plus a small
+  * augmentations (`input/simclr_augment.py`): no horizontal flip (it
+    changes digit identity: 2 vs 5) and no hue/saturation (one channel). Kept: the crop, plus a small
     rotation; brightness and contrast jitter (SimCLR's colour distortion
     reduced to gray); Gaussian noise; optional random erasing (Zhong et al.
     2020) with zeros, the digits' background (off: no gain on validation).
@@ -43,7 +43,7 @@ import functools
 import json
 import math
 import os
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 from flax import serialization
@@ -54,6 +54,7 @@ import optax
 
 from al_jax import config_check
 from al_jax.input import preprocess
+from al_jax.input import simclr_augment
 from al_jax.loops import rundir
 
 OPTIONS = {
@@ -88,86 +89,6 @@ def options_with_defaults(options: dict[str, Any] | None = None) -> dict:
     raise ValueError(f'simclr: widths {merged["widths"]} and strides '
                      f'{merged["strides"]} differ in length.')
   return merged
-
-
-class Augment(NamedTuple):
-  """Augmentation strengths (hashable: a static jit argument); see OPTIONS."""
-  crop_min_area: float = 0.3
-  rotation_degrees: float = 15.0
-  brightness: float = 0.4
-  contrast: float = 0.4
-  noise_std: float = 0.05
-  erase_prob: float = 0.0
-
-
-def _crop_rotate(x, key, aug: Augment):
-  """Random resized crop (torchvision semantics) rotated by a random angle,
-  resampled bilinearly to the input size; outside the image reads 0.
-
-  x: [H, W, C] float32 -> [H, W, C].
-  """
-  h, w, _ = x.shape
-  k_area, k_ratio, k_y, k_x, k_rot = jax.random.split(key, 5)
-  area = jax.random.uniform(k_area, (), minval=aug.crop_min_area, maxval=1.)
-  ratio = jnp.exp(jax.random.uniform(k_ratio, (), minval=math.log(3 / 4),
-                                     maxval=math.log(4 / 3)))
-  ch = jnp.minimum(jnp.sqrt(area / ratio), 1.) * h  # Crop size in pixels.
-  cw = jnp.minimum(jnp.sqrt(area * ratio), 1.) * w
-  cy = jax.random.uniform(k_y, (), minval=ch / 2, maxval=h - ch / 2)
-  cx = jax.random.uniform(k_x, (), minval=cw / 2, maxval=w - cw / 2)
-  theta = jnp.deg2rad(aug.rotation_degrees) * jax.random.uniform(
-      k_rot, (), minval=-1., maxval=1.)
-  # Output pixel centres as offsets from the crop centre, in input pixels.
-  u = ((jnp.arange(h) + 0.5) / h - 0.5)[:, None] * ch
-  v = ((jnp.arange(w) + 0.5) / w - 0.5)[None, :] * cw
-  cos, sin = jnp.cos(theta), jnp.sin(theta)
-  rows = cy - 0.5 + cos * u - sin * v
-  cols = cx - 0.5 + sin * u + cos * v
-  sample = lambda img: jax.scipy.ndimage.map_coordinates(
-      img, [rows, cols], order=1, mode='constant', cval=0.)
-  return jax.vmap(sample, in_axes=2, out_axes=2)(x)
-
-
-def _augment_one(x, key, aug: Augment):
-  """One view of one image. x: [H, W, C] float32 in [0, 1] -> [H, W, C]."""
-  h, w, _ = x.shape
-  keys = jax.random.split(key, 8)
-  x = _crop_rotate(x, keys[0], aug)
-  b = jax.random.uniform(keys[1], (), minval=1 - aug.brightness,
-                         maxval=1 + aug.brightness)
-  c = jax.random.uniform(keys[2], (), minval=1 - aug.contrast,
-                         maxval=1 + aug.contrast)
-  x = x * b
-  mean = jnp.mean(x)
-  x = jnp.clip((x - mean) * c + mean, 0., 1.)
-  x = x + aug.noise_std * jax.random.normal(keys[3], x.shape)
-  # Random erasing: a rectangle of 2-20% of the area, aspect in [1/3, 3].
-  area = jax.random.uniform(keys[4], (), minval=0.02, maxval=0.2) * h * w
-  ratio = jnp.exp(jax.random.uniform(keys[5], (), minval=-math.log(3),
-                                     maxval=math.log(3)))
-  eh, ew = jnp.sqrt(area * ratio), jnp.sqrt(area / ratio)
-  y0, x0 = jax.random.uniform(keys[6], (2,)) * jnp.array([h - eh, w - ew])
-  rows, cols = jnp.arange(h)[:, None, None], jnp.arange(w)[None, :, None]
-  inside = ((rows >= y0) & (rows < y0 + eh) & (cols >= x0) & (cols < x0 + ew))
-  erase = jax.random.bernoulli(keys[7], aug.erase_prob) & inside
-  return jnp.where(erase, 0., x)
-
-
-@functools.partial(jax.jit, static_argnames='aug')
-def augment(x: jax.Array, key: jax.Array, aug: Augment) -> jax.Array:
-  """One random view per image, each from its own key (fold_in of `key`).
-
-  Args:
-    x: [B, H, W, C] uint8 or float32 in [0, 1].
-    key: PRNG key; the same key gives the same views.
-    aug: strengths.
-
-  Returns:
-    [B, H, W, C] float32 (noise may leave [0, 1] slightly).
-  """
-  x = preprocess.normalize(x)
-  keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(len(x)))
-  return jax.vmap(_augment_one, in_axes=(0, 0, None))(x, keys, aug)
 
 
 class Encoder(nn.Module):
@@ -262,7 +183,7 @@ def train(x, key: jax.Array, **options) -> tuple[dict, list[float]]:
       min(int(opts['warmup_epochs']) * steps, total - 1), total)
   tx = optax.adamw(schedule, weight_decay=float(opts['weight_decay']))
   model = _encoder(opts)
-  aug = Augment(*(float(opts[f]) for f in Augment._fields))
+  aug = simclr_augment.Augment.from_options(opts)
   temperature = float(opts['temperature'])
   k_init, k_shuffle, k_aug = jax.random.split(key, 3)
   params = model.init(k_init, jnp.zeros((1,) + x.shape[1:]))['params']
@@ -270,8 +191,9 @@ def train(x, key: jax.Array, **options) -> tuple[dict, list[float]]:
 
   @jax.jit
   def step(params, opt_state, xb, key):
-    views = jnp.concatenate([augment(xb, jax.random.fold_in(key, 0), aug),
-                             augment(xb, jax.random.fold_in(key, 1), aug)])
+    views = jnp.concatenate([
+        simclr_augment.augment(xb, jax.random.fold_in(key, i), aug)
+        for i in range(2)])
     loss_fn = lambda p: nt_xent(model.apply({'params': p}, views)[1],
                                 temperature)
     loss, grads = jax.value_and_grad(loss_fn)(params)
