@@ -78,6 +78,7 @@ import argparse
 import gc
 import json
 import os
+import sys
 import tempfile
 import time
 
@@ -475,8 +476,10 @@ def main():
         results.append(run_config(cfg, kind, k, tmp, args.timeout,
                                   args.sample))
         print(fmt_row(results[-1]), flush=True)
-  cmd = 'python experiments/bench_knn_density.py' + (
-      ' --quick' if args.quick else '')
+  argv = sys.argv[1:]  # As run, without where the results went.
+  shown = [a for i, a in enumerate(argv) if not a.startswith('--out')
+           and not (i and argv[i - 1] == '--out')]
+  cmd = ' '.join(['python experiments/bench_knn_density.py'] + shown)
   lines = [
       "# USL's k-NN density: al_jax vs faiss exact k-NN", '',
       f'`{cmd}`', '', head, '',
