@@ -306,15 +306,9 @@ def worker(spec):
 
 
 def spawn(spec, timeout):
-  out = bench_selection.run_worker(__file__, spec, timeout,
-                                   ENV.get(spec['method']))
-  if 'failed' in out:
-    return out
-  extra = (f'  peak {out["peak"] / 2**30:5.2f} GiB' if 'peak' in out else '')
-  print(f'  {spec["method"]:18s} N={spec["n"]:>9,} rep {spec["rep"]}: '
-        f'{out["seconds"]:8.2f} s{extra}  (load {os.getloadavg()[0]:.1f})',
-        flush=True)
-  return out
+  return bench_selection.run_and_print(
+      __file__, spec, timeout, ENV.get(spec['method']),
+      f'{spec["method"]:18s} N={spec["n"]:>9,} rep {spec["rep"]}')
 
 
 # ---------------------------------------------------------------- driver

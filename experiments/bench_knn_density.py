@@ -219,15 +219,10 @@ def worker(spec):
 
 
 def spawn(spec, timeout):
-  out = bench_selection.run_worker(__file__, spec, timeout,
-                                   ENV.get(spec['method']))
-  if 'failed' in out:
-    return out
-  print(f'  {spec["method"]:6s} {spec["data"]:3s} N={spec["n"]:,} '
-        f'k={spec["k"]} rep {spec["rep"]}: {out["seconds"]:7.2f} s  peak '
-        f'{out["peak"] / 2**30:5.2f} GiB  (load {os.getloadavg()[0]:.1f})',
-        flush=True)
-  return out
+  return bench_selection.run_and_print(
+      __file__, spec, timeout, ENV.get(spec['method']),
+      f'{spec["method"]:6s} {spec["data"]:3s} N={spec["n"]:,} k={spec["k"]} '
+      f'rep {spec["rep"]}')
 
 
 # ---------------------------------------------------------------- checks

@@ -498,6 +498,18 @@ def run_worker(script, spec, timeout, env_extra=None):
   return json.loads(lines[-1][len('RESULT '):])
 
 
+def run_and_print(script, spec, timeout, env_extra, label: str):
+  """`run_worker`, then one progress line: `label`, seconds, peak memory
+  (when measured) and the load average; returns the result dict."""
+  out = run_worker(script, spec, timeout, env_extra)
+  if 'failed' not in out:
+    peak = (f'  peak {out["peak"] / 2**30:5.2f} GiB' if 'peak' in out
+            else '')
+    print(f'  {label}: {out["seconds"]:8.2f} s{peak}  (load '
+          f'{os.getloadavg()[0]:.1f})', flush=True)
+  return out
+
+
 def spawn(spec, timeout):
   """Runs one method in a fresh process; returns its result dict."""
   out = run_worker(__file__, spec, timeout)

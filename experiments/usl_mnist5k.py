@@ -68,18 +68,16 @@ def margin_al(config, ds, feats) -> dict:
   """{seed: [accuracy at each budget]} of Margin AL with the job's probe."""
   budgets = [int(b) for b in config.label_free.budgets]
   probe = dict(config.label_free.get('probe') or {})
-  norm = probe.get('normalize_logits',
-                   linear_probe.OPTIONS['normalize_logits'])
   out = {}
   for seed in config.seeds:
     key = jax.random.key(int(seed))
     first = np.asarray(jax.random.choice(
         jax.random.fold_in(jax.random.fold_in(key, 4), 0), len(ds.y_train),
         (budgets[0],), replace=False))
-    labeled, accs, params = list(first), [], None
+    labeled, accs, fitted = list(first), [], None
     for i, m in enumerate(budgets):
       if len(labeled) < m:  # Margin picks up to m with the last probe.
-        logits = np.asarray(linear_probe.logits(params, feats[0], norm))
+        logits = np.asarray(linear_probe.logits(fitted, feats[0]))
         p = np.exp(logits - logits.max(1, keepdims=True))
         p /= p.sum(1, keepdims=True)
         top2 = np.sort(p, 1)[:, -2:]
@@ -87,10 +85,10 @@ def margin_al(config, ds, feats) -> dict:
         margin[labeled] = np.inf
         labeled += list(np.argsort(margin, kind='stable')[:m - len(labeled)])
       idx = np.array(labeled)
-      params = linear_probe.fit(
+      fitted = linear_probe.fit(
           feats[0][idx], ds.y_train[idx], ds.num_classes,
           jax.random.fold_in(jax.random.fold_in(key, 3), i), **probe)
-      accs.append(linear_probe.accuracy(params, feats[1], ds.y_test, norm))
+      accs.append(linear_probe.accuracy(fitted, feats[1], ds.y_test))
     out[int(seed)] = accs
   return out
 

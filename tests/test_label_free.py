@@ -108,7 +108,7 @@ def test_linear_probe_learns_like_logistic_regression():
   assert ours > 0.9 and ours > ref - 0.03, (ours, ref)
   # Deterministic given the key.
   again = linear_probe.fit(x[:80], y[:80], 4, jax.random.key(0))
-  np.testing.assert_array_equal(params['w'], again['w'])
+  np.testing.assert_array_equal(params.params['w'], again.params['w'])
   with pytest.raises(ValueError, match='Unknown linear probe options'):
     linear_probe.fit(x[:8], y[:8], 4, jax.random.key(0), epoch=3)
 

@@ -15,6 +15,7 @@ Dimensions: L labelled examples, D features, C classes.
 """
 
 import functools
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -25,8 +26,14 @@ OPTIONS = dict(epochs=5, repeats=100, batch_size=128, learning_rate=0.01,
                momentum=0.9, weight_decay=1e-4, normalize_logits=True)
 
 
-def logits(params, x, normalize_logits: bool = True) -> jax.Array:
-  """[N, C] probe outputs for features x [N, D]."""
+class Probe(NamedTuple):
+  """A trained probe: params {'w': [D, C], 'b': [C]} and whether its outputs
+  are L2-normalised (`OPTIONS`)."""
+  params: Any
+  normalize_logits: bool
+
+
+def _outputs(params, x, normalize_logits: bool) -> jax.Array:
   out = x @ params['w'] + params['b']
   if normalize_logits:
     out = out / jnp.maximum(jnp.linalg.norm(out, axis=-1, keepdims=True),
@@ -55,7 +62,7 @@ def _fit(x, y, key, *, num_classes, steps, batch_size, learning_rate,
   batches = order[:, :per_epoch * batch_size].reshape(-1, batch_size)[:steps]
 
   def loss_fn(p, idx):
-    out = logits(p, x[idx], normalize_logits)
+    out = _outputs(p, x[idx], normalize_logits)
     return optax.softmax_cross_entropy_with_integer_labels(out, y[idx]).mean()
 
   def step(carry, idx):
@@ -68,8 +75,9 @@ def _fit(x, y, key, *, num_classes, steps, batch_size, learning_rate,
   return params
 
 
-def fit(features, labels, num_classes: int, key: jax.Array, **options):
-  """Trains the probe on labelled features; returns its params.
+def fit(features, labels, num_classes: int, key: jax.Array,
+        **options) -> Probe:
+  """Trains the probe on labelled features.
 
   Args:
     features: [L, D] float; labels: [L] int in [0, C).
@@ -88,15 +96,21 @@ def fit(features, labels, num_classes: int, key: jax.Array, **options):
     raise ValueError('linear probe: no labelled examples.')
   batch = min(int(o['batch_size']), len(x))
   steps = int(o['epochs']) * (len(x) // batch)
-  return _fit(x, y, key, num_classes=int(num_classes), steps=steps,
-              batch_size=batch, learning_rate=float(o['learning_rate']),
-              momentum=float(o['momentum']),
-              weight_decay=float(o['weight_decay']),
-              normalize_logits=bool(o['normalize_logits']))
+  normalize = bool(o['normalize_logits'])
+  return Probe(_fit(x, y, key, num_classes=int(num_classes), steps=steps,
+                    batch_size=batch, learning_rate=float(o['learning_rate']),
+                    momentum=float(o['momentum']),
+                    weight_decay=float(o['weight_decay']),
+                    normalize_logits=normalize), normalize)
 
 
-def accuracy(params, features, labels, normalize_logits: bool = True
-             ) -> float:
+def logits(probe: Probe, features) -> np.ndarray:
+  """[N, C] probe outputs for features [N, D]."""
+  return np.asarray(_outputs(probe.params, jnp.asarray(features, jnp.float32),
+                             probe.normalize_logits))
+
+
+def accuracy(probe: Probe, features, labels) -> float:
   """Top-1 accuracy of the probe on [N, D] features."""
-  out = logits(params, jnp.asarray(features, jnp.float32), normalize_logits)
-  return float(np.mean(np.argmax(np.asarray(out), -1) == np.asarray(labels)))
+  return float(np.mean(np.argmax(logits(probe, features), -1) ==
+                       np.asarray(labels)))

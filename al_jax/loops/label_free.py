@@ -28,7 +28,7 @@ fold_in(seed key, 2, i), its training fold_in(seed key, 3, i), the same for
 every method.
 """
 
-import itertools
+import functools
 import os
 import time
 
@@ -110,12 +110,19 @@ def run(config, workdir: str) -> dict:
                                  os.path.join(workdir, 'features'))
     mesh = sharding.make_mesh()
     cfg = config.label_free
-    runs = list(itertools.product(cfg.methods, config.seeds))
-    bar = tqdm.tqdm(total=len(runs) * len(cfg.budgets), unit='budget',
-                    dynamic_ncols=True)
-    for entry, seed in runs:
-      run_one(config, ds, feats, mesh, entry, int(seed),
-              os.path.join(workdir, entry, f'seed_{seed}'), bar)
+    bar = tqdm.tqdm(total=len(cfg.methods) * len(config.seeds) *
+                    len(cfg.budgets), unit='budget', dynamic_ncols=True)
+    ctx = base.Context(np.ones(len(ds.y_train), bool),
+                       num_classes=ds.num_classes,
+                       outputs=lambda: (None, feats[0]), mesh=mesh)
+    for entry in cfg.methods:
+      strategy = strategies.get(entry, cfg, 'config.label_free')
+      # `init` takes no key: its one-time work (USL's density) serves every
+      # seed, and runs only if some budget is left to select.
+      state = functools.cache(functools.partial(strategy.init, ctx))
+      for seed in config.seeds:
+        run_one(config, ds, feats, mesh, entry, (strategy, ctx, state),
+                int(seed), os.path.join(workdir, entry, f'seed_{seed}'), bar)
     bar.close()
     summary = report.write_summary(
         workdir, METRIC, 'label_free_accuracy.png',
@@ -139,11 +146,16 @@ def coverage(labels, num_classes: int) -> dict:
 def select_and_buy(strategy, state, ctx, oracle, budget: int, key, entry,
                    path: str) -> tuple[ledger_lib.Ledger, float]:
   """The ledger of `budget` labels `entry` picks (read back from `path`
-  when an earlier run bought them), and the selection seconds (0 then)."""
+  when an earlier run bought them), and the selection seconds (0 then).
+
+  state: a function returning the strategy's `init` state (called only
+  when a selection is needed; its one-time work counts in the seconds of
+  the first selection that calls it).
+  """
   if os.path.exists(path):
     return ledger_lib.Ledger.load(path), 0.
   t0 = time.perf_counter()
-  sel, _ = strategy.select(state, ctx, budget, key)
+  sel, _ = strategy.select(state(), ctx, budget, key)
   seconds = time.perf_counter() - t0
   sel = base.check_selection(sel, ctx, budget, entry)
   ledger = ledger_lib.Ledger.empty().add(0, sel.indices,
@@ -156,38 +168,33 @@ def downstream_accuracy(config, ds, feats, mesh, ledger, key) -> float:
   """Test accuracy of the downstream model trained on the ledger's labels."""
   cfg = config.label_free
   if cfg.get('downstream', 'linear_probe') == 'linear_probe':
-    probe = dict(cfg.get('probe') or {})
-    params = linear_probe.fit(feats[0][ledger.indices], ledger.labels,
-                              ds.num_classes, key, **probe)
-    return linear_probe.accuracy(
-        params, feats[1], ds.y_test,
-        probe.get('normalize_logits',
-                  linear_probe.OPTIONS['normalize_logits']))
+    probe = linear_probe.fit(feats[0][ledger.indices], ledger.labels,
+                             ds.num_classes, key, **(cfg.get('probe') or {}))
+    return linear_probe.accuracy(probe, feats[1], ds.y_test)
   model = models.from_config(config.model, ds.num_classes)
-  state = train.fit(config.train, model, ds.x_train, ds.y_train,
-                    ledger.indices, key, mesh)
+  known = np.full(len(ds.y_train), -1, ds.y_train.dtype)  # Bought labels only.
+  known[ledger.indices] = ledger.labels
+  state = train.fit(config.train, model, ds.x_train, known, ledger.indices,
+                    key, mesh)
   logits, _ = train.predict(state, ds.x_test, mesh,
                             config.train.get('predict_batch_size', 1024))
   return accuracy.accuracy(logits, ds.y_test)
 
 
-def run_one(config, ds, feats, mesh, entry: str, seed: int, run_dir: str,
-            bar: tqdm.tqdm) -> list[dict]:
-  """One method entry, one seed, every budget; resumes from `run_dir`."""
+def run_one(config, ds, feats, mesh, entry: str, method, seed: int,
+            run_dir: str, bar: tqdm.tqdm) -> list[dict]:
+  """One method entry, one seed, every budget; resumes from `run_dir`.
+
+  method: (strategy, its context, a function returning its `init` state).
+  """
   os.makedirs(run_dir, exist_ok=True)
   cfg = config.label_free
   rows = [r for i, r in enumerate(report.read_metrics(run_dir))
           if r['round'] == i]
   report.write_metrics(run_dir, rows)
   bar.update(len(rows))
-  if len(rows) == len(cfg.budgets):
-    return rows
-  strategy = strategies.get(entry, cfg, 'config.label_free')
-  ctx = base.Context(np.ones(len(ds.y_train), bool),
-                     num_classes=ds.num_classes,
-                     outputs=lambda: (None, feats[0]), mesh=mesh)
+  strategy, ctx, state = method
   oracle = ledger_lib.Oracle(ds.y_train)
-  state = strategy.init(ctx)
   key = jax.random.key(seed)
   for i in range(len(rows), len(cfg.budgets)):
     m = int(cfg.budgets[i])

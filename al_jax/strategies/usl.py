@@ -195,24 +195,22 @@ def usl(x, m: int, key: jax.Array, *, knn_k=20, kmeans_iterations=200,
 
 
 def make(**options) -> base.Strategy:
-  """The USL strategy; `init` computes the density once (reused for every
-  budget of a label-free run while the candidates stay the same)."""
-
-  def features(ctx):
-    rows = ctx.candidate_indices
-    x = ctx.embeddings()[rows]
-    return rows, clusters.l2_normalized(x) if options['l2_normalize'] else x
+  """The USL strategy; `init` normalises the features and computes the
+  density once (reused for every budget and seed while the candidates stay
+  the same)."""
 
   def init(ctx):
-    rows, x = features(ctx)
-    if len(rows) < 2:
-      return None
-    return rows, knn.knn_density(x, int(options['knn_k']), ctx.mesh)[0]
+    rows = ctx.candidate_indices
+    x = ctx.embeddings()[rows]
+    x = clusters.l2_normalized(x) if options['l2_normalize'] else x
+    density = (knn.knn_density(x, int(options['knn_k']), ctx.mesh)[0]
+               if len(rows) > 1 else None)
+    return rows, x, density
 
   def select(state, ctx: base.Context, budget: int, key: jax.Array):
-    rows, x = features(ctx)
-    density = (state[1] if state is not None and
-               np.array_equal(state[0], rows) else None)
+    if state is None or not np.array_equal(state[0], ctx.candidate_indices):
+      state = init(ctx)
+    rows, x, density = state
     out = usl(x, budget, key, density=density, mesh=ctx.mesh,
               **{**options, 'l2_normalize': False})
     notes = ((f'{out["filled"]} picks filled empty clusters',)
