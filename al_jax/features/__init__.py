@@ -114,6 +114,18 @@ def _compute(cfg, ds, cache_dir: str):
           simclr.embed(variables, ds.x_test, options, which))
 
 
+def encoder(cfg, cache_dir: str):
+  """(apply_fn, variables) of the SimCLR encoder behind the features (the
+  ``checkpoint``, else the one `compute` trained into `cache_dir`), or None
+  for other sources. apply_fn follows `strategies.base.Model`."""
+  if cfg.source != 'simclr':
+    return None
+  from al_jax.features import simclr  # pylint: disable=g-import-not-at-top
+  variables, options = simclr.load(
+      cfg.get('checkpoint') or os.path.join(cache_dir, 'simclr.msgpack'))
+  return simclr.apply_function(options), variables
+
+
 def compute(cfg, ds, cache_dir: str) -> tuple[np.ndarray, np.ndarray]:
   """(pool features [N, D], test features [T, D]) float32, finite; read
   from `cache_dir` when an earlier run computed them."""

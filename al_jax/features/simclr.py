@@ -133,6 +133,29 @@ def _encoder(options: dict) -> Encoder:
                  int(options['projection_dim']))
 
 
+def apply_function(options: dict | None = None):
+  """``apply_fn(variables, x, train=False) -> (projection [B, P], backbone
+  [B, F])`` of the encoder trained with `options`: the
+  `strategies.base.Model` convention, whose "embedding" is the backbone
+  output. Equal options give the same function, so jitted callers that take
+  it as a static argument compile once.
+  """
+  return _apply_function(json.dumps(options_with_defaults(options),
+                                    sort_keys=True))
+
+
+@functools.cache
+def _apply_function(options_json: str):
+  model = _encoder(options_with_defaults(json.loads(options_json)))
+
+  def apply_fn(variables, x, train: bool = False):
+    del train  # GroupNorm only: no train/eval difference.
+    h, z = model.apply(variables, x)
+    return z, h
+
+  return apply_fn
+
+
 def nt_xent(z: jax.Array, temperature: float) -> jax.Array:
   """SimCLR's NT-Xent loss, averaged over the 2B anchors.
 

@@ -12,7 +12,9 @@ Downstream (``label_free.downstream``): 'linear_probe' (default; the
 authors' linear evaluation on the frozen features, scaled down:
 `evaluators.linear_probe`, options in ``label_free.probe``) or 'model'
 (``config.model`` trained from scratch on the raw inputs, as the one-shot
-subset job does).
+subset job does) or 'fixmatch' (``config.model`` trained by
+`semisup.fixmatch` on the bought labels plus the whole pool unlabelled,
+options in ``label_free.fixmatch``; paper 003's semi-supervised numbers).
 
 Work dir layout:
   <workdir>/features/features.npz            the features (cached)
@@ -34,6 +36,7 @@ import time
 
 import jax
 import numpy as np
+import optax
 import tqdm
 
 from al_jax import config_check
@@ -48,16 +51,18 @@ from al_jax.evaluators import linear_probe
 from al_jax.input import ledger as ledger_lib
 from al_jax.input import sources
 from al_jax.loops import rundir
+from al_jax.semisup import fixmatch
 from al_jax.strategies import base
 
 TOP_KEYS = ('job', 'seeds', 'input', 'features', 'label_free', 'model',
             'train')
-SECTION_KEYS = ('methods', 'budgets', 'downstream', 'probe')
-DOWNSTREAM = ('linear_probe', 'model')
+SECTION_KEYS = ('methods', 'budgets', 'downstream', 'probe', 'fixmatch')
+DOWNSTREAM = ('linear_probe', 'model', 'fixmatch')
 METRIC = 'test_accuracy'
 FREE_KEYS = ('seeds', 'label_free.methods', 'label_free.budgets',
              'train.predict_batch_size')
-# A label-free method sees the features, and nothing is chosen before it.
+# A label-free method sees the features, and nothing is chosen before it;
+# with SimCLR features also the encoder and the images (`encoder_model`).
 PROVIDES = (base.EMBEDDINGS, base.CHOSEN)
 
 
@@ -68,8 +73,22 @@ def check_config(config):
   config_check.check_keys(config.input, sources.INPUT_KEYS, 'config.input')
   features_lib.check(config.features)
   cfg = config.label_free
+  provides = PROVIDES
+  if config.features.source == 'simclr':
+    provides += (base.MODEL,)
+  else:
+    for entry in cfg.methods:
+      section = dict(cfg.get(entry) or {})
+      name = strategies.method_of(entry, section)
+      section.pop('method', None)
+      if (name in strategies.names() and
+          base.MODEL in strategies.needs(name, **section)):
+        raise ValueError(
+            f'config.label_free.{entry}: {name} fine-tunes the features\' '
+            'encoder, which only config.features.source=\'simclr\' has '
+            f'(it is {config.features.source!r}).')
   strategies.check_section(cfg, 'methods', SECTION_KEYS, 'label_free',
-                           PROVIDES, 'config.label_free')
+                           provides, 'config.label_free')
   for m in cfg.budgets:
     if int(m) != m or m < 1:
       raise ValueError(f'config.label_free.budgets: {m} is not a positive '
@@ -84,6 +103,11 @@ def check_config(config):
         raise ValueError(f"config.label_free.downstream='model' needs "
                          f'config.{key}.')
     train.check_config(config.train)
+  if downstream == 'fixmatch' and 'model' not in config:
+    raise ValueError("config.label_free.downstream='fixmatch' needs "
+                     'config.model.')
+  config_check.check_keys(cfg.get('fixmatch') or {}, tuple(fixmatch.OPTIONS),
+                          'config.label_free.fixmatch')
   config_check.check_keys(cfg.get('probe') or {}, tuple(linear_probe.OPTIONS),
                           'config.label_free.probe')
 
@@ -114,7 +138,8 @@ def run(config, workdir: str) -> dict:
                     len(cfg.budgets), unit='budget', dynamic_ncols=True)
     ctx = base.Context(np.ones(len(ds.y_train), bool),
                        num_classes=ds.num_classes,
-                       outputs=lambda: (None, feats[0]), mesh=mesh)
+                       outputs=lambda: (None, feats[0]), mesh=mesh,
+                       model=encoder_model(config, ds, workdir))
     for entry in cfg.methods:
       strategy = strategies.get(entry, cfg, 'config.label_free')
       # `init` takes no key: its one-time work (USL's density) serves every
@@ -133,6 +158,21 @@ def run(config, workdir: str) -> dict:
         f.write('\n' + report.table(report.summarize(workdir, metric),
                                     metric) + '\n')
     return summary
+
+
+def encoder_model(config, ds, workdir: str):
+  """A function returning the features' encoder as a `base.Model` (its
+  images as `inputs`), or None when the features have no encoder."""
+  if config.features.source != 'simclr':
+    return None
+
+  @functools.cache
+  def model():
+    apply_fn, variables = features_lib.encoder(
+        config.features, os.path.join(workdir, 'features'))
+    return base.Model(apply_fn, variables, lambda rows: ds.x_train[rows])
+
+  return model
 
 
 def coverage(labels, num_classes: int) -> dict:
@@ -172,6 +212,15 @@ def downstream_accuracy(config, ds, feats, mesh, ledger, key) -> float:
                              ds.num_classes, key, **(cfg.get('probe') or {}))
     return linear_probe.accuracy(probe, feats[1], ds.y_test)
   model = models.from_config(config.model, ds.num_classes)
+  if cfg.downstream == 'fixmatch':
+    variables, _ = fixmatch.train(model, ds.x_train[ledger.indices],
+                                  ledger.labels, ds.x_train, key,
+                                  **(cfg.get('fixmatch') or {}))
+    state = train.TrainState.create(
+        apply_fn=model.apply, params=variables['params'],
+        tx=optax.identity(), batch_stats=variables['batch_stats'])
+    logits, _ = train.predict(state, ds.x_test, mesh)
+    return accuracy.accuracy(logits, ds.y_test)
   known = np.full(len(ds.y_train), -1, ds.y_train.dtype)  # Bought labels only.
   known[ledger.indices] = ledger.labels
   state = train.fit(config.train, model, ds.x_train, known, ledger.indices,

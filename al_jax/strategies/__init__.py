@@ -50,6 +50,7 @@ from al_jax.strategies import random
 from al_jax.strategies import sensitivity
 from al_jax.strategies import sensitivity_rounds
 from al_jax.strategies import usl
+from al_jax.strategies import usl_t
 from al_jax.strategies.base import Context, Selection, Strategy
 
 REGISTRY: dict[str, types.ModuleType] = {
@@ -57,7 +58,7 @@ REGISTRY: dict[str, types.ModuleType] = {
     for m in (adacore, badge, boss, ccs, cluster_margin, craig, entropy,
               gradmatch, hardest, kcenter, kmeans_nearest, lcmat,
               least_confidence, margin, moderate, random, sensitivity,
-              sensitivity_rounds, usl)}
+              sensitivity_rounds, usl, usl_t)}
 ALIASES = {'coreset': 'kcenter'}  # Paper 000's name for k-center.
 COMBINATOR_OPTIONS = dict(partitions=1, class_balanced=False)
 # What a job's label view can serve, for the mismatch message.
