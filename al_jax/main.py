@@ -13,9 +13,10 @@ from al_jax.loops import label_free
 from al_jax.loops import pretrain
 from al_jax.loops import rundir
 from al_jax.loops import subset
+from al_jax.loops import trim
 
 LOOPS = {'active': active.run, 'label_free': label_free.run,
-         'pretrain': pretrain.run, 'subset': subset.run}
+         'pretrain': pretrain.run, 'subset': subset.run, 'trim': trim.run}
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Path to a config file with get_config().',

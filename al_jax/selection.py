@@ -24,7 +24,7 @@ from al_jax.strategies import base
 ARGUMENT = {base.LOGITS: 'logits', base.EMBEDDINGS: 'embeddings',
             base.LABELS: 'labels (for every candidate)',
             base.DYNAMICS: 'scores', base.MODEL: 'apply_fn and params',
-            base.QUERY: 'query'}
+            base.QUERY: 'query', base.VALIDATION: 'validation'}
 
 
 def select(name: str, budget: int, *, key: jax.Array, logits=None,
@@ -32,6 +32,7 @@ def select(name: str, budget: int, *, key: jax.Array, logits=None,
            scores: Mapping[str, np.ndarray] | None = None,
            query: Callable[[np.ndarray], np.ndarray] | None = None,
            apply_fn: Callable | None = None, params=None, inputs=None,
+           weight_decay: float = 0., validation=None,
            mesh: jax.sharding.Mesh | None = None,
            **options) -> base.Selection:
   """Runs strategy `name` once over a pool given as arrays.
@@ -54,6 +55,10 @@ def select(name: str, budget: int, *, key: jax.Array, logits=None,
       gradient and influence methods.
     inputs: [N, ...] the pool's raw inputs (what apply_fn takes), for
       methods that differentiate the model at items.
+    weight_decay: the L2 coefficient of the objective params minimise
+      (influence methods: mean loss + (wd/2)‖θ‖²).
+    validation: (inputs [V, ...], labels [V]) a labelled validation set
+      (influence methods).
     mesh: device mesh; default all devices.
     **options: the strategy's options (`al_jax.strategies.defaults(name)`).
 
@@ -85,8 +90,10 @@ def select(name: str, budget: int, *, key: jax.Array, logits=None,
       model=(None if apply_fn is None or params is None
              else lambda: base.Model(
                  apply_fn, params,
-                 None if inputs is None else lambda idx: inputs[idx])),
-      query=query, mesh=mesh or sharding.make_mesh())
+                 None if inputs is None else lambda idx: inputs[idx],
+                 weight_decay)),
+      query=query, mesh=mesh or sharding.make_mesh(),
+      validation=None if validation is None else lambda: validation)
   for array, what in ((logits, 'logits'), (embeddings, 'embeddings')):
     if array is not None and len(array) != n:
       raise ValueError(f'{what} has {len(array)} rows; the pool has {n}.')

@@ -144,6 +144,36 @@ def index_stream(n: int, batch_size: int, steps: int,
   return order[:steps * batch_size].reshape(steps, batch_size)
 
 
+def epoch_batches(key: jax.Array, n: int, batch_size: int, epochs: int):
+  """Yields (step, [B] rows): each epoch a fresh permutation of n items
+  (fold_in(key, epoch)) cut into n // B batches, the last incomplete batch
+  dropped so a jitted step compiles once."""
+  steps = n // batch_size
+  for epoch in range(epochs):
+    order = np.asarray(jax.random.permutation(jax.random.fold_in(key, epoch),
+                                              n))
+    for s in range(steps):
+      yield epoch * steps + s, order[s * batch_size:(s + 1) * batch_size]
+
+
+def epoch_means(losses, steps_per_epoch: int) -> list[float]:
+  """Per-epoch means of the per-step device scalars `epoch_batches` made."""
+  per_step = np.asarray(jax.device_get(losses), np.float64)
+  return per_step.reshape(-1, steps_per_epoch).mean(1).tolist()
+
+
+def map_blocks(fn, x: np.ndarray, batch_size: int) -> np.ndarray:
+  """fn over x in zero-padded blocks of one shape (one compile), results
+  concatenated along their second-to-last axis (rows), padding dropped.
+
+  fn: [B, ...] -> [..., B, K] (e.g. features [B, F] or per-head [H, B, M]).
+  """
+  block = min(batch_size, max(len(x), 1))
+  out = [np.asarray(fn(sharding.pad_rows(x[s:s + block], block)))
+         [..., :len(x[s:s + block]), :] for s in range(0, len(x), block)]
+  return np.concatenate(out, -2)
+
+
 def num_steps(cfg, n_labeled: int) -> int:
   """Steps budget: ``train.steps`` if set, else ``train.epochs`` epochs."""
   if cfg.get('steps'):

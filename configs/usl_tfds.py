@@ -12,7 +12,10 @@ EMAN ResNet-50 128-d (ImageNet-MoCo), CLIP ViT-B/16 512-d (ImageNet-CLIP),
 all L2-normalised. Compute them for the TFDS train and test splits, in
 TFDS order, and save ``np.savez(path, train=[N, D], test=[T, D])``; a
 missing file stops the run before any data loads. ``checkpoint=PATH``
-instead uses an encoder saved by `al_jax.features.simclr.save`.
+instead uses an encoder saved by `al_jax.features.simclr.save`; with it,
+CIFAR-10 and CIFAR-100 also run USL-T with the authors' recipe
+(`usl_t.PRESETS`: the encoder and 3 heads trained 200 epochs of batch
+1,024, RandAugment views; GPU-sized).
 
 Variants: ``cifar10`` (default: 40 labels, k-means seeds 1–5 as the code),
 ``cifar100`` (400 labels), ``imagenet_moco`` / ``imagenet_clip`` (2,911
@@ -28,6 +31,7 @@ import ml_collections
 from al_jax import config_check
 from al_jax import strategies
 from al_jax.strategies import usl
+from al_jax.strategies import usl_t
 
 DATASETS = {  # preset: (tfds name, budget, k-means seeds)
     'cifar10': ('cifar10', 40, (1, 2, 3, 4, 5)),
@@ -70,4 +74,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.label_free.budgets = (v.budgets or budget,)
   config.label_free.downstream = 'linear_probe'
   config.label_free.usl = strategies.options('usl', **usl.PRESETS[preset])
+  if v.checkpoint and preset in usl_t.PRESETS:  # USL-T tunes the encoder.
+    config.label_free.methods += ('usl_t',)
+    config.label_free.usl_t = strategies.options('usl_t',
+                                                 **usl_t.PRESETS[preset])
   return config

@@ -117,3 +117,15 @@ def test_usl_t_without_an_encoder_is_named(tmp_path):
   config.label_free.methods = ('usl_t',)
   with pytest.raises(ValueError, match="features.source='simclr'"):
     label_free.run(config, str(tmp_path))
+
+
+def test_select_runs_usl_t_on_arrays(encoder):
+  import al_jax  # pylint: disable=g-import-not-at-top
+  apply_fn, backbone, x = encoder
+  feats = usl_t_model.embed(apply_fn, backbone, x)
+  sel = al_jax.select('usl_t', 6, key=jax.random.key(0), embeddings=feats,
+                      apply_fn=apply_fn, params={'params': backbone},
+                      inputs=x, epochs=3)
+  assert len(np.unique(sel.indices)) == 6
+  with pytest.raises(ValueError, match='apply_fn'):
+    al_jax.select('usl_t', 6, key=jax.random.key(0), embeddings=feats)

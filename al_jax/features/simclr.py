@@ -53,6 +53,7 @@ import numpy as np
 import optax
 
 from al_jax import config_check
+from al_jax import train as train_lib
 from al_jax.input import preprocess
 from al_jax.input import simclr_augment
 from al_jax.loops import rundir
@@ -224,18 +225,12 @@ def train(x, key: jax.Array, **options) -> tuple[dict, list[float]]:
     return optax.apply_updates(params, updates), opt_state, loss
 
   losses = []
-  for epoch in range(int(opts['epochs'])):
-    order = np.asarray(jax.random.permutation(
-        jax.random.fold_in(k_shuffle, epoch), n))
-    epoch_losses = []
-    for s in range(steps):
-      rows = order[s * batch:(s + 1) * batch]
-      params, opt_state, loss = step(
-          params, opt_state, x[rows],
-          jax.random.fold_in(k_aug, epoch * steps + s))
-      epoch_losses.append(loss)
-    losses.append(float(np.mean(jax.device_get(epoch_losses))))
-  return {'params': params}, losses
+  for i, rows in train_lib.epoch_batches(k_shuffle, n, batch,
+                                         int(opts['epochs'])):
+    params, opt_state, loss = step(params, opt_state, x[rows],
+                                   jax.random.fold_in(k_aug, i))
+    losses.append(loss)
+  return {'params': params}, train_lib.epoch_means(losses, steps)
 
 
 @functools.partial(jax.jit, static_argnames=('model', 'which'))
@@ -267,16 +262,13 @@ def embed(variables: dict, x, options: dict | None = None,
     raise ValueError(f'which={which!r}; valid: backbone, projection.')
   model = _encoder(options_with_defaults(options))
   x = np.asarray(x)
-  block = min(batch_size, max(len(x), 1))
-  out = []
-  for start in range(0, len(x), block):
-    xb = x[start:start + block]
-    pad = np.zeros((block - len(xb),) + x.shape[1:], x.dtype)
-    feats = _embed_block(model, variables, np.concatenate([xb, pad]), which)
-    out.append(np.asarray(feats)[:len(xb)])
-  dim = model.embedding_dim or model.widths[-1]
-  dim = dim if which == 'backbone' else model.projection_dim
-  return np.concatenate(out) if out else np.zeros((0, dim), np.float32)
+  if not len(x):
+    dim = model.embedding_dim or model.widths[-1]
+    return np.zeros((0, dim if which == 'backbone' else model.projection_dim),
+                    np.float32)
+  return train_lib.map_blocks(
+      functools.partial(_embed_block, model, variables, which=which), x,
+      batch_size)
 
 
 def save(path: str, variables: dict, options: dict | None = None):

@@ -38,8 +38,10 @@ from al_jax.strategies import cluster_margin
 from al_jax.strategies import combinators
 from al_jax.strategies import craig
 from al_jax.strategies import entropy
+from al_jax.strategies import fi_util
 from al_jax.strategies import gradmatch
 from al_jax.strategies import hardest
+from al_jax.strategies import iv
 from al_jax.strategies import kcenter
 from al_jax.strategies import kmeans_nearest
 from al_jax.strategies import lcmat
@@ -56,7 +58,7 @@ from al_jax.strategies.base import Context, Selection, Strategy
 REGISTRY: dict[str, types.ModuleType] = {
     m.__name__.rsplit('.', 1)[1]: m
     for m in (adacore, badge, boss, ccs, cluster_margin, craig, entropy,
-              gradmatch, hardest, kcenter, kmeans_nearest, lcmat,
+              fi_util, gradmatch, hardest, iv, kcenter, kmeans_nearest, lcmat,
               least_confidence, margin, moderate, random, sensitivity,
               sensitivity_rounds, usl, usl_t)}
 ALIASES = {'coreset': 'kcenter'}  # Paper 000's name for k-center.

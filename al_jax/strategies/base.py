@@ -27,7 +27,9 @@ DYNAMICS = 'dynamics'  # Training-dynamics scores (EL2N, AUM, ...).
 MODEL = 'model'  # The trained model: apply_fn and variables.
 QUERY = 'query'  # Buying labels in the middle of a selection.
 CHOSEN = 'chosen'  # Uses the items already chosen (e.g. as k-center centres).
-NEEDS = (LOGITS, EMBEDDINGS, LABELS, DYNAMICS, MODEL, QUERY, CHOSEN)
+VALIDATION = 'validation'  # A labelled validation set (influence methods).
+NEEDS = (LOGITS, EMBEDDINGS, LABELS, DYNAMICS, MODEL, QUERY, CHOSEN,
+         VALIDATION)
 
 
 class Selection(NamedTuple):
@@ -64,10 +66,14 @@ class Model(NamedTuple):
     variables: {'params': ..., 'batch_stats': ...}.
     inputs: ``inputs(indices) -> [n, ...]`` raw pool inputs of those items,
       or None where the job cannot give them.
+    weight_decay: the L2 coefficient of the objective the variables
+      minimise, mean loss + (wd/2)‖θ‖² (influence methods differentiate
+      that stationary point).
   """
   apply_fn: Callable[..., Any]
   variables: Mapping[str, Any]
   inputs: Callable[[np.ndarray], np.ndarray] | None = None
+  weight_decay: float = 0.
 
 
 class Context:
@@ -86,6 +92,8 @@ class Context:
     round: the round whose model produced the outputs.
     pairs: None, or the `PairPool` whose annotated pairs are the items
       (paper 000 section 3.2); model outputs are then per image.
+    validation: a function returning the labelled validation set, or
+      None.
     queried: [Q] int64 items bought through `query` so far.
   """
 
@@ -96,7 +104,9 @@ class Context:
                model: Callable[[], Model] | None = None,
                query: Callable[[np.ndarray], np.ndarray] | None = None,
                mesh: jax.sharding.Mesh | None = None, round_: int = 0,
-               pairs: PairPool | None = None):
+               pairs: PairPool | None = None,
+               validation: Callable[[], tuple[np.ndarray, np.ndarray]]
+               | None = None):
     self.candidates = np.asarray(candidates, bool)
     n = len(self.candidates)
     self.chosen = (np.zeros(n, bool) if chosen is None
@@ -116,6 +126,7 @@ class Context:
     self._scores = dict(scores or {})
     self._model_fn = model
     self._query_fn = query
+    self._validation_fn = validation
     self.queried = np.zeros(0, np.int64)
 
   @property
@@ -139,6 +150,8 @@ class Context:
       return self._model_fn is not None
     if need == QUERY:
       return self._query_fn is not None
+    if need == VALIDATION:
+      return self._validation_fn is not None
     return need == CHOSEN
 
   def _model_outputs(self) -> tuple[np.ndarray, np.ndarray]:
@@ -180,6 +193,13 @@ class Context:
       raise ValueError('This selection needs the trained model (apply_fn and '
                        'params), and none was given.')
     return self._model_fn()
+
+  def validation(self) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs [V, ...], labels [V]) of the job's validation set."""
+    if self._validation_fn is None:
+      raise ValueError('This selection needs a labelled validation set, and '
+                       'none was given.')
+    return self._validation_fn()
 
   def query(self, indices) -> np.ndarray:
     """Buys the labels of `indices` now; they count in the round's budget

@@ -1,0 +1,204 @@
+"""The local influence measure FI of paper 004 (eq. 2.1–2.3, appendix A) in
+closed form, computed exactly without materialising any p × d Jacobian
+(wave2.md 3.1–3.2).
+
+For a training row z = (x, y), a perturbation ω of x, and θ̂ a stationary
+point of R(θ) = mean_i L_i + (wd/2)‖θ‖² (`tabular.fit`), H = ∇²R(θ̂):
+
+  C_z = ∂x∂θ L(y, x; θ̂)                   [p, d]
+  J_z = ∂ω θ̂(x + ω) = s · H⁻¹ C_z          s = −1/n (appendix A, eq. A.7:
+        'appendix', the default) or 1 (Algorithms 1–2 write ḡᵀH⁻¹C:
+        'algorithm'); wave2.md 3.9 pitfall 1
+  A_z = ∂θ f · J_z + ∂x f                  [K, d] (eq. 2.3: both paths)
+  G_z = A_zᵀ (diag P − P Pᵀ) A_z = R_zᵀ R_z,  R_z = diag(√P)(I − 1Pᵀ) A_z
+  g   = vᵀ J_z for a direction v ∈ ℝ^p     (eq. 2.2: v = ∇θ L of a target)
+  FI  = g G_z† gᵀ = Σ_k (V_kᵀ g)² / σ_k²    over R_z = U diag(σ) Vᵀ, σ_k kept
+        where σ_k > max(atol, rtol · σ_max)
+
+rank G_z ≤ K − 1 (1 for a binary model). The tolerance follows Shu & Zhu's
+reference code (`shu-hai/SA_DNN`): singular values of the K-column factor
+above 1e-3, absolute; `rtol` adds a relative floor. Everything runs in
+float64 (jax x64).
+
+Cost per row: one solve for FI-util's direction (shared), K solves with a
+Cholesky factor of H (∂θf's columns), and three small derivatives of
+x ↦ ∇θL (vector-Jacobian products, never C itself); rows are vmapped in
+jitted blocks.
+
+Dimensions: n training rows, d features (x, or a network's penultimate
+features h), p parameters, K classes (logits), V validation rows.
+"""
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from al_jax.influence import tabular
+
+SCALES = ('appendix', 'algorithm')
+ATOL = 1e-3  # Shu & Zhu's singular-value cut-off.
+
+
+class Curvature(NamedTuple):
+  """H = ∇²R(θ̂) (+ damping) as a Cholesky factor.
+
+  Attributes:
+    chol: [p, p] lower Cholesky factor.
+    n: training rows behind H (the 1/n of appendix A).
+    damping: added to the diagonal beyond the weight decay (0 if none).
+    note: what was done, for the output (weight decay, damping).
+  """
+  chol: np.ndarray
+  n: int
+  damping: float
+  note: str
+
+
+def curvature(model: tabular.Tabular, theta, x, y, weight_decay: float,
+              damping: float = 0.) -> Curvature:
+  """Factorises H = ∇²R(θ̂) + damping·I; a singular or indefinite H (e.g.
+  no weight decay on separable data, or an MLP's saddle directions) gets
+  the smallest extra damping that makes it positive definite
+  (1e-8·λ_max above −λ_min), reported in `note`."""
+  h = tabular.hessian(model, theta, x, y, weight_decay)
+  eig = np.linalg.eigvalsh(h)
+  floor = 1e-8 * max(abs(eig[-1]), 1e-12)
+  extra = max(float(damping), 0.)
+  if eig[0] + extra <= floor:
+    extra = floor - eig[0]
+  note = f'H = Hessian of the mean loss + weight decay {weight_decay:g}'
+  if extra:
+    note += (f' + damping {extra:.3g} (λ_min {eig[0]:.3g}, '
+             f'λ_max {eig[-1]:.3g})')
+  chol = np.linalg.cholesky(h + extra * np.eye(len(h)))
+  return Curvature(chol, len(x), extra, note)
+
+
+def _solve(chol, b):
+  return jax.scipy.linalg.cho_solve((chol, True), b)
+
+
+def _grad_theta(model, theta, x, y):
+  return jax.grad(tabular.loss, 1)(model, theta, x, y)
+
+
+def _scale(scale: str, n: int) -> float:
+  if scale not in SCALES:
+    raise ValueError(f'jacobian scale {scale!r}; valid: {SCALES}.')
+  return -1. / n if scale == 'appendix' else 1.
+
+
+def _factor(model, theta, chol, s, x, y):
+  """(R_z [K, d], the row's x ↦ ∇θL) of one row."""
+  grad_x = lambda xx: _grad_theta(model, theta, xx, y)
+  f_theta = jax.jacrev(model.logits)(theta, x)                  # [K, p]
+  u = _solve(chol, f_theta.T)                                   # [p, K]
+  path = s * jax.jacrev(lambda xx: u.T @ grad_x(xx))(x)         # [K, d]
+  a = path + jax.jacrev(model.logits, 1)(theta, x)              # [K, d]
+  prob = jax.nn.softmax(model.logits(theta, x))
+  return jnp.sqrt(prob)[:, None] * (a - prob @ a), grad_x
+
+
+def _quadratic(r, g, atol, rtol):
+  """g G† gᵀ with G = rᵀr, through the SVD of r [K, d]."""
+  _, sv, vt = jnp.linalg.svd(r, full_matrices=False)
+  keep = sv > jnp.maximum(atol, rtol * sv[0])
+  proj = vt @ g
+  return jnp.sum(jnp.where(keep, proj ** 2 / jnp.where(keep, sv, 1.) ** 2,
+                           0.))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _fi_util_block(model, theta, chol, w, s, xb, yb, atol, rtol):
+  def one(x, y):
+    r, grad_x = _factor(model, theta, chol, s, x, y)
+    g = s * jax.grad(lambda xx: w @ grad_x(xx))(x)              # [d]
+    return _quadratic(r, g, atol, rtol)
+  return jax.vmap(one)(xb, yb)
+
+
+def validation_gradient(model, theta, x_val, y_val) -> np.ndarray:
+  """[p] ḡ_V = mean over the validation rows of ∇θ L (no weight decay)."""
+  y_val = np.asarray(y_val)
+  if len(np.unique(y_val)) < 2:
+    raise ValueError(f'The validation set has one class ({np.unique(y_val)}'
+                     f' in {len(y_val)} rows): its loss gradient ranks '
+                     'training rows by one class only. Use a validation set '
+                     'with every class.')
+  with jax.enable_x64(True):
+    grads = jax.vmap(_grad_theta, (None, None, 0, 0))(
+        model, jnp.asarray(theta), jnp.asarray(x_val, jnp.float64),
+        jnp.asarray(y_val))
+    return np.asarray(jnp.mean(grads, 0))
+
+
+def fi_util(model: tabular.Tabular, theta, x, y, x_val, y_val,
+            curv: Curvature, *, scale: str = 'appendix', atol: float = ATOL,
+            rtol: float = 0., block: int = 512) -> np.ndarray:
+  """[n] float64 FI-util_i = g_i G_{z_i}† g_iᵀ, g_i = ḡ_Vᵀ J_{z_i} (eq. 3.1,
+  Algorithm 1); ≥ 0, large = the validation loss is sensitive to z_i.
+
+  Args:
+    model, theta: the trained model (`tabular.fit`).
+    x, y: [n, d], [n] the training rows scored (those behind `curv`).
+    x_val, y_val: [V, d], [V] the validation set (two classes at least).
+    curv: `curvature` at theta on (x, y).
+    scale, atol, rtol: module doc.
+    block: rows per vmapped, jitted call (the last padded).
+  """
+  s = _scale(scale, curv.n)
+  gbar = validation_gradient(model, theta, x_val, y_val)
+  x = np.asarray(x, np.float64)
+  y = np.asarray(y, np.int64)
+  with jax.enable_x64(True):
+    chol = jnp.asarray(curv.chol)
+    w = _solve(chol, jnp.asarray(gbar))                         # H⁻¹ ḡ
+    out = []
+    for start in range(0, len(x), block):
+      xb, yb = x[start:start + block], y[start:start + block]
+      m = len(xb)
+      pad = block if len(x) > block else m
+      xb = np.concatenate([xb, np.repeat(xb[:1], pad - m, 0)])
+      yb = np.concatenate([yb, np.repeat(yb[:1], pad - m, 0)])
+      out.append(np.asarray(_fi_util_block(
+          model, jnp.asarray(theta), chol, w, s, xb, yb, float(atol),
+          float(rtol)))[:m])
+  return np.concatenate(out)
+
+
+def parameter_jacobian(model, theta, x, y, curv: Curvature,
+                       scale: str = 'appendix') -> np.ndarray:
+  """[p, d] J_z = s·H⁻¹C_z of one row, materialised (for tests and small
+  models)."""
+  s = _scale(scale, curv.n)
+  with jax.enable_x64(True):
+    c = jax.jacfwd(lambda xx: _grad_theta(model, jnp.asarray(theta), xx, y))(
+        jnp.asarray(x, jnp.float64))
+    return np.asarray(s * _solve(jnp.asarray(curv.chol), c))
+
+
+def metric_tensor(model, theta, x, y, curv: Curvature,
+                  scale: str = 'appendix') -> np.ndarray:
+  """[d, d] G_z = R_zᵀ R_z of one row."""
+  s = _scale(scale, curv.n)
+  with jax.enable_x64(True):
+    r, _ = _factor(model, jnp.asarray(theta), jnp.asarray(curv.chol), s,
+                   jnp.asarray(x, jnp.float64), int(y))
+    return np.asarray(r.T @ r)
+
+
+def fi(model, theta, x, y, v, curv: Curvature, scale: str = 'appendix',
+       atol: float = ATOL, rtol: float = 0.) -> float:
+  """FI(z', z) of one training row z = (x, y) for a target whose parameter
+  gradient is v [p] (eq. 2.1–2.2: g = vᵀ J_z)."""
+  s = _scale(scale, curv.n)
+  with jax.enable_x64(True):
+    chol = jnp.asarray(curv.chol)
+    r, grad_x = _factor(model, jnp.asarray(theta), chol, s,
+                        jnp.asarray(x, jnp.float64), int(y))
+    w = _solve(chol, jnp.asarray(v, jnp.float64))
+    g = s * jax.grad(lambda xx: w @ grad_x(xx))(jnp.asarray(x, jnp.float64))
+    return float(_quadratic(r, g, atol, rtol))
