@@ -38,7 +38,6 @@ sys.path.insert(0, ROOT)
 from al_jax import features as features_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from al_jax import config_check  # pylint: disable=g-import-not-at-top,wrong-import-position
 from al_jax import models  # pylint: disable=g-import-not-at-top,wrong-import-position
-from al_jax import report  # pylint: disable=g-import-not-at-top,wrong-import-position
 from al_jax import sharding  # pylint: disable=g-import-not-at-top,wrong-import-position
 from al_jax import strategies  # pylint: disable=g-import-not-at-top,wrong-import-position
 from al_jax import train as train_lib  # pylint: disable=g-import-not-at-top,wrong-import-position

@@ -3,7 +3,6 @@ bad input named before any data is drawn."""
 
 import os
 
-import numpy as np
 import pytest
 
 from al_jax import report
