@@ -60,7 +60,18 @@ def test_an_option_typo_is_rejected_for_every_method(name):
     al_jax.select(name, 3, key=jax.random.key(0), **_pool(), **{typo: 1})
 
 
-@pytest.mark.parametrize('name', strategies.names())
+# Methods that train or differentiate a model need one of their kind: their
+# select() runs in test_usl_t.py (usl_t) and test_influence.py (fi_util, iv).
+ARRAY_ONLY = [n for n in strategies.names()
+              if base.MODEL not in strategies.needs(n)]
+
+
+def test_model_methods_are_tested_elsewhere():
+  assert set(strategies.names()) - set(ARRAY_ONLY) == {'fi_util', 'iv',
+                                                       'usl_t'}
+
+
+@pytest.mark.parametrize('name', ARRAY_ONLY)
 def test_select_runs_every_method_on_plain_arrays(name):
   pool = _pool()
   one_shot = base.LABELS in strategies.needs(name)

@@ -184,3 +184,20 @@ def test_nan_features_are_named():
   x[3, 1] = np.nan
   with pytest.raises(ValueError, match='NaN or inf'):
     tabular.fit(tabular.logistic_regression(3), x, y, WD, jax.random.key(0))
+
+
+@pytest.mark.parametrize('name', ['fi_util', 'iv'])
+def test_select_trims_with_every_influence_method(fitted, name):
+  import al_jax  # pylint: disable=g-import-not-at-top
+  model, x, y, theta, *_ = fitted
+  run = lambda: al_jax.select(
+      name, 5, key=jax.random.key(0), labels=y,
+      apply_fn=tabular.apply_function(model), params={'params': theta},
+      inputs=x, weight_decay=WD, validation=(x[:20], y[:20]))
+  sel = run()
+  assert len(np.unique(sel.indices)) == 5
+  np.testing.assert_array_equal(sel.indices, run().indices)
+  with pytest.raises(ValueError, match='validation'):
+    al_jax.select(name, 5, key=jax.random.key(0), labels=y,
+                  apply_fn=tabular.apply_function(model),
+                  params={'params': theta}, inputs=x)
