@@ -113,8 +113,11 @@ def test_context_computes_outputs_once():
   assert len(calls) == 1
 
 
+# Methods that train or differentiate a model (usl_t) have their own tests
+# with a model of their kind (test_usl_t.py).
 VARIANTS = [(name, {}) for name in sorted(strategies.REGISTRY)
-            if set(strategies.needs(name)) <= set(active.PROVIDES)] + [
+            if set(strategies.needs(name)) <= set(active.PROVIDES)
+            and base.MODEL not in strategies.needs(name)] + [
     ('coreset', {'partitions': 3}), ('badge', {'partitions': 3}),
     ('cluster_margin', {'hac': 'multiround'}),
     ('cluster_margin', {'hac': 'assign', 'target_cluster_size': 2.0}),
