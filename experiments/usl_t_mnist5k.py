@@ -30,7 +30,6 @@ import time
 
 import jax
 import numpy as np
-import optax
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -40,7 +39,6 @@ from al_jax import config_check  # pylint: disable=g-import-not-at-top,wrong-imp
 from al_jax import models  # pylint: disable=g-import-not-at-top,wrong-import-position
 from al_jax import sharding  # pylint: disable=g-import-not-at-top,wrong-import-position
 from al_jax import strategies  # pylint: disable=g-import-not-at-top,wrong-import-position
-from al_jax import train as train_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from al_jax.evaluators import accuracy  # pylint: disable=g-import-not-at-top,wrong-import-position
 from al_jax.evaluators import linear_probe  # pylint: disable=g-import-not-at-top,wrong-import-position
 from al_jax.features import usl_t as usl_t_model  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -155,11 +153,8 @@ def fixmatch_bar(ds, workdir, steps=3000) -> list[str]:
         model, ds.x_train[labeled], ds.y_train[labeled], ds.x_train,
         jax.random.key(0), steps=steps, batch_size=64, **opts)
     seconds = time.perf_counter() - t0
-    state = train_lib.TrainState.create(
-        apply_fn=model.apply, params=variables['params'],
-        tx=optax.identity(),
-        batch_stats=variables['batch_stats'])
-    logits, _ = train_lib.predict(state, ds.x_test, sharding.make_mesh())
+    logits = fixmatch.predict(model, variables, ds.x_test,
+                              sharding.make_mesh())
     done[name] = dict(accuracy=accuracy.accuracy(logits, ds.y_test),
                       seconds=seconds,
                       final_mask_rate=float(np.mean(hist['mask_rate'][-100:])))

@@ -11,7 +11,7 @@ from conftest import load_config
 
 
 def small_config():
-  config = load_config('gaussians_trim', 'quick')
+  config = load_config('trim_2d', 'quick')
   config.seeds = (0, 1)
   config.trim.removals = (0, 5, 10)
   config.trim.random_draws = 2

@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from al_jax import train as train_lib
 from al_jax.influence import tabular
 
 SCALES = ('appendix', 'algorithm')
@@ -156,17 +157,12 @@ def fi_util(model: tabular.Tabular, theta, x, y, x_val, y_val,
   with jax.enable_x64(True):
     chol = jnp.asarray(curv.chol)
     w = _solve(chol, jnp.asarray(gbar))                         # H⁻¹ ḡ
-    out = []
-    for start in range(0, len(x), block):
-      xb, yb = x[start:start + block], y[start:start + block]
-      m = len(xb)
-      pad = block if len(x) > block else m
-      xb = np.concatenate([xb, np.repeat(xb[:1], pad - m, 0)])
-      yb = np.concatenate([yb, np.repeat(yb[:1], pad - m, 0)])
-      out.append(np.asarray(_fi_util_block(
-          model, jnp.asarray(theta), chol, w, s, xb, yb, float(atol),
-          float(rtol)))[:m])
-  return np.concatenate(out)
+    xy = np.concatenate([x, y[:, None].astype(np.float64)], 1)
+    # Zero-padded rows score finite values that map_blocks drops.
+    block_fi = lambda b: _fi_util_block(
+        model, jnp.asarray(theta), chol, w, s, b[:, :-1],
+        b[:, -1].astype(np.int64), float(atol), float(rtol))[:, None]
+    return train_lib.map_blocks(block_fi, xy, block)[:, 0]
 
 
 def parameter_jacobian(model, theta, x, y, curv: Curvature,

@@ -36,7 +36,6 @@ import time
 
 import jax
 import numpy as np
-import optax
 import tqdm
 
 from al_jax import config_check
@@ -73,20 +72,8 @@ def check_config(config):
   config_check.check_keys(config.input, sources.INPUT_KEYS, 'config.input')
   features_lib.check(config.features)
   cfg = config.label_free
-  provides = PROVIDES
-  if config.features.source == 'simclr':
-    provides += (base.MODEL,)
-  else:
-    for entry in cfg.methods:
-      section = dict(cfg.get(entry) or {})
-      name = strategies.method_of(entry, section)
-      section.pop('method', None)
-      if (name in strategies.names() and
-          base.MODEL in strategies.needs(name, **section)):
-        raise ValueError(
-            f'config.label_free.{entry}: {name} fine-tunes the features\' '
-            'encoder, which only config.features.source=\'simclr\' has '
-            f'(it is {config.features.source!r}).')
+  provides = PROVIDES + ((base.MODEL,) if config.features.source == 'simclr'
+                        else ())
   strategies.check_section(cfg, 'methods', SECTION_KEYS, 'label_free',
                            provides, 'config.label_free')
   for m in cfg.budgets:
@@ -216,11 +203,8 @@ def downstream_accuracy(config, ds, feats, mesh, ledger, key) -> float:
     variables, _ = fixmatch.train(model, ds.x_train[ledger.indices],
                                   ledger.labels, ds.x_train, key,
                                   **(cfg.get('fixmatch') or {}))
-    state = train.TrainState.create(
-        apply_fn=model.apply, params=variables['params'],
-        tx=optax.identity(), batch_stats=variables['batch_stats'])
-    logits, _ = train.predict(state, ds.x_test, mesh)
-    return accuracy.accuracy(logits, ds.y_test)
+    return accuracy.accuracy(
+        fixmatch.predict(model, variables, ds.x_test, mesh), ds.y_test)
   known = np.full(len(ds.y_train), -1, ds.y_train.dtype)  # Bought labels only.
   known[ledger.indices] = ledger.labels
   state = train.fit(config.train, model, ds.x_train, known, ledger.indices,

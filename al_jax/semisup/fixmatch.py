@@ -118,6 +118,14 @@ def train(model: nn.Module, x_labeled, y_labeled, x_unlabeled,
   return {'params': ema, 'batch_stats': stats}, history
 
 
+def predict(model: nn.Module, variables, x, mesh) -> np.ndarray:
+  """[N, C] logits of the model `train` returned (eval mode, batched)."""
+  state = train_lib.TrainState.create(
+      apply_fn=model.apply, params=variables['params'], tx=optax.identity(),
+      batch_stats=variables['batch_stats'])
+  return train_lib.predict(state, x, mesh)[0]
+
+
 @functools.partial(jax.jit, static_argnames=(
     'model', 'tx', 'threshold', 'lambda_u', 'decay', 'flip'))
 def _step(params, stats, opt_state, ema, x_l, y_l, x_u, key, *, model, tx,

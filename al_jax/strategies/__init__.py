@@ -66,6 +66,9 @@ COMBINATOR_OPTIONS = dict(partitions=1, class_balanced=False)
 # What a job's label view can serve, for the mismatch message.
 LABEL_VIEWS = {'active': 'knows only bought labels',
                'label_free': 'knows no labels'}
+# Where a job gives a model only in some settings, for the mismatch message.
+MODEL_VIEWS = {'label_free': "gives one only with config.features.source="
+                             "'simclr' (the encoder it fine-tunes)"}
 
 
 def names() -> list[str]:
@@ -159,7 +162,9 @@ def check_entry(entry: str, parent, job: str, provides, where: str):
   missing = [n for n in needs(name, **section) if n not in provides]
   if missing:
     why = {base.LABELS: f'needs every label; job {job!r} '
-                        f'{LABEL_VIEWS.get(job, "cannot see them")}'}
+                        f'{LABEL_VIEWS.get(job, "cannot see them")}',
+           base.MODEL: f'needs the trained model; job {job!r} '
+                       f'{MODEL_VIEWS.get(job, "does not provide one")}'}
     text = '; '.join(why.get(n, f'needs {n}, which job {job!r} does not '
                                 'provide') for n in missing)
     raise ValueError(f'{where}.{entry}: {name} {text}.')
