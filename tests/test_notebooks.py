@@ -25,6 +25,7 @@ EXPECTED = {
                                    'strategies'),
     'paper002_boss.ipynb': ('mnist5k_boss.py', 'subset', 'methods'),
     'paper003_usl.ipynb': ('mnist5k_usl.py', 'label_free', 'methods'),
+    'paper004_fi.ipynb': ('trim_2d.py', 'trim', 'methods'),
 }
 
 

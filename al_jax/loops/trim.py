@@ -10,13 +10,17 @@ trained on all training rows to a stationary point of mean loss +
 ``trim.methods`` (a strategy that picks the rows to remove: 'fi_util',
 'iv', 'random', ...) scores once per seed and removes its b first picks;
 'random' entries average ``trim.random_draws`` draws (5, as the paper's
-random trimming). The retrained model starts from the same initialisation
-for every b and method.
+random trimming); b = 0 is the untrimmed model. The retrained model starts
+from the same initialisation for every b and method; ``model.max_iter``
+caps L-BFGS's iterations (default 5000). With ``trim.perturb_variance`` > 0 the picked rows
+are kept but get white noise of that variance on every feature before the
+retrain (appendix E.2, Table 7: noise on the top-b or bottom-b FI rows).
 
 Work dir: <workdir>/<entry>/seed_<s>/metrics.jsonl (one row per b, written
 as each finishes: a killed run resumes at the next b), results.md and
 trim_accuracy.png. Keys: data seed s; the model's initialisation
-fold_in(key(s), 0); random draw r of b's selection fold_in(key(s), 1, i, r).
+fold_in(key(s), 0); random draw r of b's selection fold_in(key(s), 1, i, r);
+its noise numpy's default_rng((s, i, r)).
 
 Dimensions: n training rows, d features, b removed rows.
 """
@@ -37,8 +41,9 @@ from al_jax.loops import rundir
 from al_jax.strategies import base
 
 TOP_KEYS = ('job', 'seeds', 'input', 'model', 'trim')
-SECTION_KEYS = ('methods', 'removals', 'weight_decay', 'random_draws')
-MODEL_KEYS = ('name', 'widths', 'intercept')
+SECTION_KEYS = ('methods', 'removals', 'weight_decay', 'random_draws',
+                'perturb_variance')
+MODEL_KEYS = ('name', 'widths', 'intercept', 'max_iter')
 MODELS = ('logreg', 'mlp')
 METRIC = 'test_accuracy'
 FREE_KEYS = ('seeds', 'trim.methods', 'trim.removals')
@@ -63,6 +68,9 @@ def check_config(config):
       raise ValueError(f'config.trim.removals: {b} is not a number of rows.')
   if removals != sorted(set(removals)):
     raise ValueError(f'config.trim.removals {removals} must increase.')
+  if not cfg.get('perturb_variance', 0.) >= 0:
+    raise ValueError('config.trim.perturb_variance='
+                     f'{cfg.get("perturb_variance")} must be ≥ 0.')
 
 
 def make_model(cfg, d: int, num_classes: int) -> tabular.Tabular:
@@ -75,6 +83,19 @@ def make_model(cfg, d: int, num_classes: int) -> tabular.Tabular:
 def accuracy(model, theta, x, y) -> float:
   logits, _ = tabular.apply_function(model)({'params': theta}, x)
   return float(np.mean(np.argmax(np.asarray(logits), 1) == y))
+
+
+def retrain_rows(data: trim_data.TrimData, picked: np.ndarray,
+                 perturb: float, noise_seed: tuple) -> tuple:
+  """(x, y) to retrain on: without the picked rows, or (perturb > 0) with
+  white noise of variance `perturb` added to them."""
+  if not perturb:
+    keep = np.setdiff1d(np.arange(len(data.y_train)), picked)
+    return data.x_train[keep], data.y_train[keep]
+  x = data.x_train.copy()
+  x[picked] += np.sqrt(perturb) * np.random.default_rng(
+      noise_seed).standard_normal((len(picked), x.shape[1]))
+  return x, data.y_train
 
 
 def run(config, workdir: str) -> dict:
@@ -98,16 +119,19 @@ def run_seed(config, seed: int, workdir: str, bar: tqdm.tqdm):
   """Every method entry and removal of one seed (resuming finished ones)."""
   cfg = config.trim
   wd = float(cfg.get('weight_decay', 0.))
+  perturb = float(cfg.get('perturb_variance', 0.))
   data = trim_data.load(config.input, seed)
   model = make_model(config.model, data.x_train.shape[1], data.num_classes)
   key = jax.random.key(seed)
   init_key = jax.random.fold_in(key, 0)
+  fit = lambda x, y: tabular.fit(model, x, y, wd, init_key,
+                                 max_iter=int(config.model.get('max_iter',
+                                                               5000)))
   fitted = {}
 
   def base_fit():  # Only when some entry has a removal left.
     if not fitted:
-      fitted['theta'], fitted['grad_norm'] = tabular.fit(
-          model, data.x_train, data.y_train, wd, init_key)
+      fitted['theta'], fitted['grad_norm'] = fit(data.x_train, data.y_train)
     return fitted['theta']
 
   ctx = base.Context(
@@ -119,7 +143,7 @@ def run_seed(config, seed: int, workdir: str, bar: tqdm.tqdm):
                                {'params': base_fit()},
                                lambda rows: data.x_train[rows], wd),
       validation=lambda: (data.x_val, data.y_val))
-  everything = np.arange(len(data.y_train))
+  n = len(data.y_train)
   for entry in cfg.methods:
     run_dir = os.path.join(workdir, entry, f'seed_{seed}')
     os.makedirs(run_dir, exist_ok=True)
@@ -133,29 +157,28 @@ def run_seed(config, seed: int, workdir: str, bar: tqdm.tqdm):
     state = None
     for i in range(len(rows), len(cfg.removals)):
       b = int(cfg.removals[i])
-      if b >= len(everything) - 1:
-        raise ValueError(f'config.trim.removals: removing {b} of '
-                         f'{len(everything)} training rows leaves too few.')
+      if b >= n - 1:
+        raise ValueError(f'config.trim.removals: removing {b} of {n} '
+                         'training rows leaves too few.')
       bar.set_description(f'{entry} seed {seed} b {b}')
       accs, norms, notes, t0 = [], [], (), time.perf_counter()
-      for r in range(draws):
-        removed = np.zeros(0, np.int64)
+      for r in range(draws if b else 1):  # b = 0: the untrimmed model.
         if b:
           if state is None:
             state = strategy.init(ctx)
           sel, state = strategy.select(state, ctx, b, jax.random.fold_in(
               jax.random.fold_in(jax.random.fold_in(key, 1), i), r))
-          removed = base.check_selection(sel, ctx, b, entry).indices
           notes = sel.notes
-        keep = np.setdiff1d(everything, removed)
-        theta, norm = tabular.fit(model, data.x_train[keep],
-                                  data.y_train[keep], wd, init_key)
+          x, y = retrain_rows(data, base.check_selection(
+              sel, ctx, b, entry).indices, perturb, (seed, i, r))
+          theta, norm = fit(x, y)
+        else:
+          theta, norm = base_fit(), fitted['grad_norm']
         accs.append(accuracy(model, theta, data.x_test, data.y_test))
         norms.append(norm)
-      base_fit()
       row = {'round': i, 'removed': b, METRIC: float(np.mean(accs)),
              'grad_norm': float(max(norms)),
-             'base_grad_norm': fitted['grad_norm'], 'draws': draws,
+             'base_grad_norm': fitted['grad_norm'], 'draws': len(accs),
              'seconds': round(time.perf_counter() - t0, 3),
              'strategy': entry, 'method': method, 'seed': seed,
              'notes': list(notes)}

@@ -14,8 +14,9 @@ candidate's label and the validation set. `init` scores every candidate
 once (the scores serve every b); the selection's notes say how H was
 formed (weight decay, damping). Options: `scale` ('appendix': J =
 −(1/n)H⁻¹C as appendix A, the default; 'algorithm': H⁻¹C as Algorithms
-1–2 write), the pseudo-inverse tolerance (`atol`, `rtol`) and extra
-`damping` (wave2.md 3.1, 3.9).
+1–2 write), the pseudo-inverse tolerance (`atol`, `rtol`), extra
+`damping` (wave2.md 3.1, 3.9), and `order`: 'largest' (the default) or
+'smallest' (the bottom-b rows of appendix E.2's Table 7).
 
 Dimensions: N candidates, b budget.
 """
@@ -27,7 +28,9 @@ from al_jax.influence import fi
 from al_jax.influence import tabular
 from al_jax.strategies import base
 
-OPTIONS = dict(scale='appendix', atol=fi.ATOL, rtol=0., damping=0.)
+OPTIONS = dict(scale='appendix', atol=fi.ATOL, rtol=0., damping=0.,
+               order='largest')
+ORDERS = ('largest', 'smallest')
 NEEDS = (base.MODEL, base.LABELS, base.VALIDATION)
 
 
@@ -50,9 +53,12 @@ def largest_first(rows, scores, budget: int) -> np.ndarray:
 
 
 def make(scale: str = 'appendix', atol: float = fi.ATOL, rtol: float = 0.,
-         damping: float = 0.) -> base.Strategy:
+         damping: float = 0., order: str = 'largest') -> base.Strategy:
   if scale not in fi.SCALES:
     raise ValueError(f'fi_util: scale={scale!r}; valid: {fi.SCALES}.')
+  if order not in ORDERS:
+    raise ValueError(f'fi_util: order={order!r}; valid: {ORDERS}.')
+  sign = 1. if order == 'largest' else -1.
 
   def init(ctx):
     rows, model, tab, theta, x, y = influence_inputs(ctx)
@@ -67,7 +73,7 @@ def make(scale: str = 'appendix', atol: float = fi.ATOL, rtol: float = 0.,
     if state is None or not np.array_equal(state[0], ctx.candidate_indices):
       state = init(ctx)
     rows, scores, note = state
-    return base.Selection(largest_first(rows, scores, budget),
+    return base.Selection(largest_first(rows, sign * scores, budget),
                           notes=(note,)), state
 
   return base.Strategy(init, select)
