@@ -22,7 +22,9 @@ Both: the model trained to a (near-)stationary point of the mean loss +
 ``fi_algorithm``: H⁻¹C as Algorithms 1–2 write it; wave2.md 3.9 pitfall
 1), IV and random trimming (5 draws) of b = 5, 10, 20 rows and a retrain
 from scratch (b = 0: the untrimmed model).
-Variants: ``quick`` (3 seeds).
+Variants: ``chhabra``: Table 1 with Gaussians placed as in Chhabra et al.'s
+toy set (class means ≈ (3.09, −3.12) and (0.97, 2.10), s.d. 1.5: away from
+the origin, where IV's surrogate has no intercept); ``quick`` (3 seeds).
 """
 
 import ml_collections
@@ -33,7 +35,7 @@ from al_jax.influence import iv
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  v = config_check.parse_arg(arg, moons=False, quick=False)
+  v = config_check.parse_arg(arg, moons=False, chhabra=False, quick=False)
   config = ml_collections.ConfigDict()
   config.job = 'trim'
   config.seeds = tuple(range(3 if v.quick else 20 if v.moons else 30))
@@ -43,6 +45,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                                                   max_iter=1000))
   else:
     config.input = ml_collections.ConfigDict(dict(source='gaussians'))
+    if v.chhabra:
+      config.input.update(means=((3.09, -3.12), (0.97, 2.10)), sigma=1.5)
     config.model = ml_collections.ConfigDict(dict(name='logreg'))
   config.trim = ml_collections.ConfigDict()
   config.trim.methods = ('fi_util', 'fi_algorithm', 'iv', 'random')

@@ -110,7 +110,7 @@ def main():
     rest = f'{np.median(t[1:]):.3f}' if len(t) > 1 else '–'
     lines.append(f'| {name} | {t[0]:.3f} | {rest} |')
   lines += ['',
-            f'fi_util / iv (warm): {np.median(t_fi[1:]) / np.median(t_iv[1:]):.1f}×; '
+            f'fi_util / iv (warm): {np.median(t_fi[1:]) / np.median(t_iv[1:]):.2f}×; '
             f'fi_util / closed form (warm): '
             f'{np.median(t_fi[1:]) / np.median(t_closed[1:]):.0f}×; '
             f'stream bound of the rows: {bound * 1e3:.3f} ms.',

@@ -1,10 +1,11 @@
 """Paper 004 Tables 1–2 and Figs. 1, 9: FI-util vs IV trimming on 2-D data.
 
   python experiments/fi_trim_2d.py --workdir /tmp/fi_trim_2d \
-      --out experiments/results/fi_trim_2d [--only gaussians|moons]
+      --out experiments/results/fi_trim_2d [--only gaussians|chhabra|moons]
 
 Runs the trimming job (configs/trim_2d.py; resumable in --workdir) for
-Table 1 (two Gaussians, logistic regression, 30 seeds) and Table 2 (two
+Table 1 (two Gaussians, logistic regression, 30 seeds; again with the
+Gaussians placed as Chhabra et al.'s toy set, `:chhabra`) and Table 2 (two
 crescents, MLP, 20 seeds), then writes to --out, per data set: the job's
 results.md and plot, a table in the paper's form ("# better" = seeds where
 FI's test accuracy beats IV's, strictly; mean ± s.d. over seeds) for both
@@ -30,15 +31,17 @@ sys.path.insert(0, ROOT)
 
 import al_jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 from al_jax import config_check  # pylint: disable=g-import-not-at-top,wrong-import-position
-from al_jax import report  # pylint: disable=g-import-not-at-top,wrong-import-position
 from al_jax.influence import tabular  # pylint: disable=g-import-not-at-top,wrong-import-position
 from al_jax.input import trim_data  # pylint: disable=g-import-not-at-top,wrong-import-position
 from al_jax.loops import trim  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+TABLE1 = {5: (23, '96.22 ± 0.65', '95.77 ± 0.76'),
+          10: (28, '96.20 ± 0.65', '94.84 ± 1.07'),
+          20: (30, '96.23 ± 0.64', '93.36 ± 2.21')}
 PAPER = {  # b: (# better, Acc_FI, Acc_IV) as printed.
-    'gaussians': ('Table 1', 30, {5: (23, '96.22 ± 0.65', '95.77 ± 0.76'),
-                                  10: (28, '96.20 ± 0.65', '94.84 ± 1.07'),
-                                  20: (30, '96.23 ± 0.64', '93.36 ± 2.21')}),
+    'gaussians': ('Table 1', 30, TABLE1),
+    'chhabra': ('Table 1, Gaussians placed as Chhabra et al.\'s toy set', 30,
+                TABLE1),
     'moons': ('Table 2', 20, {5: (17, '89.90 ± 2.16', '87.50 ± 2.46'),
                               10: (17, '90.24 ± 2.05', '88.02 ± 2.62'),
                               20: (15, '90.32 ± 1.67', '87.80 ± 2.54')}),
@@ -46,25 +49,17 @@ PAPER = {  # b: (# better, Acc_FI, Acc_IV) as printed.
 FI_ENTRIES = {'fi_util': 'appendix A scale', 'fi_algorithm': 'Algorithm 1 scale'}
 
 
-def accuracies(workdir: str, entry: str) -> dict:
-  """{seed: {b: test accuracy}} of one method entry."""
-  out = {}
-  for name in sorted(os.listdir(os.path.join(workdir, entry))):
-    rows = report.read_metrics(os.path.join(workdir, entry, name))
-    out[int(name.split('_')[1])] = {r['removed']: r[trim.METRIC] for r in rows}
-  return out
-
-
 def paper_table(workdir: str, which: str) -> str:
   """The paper's table form, for each FI scale, beside the paper."""
   title, seeds, paper = PAPER[which]
-  acc_iv, acc_rand = accuracies(workdir, 'iv'), accuracies(workdir, 'random')
+  acc_iv = trim.accuracies(workdir, 'iv')
+  acc_rand = trim.accuracies(workdir, 'random')
   lines = [f'### {title} ({which}), {len(acc_iv)} seeds (paper: {seeds})', '',
            'Test accuracy (%), mean ± s.d. over seeds; "# better": seeds '
            'where FI-util beats IV (strictly); b = 0 is the untrimmed model.',
            '']
   for entry, scale in FI_ENTRIES.items():
-    acc_fi = accuracies(workdir, entry)
+    acc_fi = trim.accuracies(workdir, entry)
     seeds_ = sorted(set(acc_fi) & set(acc_iv))
     lines += [f'FI-util, {scale} (`{entry}`):', '',
               '| b | # better | Acc_FI | Acc_IV | Acc_random | paper # better '
@@ -121,26 +116,35 @@ def boundaries(config, path: str, b: int = 20, seed: int = 0):
   plt.close(fig)
 
 
+def run_variant(config_file: str, variant, workdir: str, out: str,
+                seeds: int | None = None):
+  """Runs (or resumes) one config variant in workdir; copies its results.md
+  and plot to out; returns the config."""
+  config = config_check.load_file(os.path.join(ROOT, 'configs', config_file),
+                                  variant)
+  if seeds:
+    config.seeds = tuple(range(seeds))
+  trim.run(config, workdir)
+  os.makedirs(out, exist_ok=True)
+  for name in ('results.md', 'trim_accuracy.png'):
+    shutil.copy(os.path.join(workdir, name), out)
+  return config
+
+
 def main():
   parser = argparse.ArgumentParser()
   parser.add_argument('--workdir', required=True)
   parser.add_argument('--out', required=True)
-  parser.add_argument('--only', choices=('gaussians', 'moons'))
+  parser.add_argument('--only', choices=tuple(PAPER))
   parser.add_argument('--seeds', type=int, help='fewer seeds (a quick look)')
   args = parser.parse_args()
-  for which, arg in (('gaussians', None), ('moons', 'moons')):
+  for which, arg in (('gaussians', None), ('chhabra', 'chhabra'),
+                     ('moons', 'moons')):
     if args.only not in (None, which):
       continue
-    config = config_check.load_file(
-        os.path.join(ROOT, 'configs', 'trim_2d.py'), arg)
-    if args.seeds:
-      config.seeds = tuple(range(args.seeds))
     workdir = os.path.join(args.workdir, which)
-    trim.run(config, workdir)
     out = os.path.join(args.out, which)
-    os.makedirs(out, exist_ok=True)
-    for name in ('results.md', 'trim_accuracy.png'):
-      shutil.copy(os.path.join(workdir, name), out)
+    config = run_variant('trim_2d.py', arg, workdir, out, args.seeds)
     with open(os.path.join(out, 'paper_table.md'), 'w') as f:
       f.write(paper_table(workdir, which) + '\n')
     boundaries(config, os.path.join(out, 'boundaries.png'))

@@ -2,9 +2,10 @@
 per seed, split into training / validation / test rows (wave2.md 3.7).
 
   gaussians  two isotropic 2-D Gaussians (Table 1): y ~ Bernoulli(1/2),
-             x ~ N(μ_y, σ²I) with μ_0 = (−sep/2, 0), μ_1 = (sep/2, 0); the
-             paper gives neither μ nor σ: sep 3.5, σ 1 (Bayes accuracy 96.0%,
-             the table's level) by default; 150 / 100 / 600 rows;
+             x ~ N(μ_y, σ²I) with μ_0 = (−sep/2, 0), μ_1 = (sep/2, 0), or
+             ``means`` ((μ_0), (μ_1)); the paper gives neither μ nor σ: sep
+             3.5, σ 1 (Bayes accuracy 96.0%, the table's level) by default;
+             150 / 100 / 600 rows;
   moons      scikit-learn's two crescents (Table 2), noise 0.3 (not given in
              the paper; ~88–90% for an MLP); 500 / 250 / 250 rows;
   adult      UCI Adult (`input.adult`, Fig. 2): 5,000 training rows drawn
@@ -33,11 +34,11 @@ from al_jax.input import adult
 
 SOURCES = ('gaussians', 'moons', 'adult')
 KEYS = ('source', 'train', 'validation', 'test', 'separation', 'sigma',
-        'noise', 'path', 'noise_rows', 'noise_variance', 'folds')
+        'noise', 'path', 'noise_rows', 'noise_variance', 'folds', 'means')
 COMMON = dict(noise_rows=0, noise_variance=0.1, folds=0)
 DEFAULTS = {
     'gaussians': dict(train=150, validation=100, test=600, separation=3.5,
-                      sigma=1.0),
+                      sigma=1.0, means=None),
     'moons': dict(train=500, validation=250, test=250, noise=0.3),
     'adult': dict(train=5000, validation=7530, test=4200, path=None),
 }
@@ -117,8 +118,11 @@ def _toy(o: dict, rng: np.random.Generator) -> TrimData:
   n = sum(sizes)
   if o['source'] == 'gaussians':
     y = rng.integers(0, 2, n)
-    centre = np.stack([(2 * y - 1) * float(o['separation']) / 2,
-                       np.zeros(n)], 1)
+    sep = float(o['separation']) / 2
+    means = np.array(o['means'] or ((-sep, 0.), (sep, 0.)), np.float64)
+    if means.shape != (2, 2):
+      raise ValueError(f'config.input.means={o["means"]}: want two 2-D means.')
+    centre = means[y]
     x = centre + float(o['sigma']) * rng.standard_normal((n, 2))
   else:
     x, y = datasets.make_moons(n, noise=float(o['noise']),

@@ -85,6 +85,15 @@ def accuracy(model, theta, x, y) -> float:
   return float(np.mean(np.argmax(np.asarray(logits), 1) == y))
 
 
+def accuracies(workdir: str, entry: str) -> dict[int, dict[int, float]]:
+  """{seed: {b: test accuracy}} of one method entry's finished rows."""
+  out = {}
+  for name in sorted(os.listdir(os.path.join(workdir, entry))):
+    rows = report.read_metrics(os.path.join(workdir, entry, name))
+    out[int(name.split('_')[1])] = {r['removed']: r[METRIC] for r in rows}
+  return out
+
+
 def retrain_rows(data: trim_data.TrimData, picked: np.ndarray,
                  perturb: float, noise_seed: tuple) -> tuple:
   """(x, y) to retrain on: without the picked rows, or (perturb > 0) with
