@@ -14,8 +14,8 @@ two crescents (noise 0.3, unstated), an MLP with two ReLU hidden layers of
 16 (width unstated) and a sigmoid output, weight decay 1e-3 (unstated);
 ReLU kinks leave ‖∇R‖ ~ 1e-2 however long L-BFGS runs (reported per row),
 so fits stop after 1,000 iterations (~1.5 s each on 2 CPU cores; 5,000
-lower R by only ~1e-4 more). FI-util runs over all parameters (p = 337); IV is
-Chhabra et al.'s last-layer variant.
+lower R by only ~1e-4 more). FI-util runs over all parameters (p = 337);
+IV is Chhabra et al.'s last-layer variant.
 
 Both: the model trained to a (near-)stationary point of the mean loss +
 (wd/2)‖θ‖², then FI-util (J = −(1/n)H⁻¹C of appendix A, and

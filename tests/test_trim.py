@@ -2,6 +2,7 @@
 instead of removal, its data (UCI Adult as Chhabra et al. preprocess it,
 folds, noisy rows), and bad input named before any data is drawn."""
 
+import json
 import os
 
 import ml_collections
@@ -58,6 +59,24 @@ def test_resume_keeps_rows_and_appends_removals(finished, tmp_path):
     trim.run(config, workdir)
 
 
+def test_an_option_added_at_its_default_does_not_block_a_resume(finished):
+  """A work dir from before an option existed (its stored config lacks it)
+  resumes when the option is at its default; any other value is refused."""
+  workdir, _ = finished
+  path = os.path.join(workdir, 'config.json')
+  with open(path) as f:
+    stored = json.load(f)
+  del stored['trim']['fi_util']['order']
+  with open(path, 'w') as f:
+    json.dump(stored, f)
+  config = small_config()
+  config.trim.removals = (0, 5, 10, 20)
+  trim.run(config, workdir)
+  config.trim.fi_util.order = 'smallest'
+  with pytest.raises(ValueError, match='order'):
+    trim.run(config, workdir)
+
+
 @pytest.mark.parametrize('change, message', [
     (lambda c: c.trim.update(methods=('fi_utill', 'fi_algorithm')),
      "did you mean 'fi_util'"),
@@ -69,6 +88,7 @@ def test_resume_keeps_rows_and_appends_removals(finished, tmp_path):
     (lambda c: c.trim.fi_util.update(order='top'), 'order'),
     (lambda c: c.input.update(noise_rows=151), 'noise_rows'),
     (lambda c: c.input.update(folds=1), 'folds'),
+    (lambda c: c.input.update(means=((0., 1.),)), 'means'),
     (lambda c: c.trim.update(perturb_variance=-1.), 'perturb_variance'),
 ])
 def test_bad_input_is_named(change, message, tmp_path):

@@ -70,6 +70,8 @@ def check(cfg):
   if not 0 <= int(o['noise_rows']) <= o['train']:
     raise ValueError(f'config.input.noise_rows={o["noise_rows"]}: want 0 to '
                      f'the {o["train"]} training rows.')
+  if o.get('means') is not None and np.shape(o['means']) != (2, 2):
+    raise ValueError(f'config.input.means={o["means"]}: want two 2-D means.')
   if int(o['folds']) == 1 or o['folds'] < 0 or o['folds'] > o['train'] // 2:
     raise ValueError(f'config.input.folds={o["folds"]}: want 0 (off) or 2 '
                      f'to half the {o["train"]} training rows.')
@@ -120,8 +122,6 @@ def _toy(o: dict, rng: np.random.Generator) -> TrimData:
     y = rng.integers(0, 2, n)
     sep = float(o['separation']) / 2
     means = np.array(o['means'] or ((-sep, 0.), (sep, 0.)), np.float64)
-    if means.shape != (2, 2):
-      raise ValueError(f'config.input.means={o["means"]}: want two 2-D means.')
     centre = means[y]
     x = centre + float(o['sigma']) * rng.standard_normal((n, 2))
   else:

@@ -91,6 +91,29 @@ def _free(key: str, free: Iterable[str]) -> bool:
   return any(key == f or key.startswith(f + '.') for f in free)
 
 
+def _new_option_at_default(key: str, new: dict,
+                           entries: tuple[str, str] | None) -> bool:
+  """Whether `key` is an entry's option that a newer al_jax added, at its
+  default (so the stored run behaved exactly so)."""
+  from al_jax import strategies  # pylint: disable=g-import-not-at-top
+  if entries is None:
+    return False
+  listed, section = entries
+  parts = key[len(section) + 1:].split('.')
+  if not key.startswith(section + '.') or len(parts) != 2:
+    return False
+  entry, option = parts
+  if entry not in new.get(listed, []):
+    return False
+  try:
+    default = strategies.defaults(new.get(f'{section}.{entry}.method')
+                                  or entry)
+  except ValueError:  # Not a method: a typo the job's check names.
+    return False
+  return option in default and json.loads(json.dumps(
+      default[option])) == new[key]
+
+
 def check_resume(workdir: str, config, free: Iterable[str],
                  entries: tuple[str, str] | None = None,
                  check: Callable[[dict, dict], None] | None = None):
@@ -101,7 +124,8 @@ def check_resume(workdir: str, config, free: Iterable[str],
     config: the new config.
     free: dotted keys (or key prefixes) that may change, e.g. 'seeds'.
     entries: (list key, section), e.g. ('al.strategies', 'al'): the options
-      of an entry the stored run did not have (``al.<entry>``) are free.
+      of an entry the stored run did not have (``al.<entry>``) are free, and
+      so is an option a newer al_jax added to an entry at its default.
     check: optional check(old, new) of the free keys (flattened dicts),
       raising ValueError (e.g. rounds may grow but not shrink).
 
@@ -122,7 +146,8 @@ def check_resume(workdir: str, config, free: Iterable[str],
   changed = sorted(k for k in set(old) & set(new)
                    if old[k] != new[k] and not _free(k, free))
   gone = sorted(k for k in set(old) - set(new) if not _free(k, free))
-  added = sorted(k for k in set(new) - set(old) if not _free(k, free))
+  added = sorted(k for k in set(new) - set(old) if not _free(k, free)
+                 and not _new_option_at_default(k, new, entries))
   if changed or gone or added:
     what = [f'{k}: {old[k]!r} -> {new[k]!r}' for k in changed]
     what += [f'{k}: {old[k]!r} -> (removed)' for k in gone]

@@ -12,9 +12,10 @@ trained on all training rows to a stationary point of mean loss +
 'random' entries average ``trim.random_draws`` draws (5, as the paper's
 random trimming); b = 0 is the untrimmed model. The retrained model starts
 from the same initialisation for every b and method; ``model.max_iter``
-caps L-BFGS's iterations (default 5000). With ``trim.perturb_variance`` > 0 the picked rows
-are kept but get white noise of that variance on every feature before the
-retrain (appendix E.2, Table 7: noise on the top-b or bottom-b FI rows).
+caps L-BFGS's iterations (default 5000). With ``trim.perturb_variance`` > 0
+the picked rows are kept but get white noise of that variance on every
+feature before the retrain (appendix E.2, Table 7: noise on the top-b or
+bottom-b FI rows).
 
 Work dir: <workdir>/<entry>/seed_<s>/metrics.jsonl (one row per b, written
 as each finishes: a killed run resumes at the next b), results.md and
@@ -185,6 +186,7 @@ def run_seed(config, seed: int, workdir: str, bar: tqdm.tqdm):
           theta, norm = base_fit(), fitted['grad_norm']
         accs.append(accuracy(model, theta, data.x_test, data.y_test))
         norms.append(norm)
+      base_fit()  # Its ‖∇R‖ goes in every row (random needs no model).
       row = {'round': i, 'removed': b, METRIC: float(np.mean(accs)),
              'grad_norm': float(max(norms)),
              'base_grad_norm': fitted['grad_norm'], 'draws': len(accs),
