@@ -32,6 +32,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from al_jax.influence import curvature  # pylint: disable=g-import-not-at-top,wrong-import-position
 from al_jax.influence import fi  # pylint: disable=g-import-not-at-top,wrong-import-position
 from al_jax.influence import iv  # pylint: disable=g-import-not-at-top,wrong-import-position
 from al_jax.influence import tabular  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -50,7 +51,8 @@ def closed_form(theta, x, y, x_val, y_val, curv) -> np.ndarray:
   pv = 1 / (1 + np.exp(-(x_val @ w + theta[d])))
   v = np.concatenate([x_val, np.ones((len(x_val), 1))], 1).T @ (
       pv - y_val) / len(y_val)                                  # [p]
-  h_inv = np.linalg.inv(curv.chol @ curv.chol.T)
+  chol = curv.operands[0]
+  h_inv = np.linalg.inv(chol @ chol.T)
   s = -1. / curv.n
   hv = h_inv @ v
   # C_i = (p_i − y_i)[I; 0] + p_i(1 − p_i) x1_i wᵀ; J_i = s H⁻¹ C_i.
@@ -87,7 +89,7 @@ def main():
   theta, norm = tabular.fit(model, x, y, WD, jax.random.key(0))
 
   def run_fi():
-    curv = fi.curvature(model, theta, x, y, WD)
+    curv = curvature.curvature(model, theta, x, y, WD)
     return fi.fi_util(model, theta, x, y, data.x_val, data.y_val, curv), curv
 
   (scores, curv), t_fi = timed(run_fi, args.repeats)

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from al_jax.influence import curvature
 from al_jax.influence import fi
 from al_jax.influence import iv
 from al_jax.influence import tabular
@@ -26,7 +27,7 @@ def fitted():
   x, y = _data()
   model = tabular.logistic_regression(x.shape[1])
   theta, norm = tabular.fit(model, x, y, WD, jax.random.key(0))
-  return model, x, y, theta, norm, fi.curvature(model, theta, x, y, WD)
+  return model, x, y, theta, norm, curvature.curvature(model, theta, x, y, WD)
 
 
 def _refit(model, x, y):
@@ -105,7 +106,7 @@ def _scaled_fi(x, y, scale, i=4):
                           lambda t, xx: xx, convex=True)
   xs = x / scale
   theta = tabular.fit(model, xs, y, WD, jax.random.key(0))[0]
-  curv = fi.curvature(model, theta, xs, y, WD)
+  curv = curvature.curvature(model, theta, xs, y, WD)
   v = fi.validation_gradient(model, theta, xs[:20], y[:20])
   return fi.fi(model, theta, xs[i], y[i], v, curv)
 
@@ -175,7 +176,7 @@ def test_singular_hessian_is_damped_and_reported():
   y = np.array([0, 0, 1, 1])
   model = tabular.logistic_regression(1)
   theta = np.array([40., 0.])
-  curv = fi.curvature(model, theta, x, y, 0.)
+  curv = curvature.curvature(model, theta, x, y, 0.)
   assert curv.damping > 0 and 'damping' in curv.note
 
 
@@ -201,3 +202,40 @@ def test_select_trims_with_every_influence_method(fitted, name):
     al_jax.select(name, 5, key=jax.random.key(0), labels=y,
                   apply_fn=tabular.apply_function(model),
                   params={'params': theta}, inputs=x)
+
+
+def test_gauss_newton_is_the_hessian_for_logistic_regression_only(fitted):
+  model, x, y, theta, *_ = fitted
+  np.testing.assert_allclose(
+      curvature.matrix(model, theta, x, y, WD, 'gauss_newton'),
+      curvature.matrix(model, theta, x, y, WD), rtol=1e-10, atol=1e-14)
+  mlp = tabular.mlp(3, (4,), 2)
+  theta_mlp, _ = tabular.fit(mlp, x, y, WD, jax.random.key(1), max_iter=300)
+  gn = curvature.matrix(mlp, theta_mlp, x, y, WD, 'gauss_newton')
+  h = curvature.matrix(mlp, theta_mlp, x, y, WD)
+  assert np.linalg.eigvalsh(gn)[0] >= WD * (1 - 1e-9)   # PSD + wd·I.
+  assert np.abs(gn - h).max() > 1e-3 * np.abs(h).max()
+
+
+@pytest.mark.parametrize('kind', ['hessian', 'gauss_newton'])
+def test_conjugate_gradients_match_the_cholesky_solve(fitted, kind):
+  model, x, y, theta, *_ = fitted
+  if kind == 'gauss_newton':  # A network, where the two kinds differ.
+    model = tabular.mlp(3, (4,), 2)
+    theta, _ = tabular.fit(model, x, y, WD, jax.random.key(1), max_iter=300)
+  scores = [fi.fi_util(model, theta, x, y, x[:20], y[:20],
+                       curvature.curvature(model, theta, x, y, WD, kind=kind,
+                                           solver_name=solver))
+            for solver in ('cholesky', 'cg')]
+  np.testing.assert_allclose(scores[1], scores[0], rtol=1e-6,
+                             atol=1e-9 * scores[0].max())
+
+
+def test_cg_refuses_a_curvature_that_may_be_indefinite(fitted):
+  model, x, y, theta, *_ = fitted
+  mlp = tabular.mlp(3, (4,), 2)
+  with pytest.raises(ValueError, match='positive-definite'):
+    curvature.curvature(mlp, np.zeros(21), x, y, WD, solver_name='cg')
+  with pytest.raises(ValueError, match='positive-definite'):
+    curvature.curvature(model, theta, x, y, 0., kind='gauss_newton',
+                        solver_name='cg')

@@ -3,7 +3,8 @@ closed form, computed exactly without materialising any p × d Jacobian
 (wave2.md 3.1–3.2).
 
 For a training row z = (x, y), a perturbation ω of x, and θ̂ a stationary
-point of R(θ) = mean_i L_i + (wd/2)‖θ‖² (`tabular.fit`), H = ∇²R(θ̂):
+point of R(θ) = mean_i L_i + (wd/2)‖θ‖² (`tabular.fit`), H = ∇²R(θ̂) or its
+Gauss–Newton matrix (`curvature`):
 
   C_z = ∂x∂θ L(y, x; θ̂)                   [p, d]
   J_z = ∂ω θ̂(x + ω) = s · H⁻¹ C_z          s = −1/n (appendix A, eq. A.7:
@@ -20,66 +21,27 @@ reference code (`shu-hai/SA_DNN`): singular values of the K-column factor
 above 1e-3, absolute; `rtol` adds a relative floor. Everything runs in
 float64 (jax x64).
 
-Cost per row: one solve for FI-util's direction (shared), K solves with a
-Cholesky factor of H (∂θf's columns), and three small derivatives of
-x ↦ ∇θL (vector-Jacobian products, never C itself); rows are vmapped in
-jitted blocks.
+Cost per row: one solve for FI-util's direction (shared), K solves with H
+(∂θf's columns: Cholesky, or CG on H-vector products), and three small
+derivatives of x ↦ ∇θL (vector-Jacobian products, never C itself); rows
+are vmapped in jitted blocks.
 
 Dimensions: n training rows, d features (x, or a network's penultimate
 features h), p parameters, K classes (logits), V validation rows.
 """
 
 import functools
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from al_jax import train as train_lib
+from al_jax.influence import curvature as curvature_lib
 from al_jax.influence import tabular
 
 SCALES = ('appendix', 'algorithm')
 ATOL = 1e-3  # Shu & Zhu's singular-value cut-off.
-
-
-class Curvature(NamedTuple):
-  """H = ∇²R(θ̂) (+ damping) as a Cholesky factor.
-
-  Attributes:
-    chol: [p, p] lower Cholesky factor.
-    n: training rows behind H (the 1/n of appendix A).
-    damping: added to the diagonal beyond the weight decay (0 if none).
-    note: what was done, for the output (weight decay, damping).
-  """
-  chol: np.ndarray
-  n: int
-  damping: float
-  note: str
-
-
-def curvature(model: tabular.Tabular, theta, x, y, weight_decay: float,
-              damping: float = 0.) -> Curvature:
-  """Factorises H = ∇²R(θ̂) + damping·I; a singular or indefinite H (e.g.
-  no weight decay on separable data, or an MLP's saddle directions) gets
-  the smallest extra damping that makes it positive definite
-  (1e-8·λ_max above −λ_min), reported in `note`."""
-  h = tabular.hessian(model, theta, x, y, weight_decay)
-  eig = np.linalg.eigvalsh(h)
-  floor = 1e-8 * max(abs(eig[-1]), 1e-12)
-  extra = max(float(damping), 0.)
-  if eig[0] + extra <= floor:
-    extra = floor - eig[0]
-  note = f'H = Hessian of the mean loss + weight decay {weight_decay:g}'
-  if extra:
-    note += (f' + damping {extra:.3g} (λ_min {eig[0]:.3g}, '
-             f'λ_max {eig[-1]:.3g})')
-  chol = np.linalg.cholesky(h + extra * np.eye(len(h)))
-  return Curvature(chol, len(x), extra, note)
-
-
-def _solve(chol, b):
-  return jax.scipy.linalg.cho_solve((chol, True), b)
 
 
 def _grad_theta(model, theta, x, y):
@@ -92,11 +54,11 @@ def _scale(scale: str, n: int) -> float:
   return -1. / n if scale == 'appendix' else 1.
 
 
-def _factor(model, theta, chol, s, x, y):
-  """(R_z [K, d], the row's x ↦ ∇θL) of one row."""
+def _factor(model, theta, solve, s, x, y):
+  """(R_z [K, d], the row's x ↦ ∇θL) of one row; solve: b ↦ H⁻¹b."""
   grad_x = lambda xx: _grad_theta(model, theta, xx, y)
   f_theta = jax.jacrev(model.logits)(theta, x)                  # [K, p]
-  u = _solve(chol, f_theta.T)                                   # [p, K]
+  u = solve(f_theta.T)                                          # [p, K]
   path = s * jax.jacrev(lambda xx: u.T @ grad_x(xx))(x)         # [K, d]
   a = path + jax.jacrev(model.logits, 1)(theta, x)              # [K, d]
   prob = jax.nn.softmax(model.logits(theta, x))
@@ -112,10 +74,17 @@ def _quadratic(r, g, atol, rtol):
                            0.))
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _fi_util_block(model, theta, chol, w, s, xb, yb, atol, rtol):
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _solve(model, static, theta, operands, b):
+  return curvature_lib.solver(model, static, theta, operands)(b)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _fi_util_block(model, static, theta, operands, w, s, xb, yb, atol, rtol):
+  solve = curvature_lib.solver(model, static, theta, operands)
+
   def one(x, y):
-    r, grad_x = _factor(model, theta, chol, s, x, y)
+    r, grad_x = _factor(model, theta, solve, s, x, y)
     g = s * jax.grad(lambda xx: w @ grad_x(xx))(x)              # [d]
     return _quadratic(r, g, atol, rtol)
   return jax.vmap(one)(xb, yb)
@@ -137,7 +106,7 @@ def validation_gradient(model, theta, x_val, y_val) -> np.ndarray:
 
 
 def fi_util(model: tabular.Tabular, theta, x, y, x_val, y_val,
-            curv: Curvature, *, scale: str = 'appendix', atol: float = ATOL,
+            curv: curvature_lib.Curvature, *, scale: str = 'appendix', atol: float = ATOL,
             rtol: float = 0., block: int = 512) -> np.ndarray:
   """[n] float64 FI-util_i = g_i G_{z_i}† g_iᵀ, g_i = ḡ_Vᵀ J_{z_i} (eq. 3.1,
   Algorithm 1); ≥ 0, large = the validation loss is sensitive to z_i.
@@ -146,7 +115,7 @@ def fi_util(model: tabular.Tabular, theta, x, y, x_val, y_val,
     model, theta: the trained model (`tabular.fit`).
     x, y: [n, d], [n] the training rows scored (those behind `curv`).
     x_val, y_val: [V, d], [V] the validation set (two classes at least).
-    curv: `curvature` at theta on (x, y).
+    curv: `curvature.curvature` at theta on (x, y).
     scale, atol, rtol: module doc.
     block: rows per vmapped, jitted call (the last padded).
   """
@@ -155,46 +124,54 @@ def fi_util(model: tabular.Tabular, theta, x, y, x_val, y_val,
   x = np.asarray(x, np.float64)
   y = np.asarray(y, np.int64)
   with jax.enable_x64(True):
-    chol = jnp.asarray(curv.chol)
-    w = _solve(chol, jnp.asarray(gbar))                         # H⁻¹ ḡ
+    theta = jnp.asarray(theta, jnp.float64)
+    w = _solve(model, curv.static, theta, curv.operands,
+               jnp.asarray(gbar))                               # H⁻¹ ḡ
     xy = np.concatenate([x, y[:, None].astype(np.float64)], 1)
     # Zero-padded rows score finite values that map_blocks drops.
     block_fi = lambda b: _fi_util_block(
-        model, jnp.asarray(theta), chol, w, s, b[:, :-1],
+        model, curv.static, theta, curv.operands, w, s, b[:, :-1],
         b[:, -1].astype(np.int64), float(atol), float(rtol))[:, None]
     return train_lib.map_blocks(block_fi, xy, block)[:, 0]
 
 
-def parameter_jacobian(model, theta, x, y, curv: Curvature,
+def _one_row(model, theta, curv, scale):
+  """(θ, solve, s) for the one-row functions below (call under x64)."""
+  theta = jnp.asarray(theta, jnp.float64)
+  return theta, curvature_lib.solver(model, curv.static, theta,
+                                     curv.operands), _scale(scale, curv.n)
+
+
+def parameter_jacobian(model, theta, x, y, curv: curvature_lib.Curvature,
                        scale: str = 'appendix') -> np.ndarray:
   """[p, d] J_z = s·H⁻¹C_z of one row, materialised (for tests and small
   models)."""
-  s = _scale(scale, curv.n)
   with jax.enable_x64(True):
-    c = jax.jacfwd(lambda xx: _grad_theta(model, jnp.asarray(theta), xx, y))(
+    theta, solve, s = _one_row(model, theta, curv, scale)
+    c = jax.jacfwd(lambda xx: _grad_theta(model, theta, xx, y))(
         jnp.asarray(x, jnp.float64))
-    return np.asarray(s * _solve(jnp.asarray(curv.chol), c))
+    return np.asarray(s * solve(c))
 
 
-def metric_tensor(model, theta, x, y, curv: Curvature,
+def metric_tensor(model, theta, x, y, curv: curvature_lib.Curvature,
                   scale: str = 'appendix') -> np.ndarray:
   """[d, d] G_z = R_zᵀ R_z of one row."""
-  s = _scale(scale, curv.n)
   with jax.enable_x64(True):
-    r, _ = _factor(model, jnp.asarray(theta), jnp.asarray(curv.chol), s,
-                   jnp.asarray(x, jnp.float64), int(y))
+    theta, solve, s = _one_row(model, theta, curv, scale)
+    r, _ = _factor(model, theta, solve, s, jnp.asarray(x, jnp.float64),
+                   int(y))
     return np.asarray(r.T @ r)
 
 
-def fi(model, theta, x, y, v, curv: Curvature, scale: str = 'appendix',
-       atol: float = ATOL, rtol: float = 0.) -> float:
+def fi(model, theta, x, y, v, curv: curvature_lib.Curvature,
+       scale: str = 'appendix', atol: float = ATOL, rtol: float = 0.
+       ) -> float:
   """FI(z', z) of one training row z = (x, y) for a target whose parameter
   gradient is v [p] (eq. 2.1–2.2: g = vᵀ J_z)."""
-  s = _scale(scale, curv.n)
   with jax.enable_x64(True):
-    chol = jnp.asarray(curv.chol)
-    r, grad_x = _factor(model, jnp.asarray(theta), chol, s,
-                        jnp.asarray(x, jnp.float64), int(y))
-    w = _solve(chol, jnp.asarray(v, jnp.float64))
+    theta, solve, s = _one_row(model, theta, curv, scale)
+    r, grad_x = _factor(model, theta, solve, s, jnp.asarray(x, jnp.float64),
+                        int(y))
+    w = solve(jnp.asarray(v, jnp.float64))
     g = s * jax.grad(lambda xx: w @ grad_x(xx))(jnp.asarray(x, jnp.float64))
     return float(_quadratic(r, g, atol, rtol))

@@ -15,8 +15,10 @@ once (the scores serve every b); the selection's notes say how H was
 formed (weight decay, damping). Options: `scale` ('appendix': J =
 −(1/n)H⁻¹C as appendix A, the default; 'algorithm': H⁻¹C as Algorithms
 1–2 write), the pseudo-inverse tolerance (`atol`, `rtol`), extra
-`damping` (wave2.md 3.1, 3.9), and `order`: 'largest' (the default) or
-'smallest' (the bottom-b rows of appendix E.2's Table 7).
+`damping` (wave2.md 3.1, 3.9), `order`: 'largest' (the default) or
+'smallest' (the bottom-b rows of appendix E.2's Table 7), and H's
+`curvature` ('hessian' or 'gauss_newton') and `solver` ('cholesky' or
+'cg'; `influence.curvature`).
 
 Dimensions: N candidates, b budget.
 """
@@ -24,12 +26,13 @@ Dimensions: N candidates, b budget.
 import jax
 import numpy as np
 
+from al_jax.influence import curvature as curvature_lib
 from al_jax.influence import fi
 from al_jax.influence import tabular
 from al_jax.strategies import base
 
 OPTIONS = dict(scale='appendix', atol=fi.ATOL, rtol=0., damping=0.,
-               order='largest')
+               order='largest', curvature='hessian', solver='cholesky')
 ORDERS = ('largest', 'smallest')
 NEEDS = (base.MODEL, base.LABELS, base.VALIDATION)
 
@@ -53,16 +56,23 @@ def largest_first(rows, scores, budget: int) -> np.ndarray:
 
 
 def make(scale: str = 'appendix', atol: float = fi.ATOL, rtol: float = 0.,
-         damping: float = 0., order: str = 'largest') -> base.Strategy:
+         damping: float = 0., order: str = 'largest',
+         curvature: str = 'hessian', solver: str = 'cholesky'
+         ) -> base.Strategy:
   if scale not in fi.SCALES:
     raise ValueError(f'fi_util: scale={scale!r}; valid: {fi.SCALES}.')
   if order not in ORDERS:
     raise ValueError(f'fi_util: order={order!r}; valid: {ORDERS}.')
+  for name, value, valid in (('curvature', curvature, curvature_lib.KINDS),
+                             ('solver', solver, curvature_lib.SOLVERS)):
+    if value not in valid:
+      raise ValueError(f'fi_util: {name}={value!r}; valid: {valid}.')
   sign = 1. if order == 'largest' else -1.
 
   def init(ctx):
     rows, model, tab, theta, x, y = influence_inputs(ctx)
-    curv = fi.curvature(tab, theta, x, y, model.weight_decay, damping)
+    curv = curvature_lib.curvature(tab, theta, x, y, model.weight_decay,
+                                   damping, curvature, solver)
     x_val, y_val = ctx.validation()
     scores = fi.fi_util(tab, theta, x, y, x_val, y_val, curv, scale=scale,
                         atol=atol, rtol=rtol)
