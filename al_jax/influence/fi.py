@@ -44,19 +44,19 @@ SCALES = ('appendix', 'algorithm')
 ATOL = 1e-3  # Shu & Zhu's singular-value cut-off.
 
 
-def _grad_theta(model, theta, x, y):
+def grad_theta(model, theta, x, y):
   return jax.grad(tabular.loss, 1)(model, theta, x, y)
 
 
-def _scale(scale: str, n: int) -> float:
+def jacobian_scale(scale: str, n: int) -> float:
   if scale not in SCALES:
     raise ValueError(f'jacobian scale {scale!r}; valid: {SCALES}.')
   return -1. / n if scale == 'appendix' else 1.
 
 
-def _factor(model, theta, solve, s, x, y):
+def factor(model, theta, solve, s, x, y):
   """(R_z [K, d], the row's x ↦ ∇θL) of one row; solve: b ↦ H⁻¹b."""
-  grad_x = lambda xx: _grad_theta(model, theta, xx, y)
+  grad_x = lambda xx: grad_theta(model, theta, xx, y)
   f_theta = jax.jacrev(model.logits)(theta, x)                  # [K, p]
   u = solve(f_theta.T)                                          # [p, K]
   path = s * jax.jacrev(lambda xx: u.T @ grad_x(xx))(x)         # [K, d]
@@ -65,17 +65,23 @@ def _factor(model, theta, solve, s, x, y):
   return jnp.sqrt(prob)[:, None] * (a - prob @ a), grad_x
 
 
-def _quadratic(r, g, atol, rtol):
-  """g G† gᵀ with G = rᵀr, through the SVD of r [K, d]."""
-  _, sv, vt = jnp.linalg.svd(r, full_matrices=False)
+def pseudo_inverse(r, atol, rtol):
+  """[d, K] r† of r [K, d] through its SVD, singular values above
+  max(atol, rtol·σ_max) kept (G† = r† r†ᵀ for G = rᵀr)."""
+  u, sv, vt = jnp.linalg.svd(r, full_matrices=False)
   keep = sv > jnp.maximum(atol, rtol * sv[0])
-  proj = vt @ g
-  return jnp.sum(jnp.where(keep, proj ** 2 / jnp.where(keep, sv, 1.) ** 2,
-                           0.))
+  inv = jnp.where(keep, 1. / jnp.where(keep, sv, 1.), 0.)
+  return (vt.T * inv) @ u.T
+
+
+def _quadratic(r, g, atol, rtol):
+  """g G† gᵀ = ‖r†ᵀ g‖² with G = rᵀr."""
+  return jnp.sum((pseudo_inverse(r, atol, rtol).T @ g) ** 2)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
-def _solve(model, static, theta, operands, b):
+def solve(model, static, theta, operands, b):
+  """H⁻¹ b with the curvature's solver (jitted)."""
   return curvature_lib.solver(model, static, theta, operands)(b)
 
 
@@ -84,7 +90,7 @@ def _fi_util_block(model, static, theta, operands, w, s, xb, yb, atol, rtol):
   solve = curvature_lib.solver(model, static, theta, operands)
 
   def one(x, y):
-    r, grad_x = _factor(model, theta, solve, s, x, y)
+    r, grad_x = factor(model, theta, solve, s, x, y)
     g = s * jax.grad(lambda xx: w @ grad_x(xx))(x)              # [d]
     return _quadratic(r, g, atol, rtol)
   return jax.vmap(one)(xb, yb)
@@ -99,7 +105,7 @@ def validation_gradient(model, theta, x_val, y_val) -> np.ndarray:
                      'training rows by one class only. Use a validation set '
                      'with every class.')
   with jax.enable_x64(True):
-    grads = jax.vmap(_grad_theta, (None, None, 0, 0))(
+    grads = jax.vmap(grad_theta, (None, None, 0, 0))(
         model, jnp.asarray(theta), jnp.asarray(x_val, jnp.float64),
         jnp.asarray(y_val))
     return np.asarray(jnp.mean(grads, 0))
@@ -119,13 +125,13 @@ def fi_util(model: tabular.Tabular, theta, x, y, x_val, y_val,
     scale, atol, rtol: module doc.
     block: rows per vmapped, jitted call (the last padded).
   """
-  s = _scale(scale, curv.n)
+  s = jacobian_scale(scale, curv.n)
   gbar = validation_gradient(model, theta, x_val, y_val)
   x = np.asarray(x, np.float64)
   y = np.asarray(y, np.int64)
   with jax.enable_x64(True):
     theta = jnp.asarray(theta, jnp.float64)
-    w = _solve(model, curv.static, theta, curv.operands,
+    w = solve(model, curv.static, theta, curv.operands,
                jnp.asarray(gbar))                               # H⁻¹ ḡ
     xy = np.concatenate([x, y[:, None].astype(np.float64)], 1)
     # Zero-padded rows score finite values that map_blocks drops.
@@ -139,7 +145,7 @@ def _one_row(model, theta, curv, scale):
   """(θ, solve, s) for the one-row functions below (call under x64)."""
   theta = jnp.asarray(theta, jnp.float64)
   return theta, curvature_lib.solver(model, curv.static, theta,
-                                     curv.operands), _scale(scale, curv.n)
+                                     curv.operands), jacobian_scale(scale, curv.n)
 
 
 def parameter_jacobian(model, theta, x, y, curv: curvature_lib.Curvature,
@@ -148,7 +154,7 @@ def parameter_jacobian(model, theta, x, y, curv: curvature_lib.Curvature,
   models)."""
   with jax.enable_x64(True):
     theta, solve, s = _one_row(model, theta, curv, scale)
-    c = jax.jacfwd(lambda xx: _grad_theta(model, theta, xx, y))(
+    c = jax.jacfwd(lambda xx: grad_theta(model, theta, xx, y))(
         jnp.asarray(x, jnp.float64))
     return np.asarray(s * solve(c))
 
@@ -158,7 +164,7 @@ def metric_tensor(model, theta, x, y, curv: curvature_lib.Curvature,
   """[d, d] G_z = R_zᵀ R_z of one row."""
   with jax.enable_x64(True):
     theta, solve, s = _one_row(model, theta, curv, scale)
-    r, _ = _factor(model, theta, solve, s, jnp.asarray(x, jnp.float64),
+    r, _ = factor(model, theta, solve, s, jnp.asarray(x, jnp.float64),
                    int(y))
     return np.asarray(r.T @ r)
 
@@ -170,7 +176,7 @@ def fi(model, theta, x, y, v, curv: curvature_lib.Curvature,
   gradient is v [p] (eq. 2.1–2.2: g = vᵀ J_z)."""
   with jax.enable_x64(True):
     theta, solve, s = _one_row(model, theta, curv, scale)
-    r, grad_x = _factor(model, theta, solve, s, jnp.asarray(x, jnp.float64),
+    r, grad_x = factor(model, theta, solve, s, jnp.asarray(x, jnp.float64),
                         int(y))
     w = solve(jnp.asarray(v, jnp.float64))
     g = s * jax.grad(lambda xx: w @ grad_x(xx))(jnp.asarray(x, jnp.float64))

@@ -86,6 +86,19 @@ def logistic_regression(d: int, intercept: bool = True) -> Tabular:
 
 
 @functools.cache
+def linear(d: int, num_classes: int) -> Tabular:
+  """Multinomial logistic regression, logits Wᵀx + b (W [d, K] row-major
+  then b [K] in θ: a Flax Dense's kernel and bias, flattened)."""
+  def logits(theta, x):
+    return x @ theta[:d * num_classes].reshape(d, num_classes) + theta[
+        d * num_classes:]
+
+  return Tabular(lambda key: jnp.zeros(d * num_classes + num_classes,
+                                       jnp.float64),
+                 logits, lambda theta, x: x, convex=True)
+
+
+@functools.cache
 def mlp(d: int, widths: tuple[int, ...], num_classes: int = 2) -> Tabular:
   """ReLU MLP d → widths → K logits (binary: K = 2 logits (0, z), one
   output unit, as a sigmoid output layer); He-uniform initialisation."""

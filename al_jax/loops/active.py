@@ -1,5 +1,9 @@
 """The active-learning loop: seed set, then rounds of train -> select -> buy.
 
+Each round's candidates are every unlabelled item, or with
+``al.candidate_pool`` = m > 0 a fresh random m of them (paper 004's
+"unlabelled pool size", drawn with fold_in(key(seed), 3, round)).
+
 Work dir layout, one run directory per strategy and seed:
   <workdir>/<strategy>/seed_<s>/ledger.npz       labels bought (source of truth)
                                metrics.jsonl     one row per completed round
@@ -49,7 +53,7 @@ from al_jax.strategies import base
 
 TOP_KEYS = ('job', 'seeds', 'input', 'model', 'train', 'al')
 AL_KEYS = ('strategies', 'seed_examples', 'budget_examples', 'rounds',
-           'retrain')
+           'retrain', 'candidate_pool')
 RETRAIN = ('scratch', 'finetune')
 # Keys a resumed run may change: more seeds, strategies or rounds.
 FREE_KEYS = ('seeds', 'al.strategies', 'al.rounds', 'train.predict_batch_size')
@@ -73,6 +77,11 @@ def check_config(config):
       raise ValueError(f'config.al.{key} must be positive.')
   if config.al.rounds < 0:
     raise ValueError('config.al.rounds must be >= 0.')
+  pool = config.al.get('candidate_pool', 0)
+  if pool and pool < config.al.budget_examples:
+    raise ValueError(f'config.al.candidate_pool={pool} is smaller than '
+                     f'budget_examples={config.al.budget_examples}: each '
+                     'round picks its batch from the candidate pool.')
 
 
 def check_budget(config, pool_size: int):
@@ -159,7 +168,8 @@ def run_one(config, ds, pool: Pool, model, mesh, name: str, seed: int,
   state_path = os.path.join(run_dir, 'strategy_state.pkl')
   oracle = ledger_lib.Oracle(pool.hidden)
   key = jax.random.key(seed)
-  k_seed, k_train, k_select = (jax.random.fold_in(key, i) for i in range(3))
+  k_seed, k_train, k_select, k_pool = (jax.random.fold_in(key, i)
+                                       for i in range(4))
   strategy = strategies.get(name, al, 'config.al')
   finetune = al.get('retrain', 'scratch') == 'finetune'
   predict_bs = config.train.get('predict_batch_size', 1024)
@@ -180,8 +190,11 @@ def run_one(config, ds, pool: Pool, model, mesh, name: str, seed: int,
     returns the seconds it took."""
     nonlocal ledger, strategy_state
     purchases = Purchases(pool, ledger, ledger_path, r + 1)
-    ctx = purchases.context(ledger.upto(r), state, ds, functools.partial(
-        train.predict, mesh=mesh, batch_size=predict_bs), mesh)
+    ctx = purchases.context(
+        ledger.upto(r), state, ds, functools.partial(
+            train.predict, mesh=mesh, batch_size=predict_bs), mesh,
+        config.train.get('weight_decay', 0.), al.get('candidate_pool', 0),
+        jax.random.fold_in(k_pool, r))
     t0 = time.perf_counter()
     if not os.path.exists(state_path):
       strategy_state = strategy.init(ctx)

@@ -5,6 +5,7 @@ Dimensions: N examples, P annotated pairs (multi-label), C classes.
 
 from typing import NamedTuple
 
+import jax
 import numpy as np
 
 from al_jax import strategies
@@ -85,18 +86,29 @@ class Purchases:
     return self.ledger.labels[self.ledger.position(idx)]
 
   def context(self, bought: ledger_lib.Ledger, state, ds, predict,
-              mesh) -> base.Context:
-    """What the selection of round `self.round - 1` may see."""
+              mesh, weight_decay: float = 0., candidate_pool: int = 0,
+              key: jax.Array | None = None) -> base.Context:
+    """What the selection of round `self.round - 1` may see: with
+    `candidate_pool` > 0, only that many unlabelled items drawn with `key`
+    (paper 004's "unlabelled pool size": a fresh random candidate set each
+    round, wave2.md 3.9 pitfall 6); else every unlabelled item."""
     pool = self.pool
     labeled = bought.labeled_mask(pool.size)
     labels = np.full(pool.size, -1, pool.hidden.dtype)
     labels[bought.indices] = bought.labels
+    candidates = ~labeled
+    if 0 < candidate_pool < candidates.sum():
+      drawn = np.asarray(jax.random.choice(
+          key, np.flatnonzero(candidates), (candidate_pool,), replace=False))
+      candidates = np.zeros(pool.size, bool)
+      candidates[drawn] = True
     return strategies.Context(
-        ~labeled, chosen=labeled, labels=labels, num_classes=ds.num_classes,
+        candidates, chosen=labeled, labels=labels,
+        num_classes=ds.num_classes,
         outputs=lambda: predict(state, ds.x_train),
         model=lambda: base.Model(state.apply_fn, {
             'params': state.params, 'batch_stats': state.batch_stats},
-            inputs=lambda idx: ds.x_train[idx]),
+            inputs=lambda idx: ds.x_train[idx], weight_decay=weight_decay),
         query=self.query, mesh=mesh, round_=self.round - 1, pairs=pool.pairs)
 
   def close(self, selection: base.Selection) -> ledger_lib.Ledger:

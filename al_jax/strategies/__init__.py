@@ -38,6 +38,7 @@ from al_jax.strategies import cluster_margin
 from al_jax.strategies import combinators
 from al_jax.strategies import craig
 from al_jax.strategies import entropy
+from al_jax.strategies import fi_active
 from al_jax.strategies import fi_util
 from al_jax.strategies import gradmatch
 from al_jax.strategies import hardest
@@ -58,7 +59,7 @@ from al_jax.strategies.base import Context, Selection, Strategy
 REGISTRY: dict[str, types.ModuleType] = {
     m.__name__.rsplit('.', 1)[1]: m
     for m in (adacore, badge, boss, ccs, cluster_margin, craig, entropy,
-              fi_util, gradmatch, hardest, iv, kcenter, kmeans_nearest, lcmat,
+              fi_active, fi_util, gradmatch, hardest, iv, kcenter, kmeans_nearest, lcmat,
               least_confidence, margin, moderate, random, sensitivity,
               sensitivity_rounds, usl, usl_t)}
 ALIASES = {'coreset': 'kcenter'}  # Paper 000's name for k-center.

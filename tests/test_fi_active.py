@@ -1,0 +1,111 @@
+"""FI-active (paper 004, Algorithm 2): the one-GEMM form against the direct
+measure, FI-util from the same factors, and the trimmed-mean aggregation on
+hand-made vectors."""
+
+import jax
+import numpy as np
+import pytest
+
+from al_jax.influence import curvature
+from al_jax.influence import fi
+from al_jax.influence import fi_active
+from al_jax.influence import tabular
+
+WD = 1e-2
+
+
+@pytest.fixture(scope='module', params=['logreg', 'mlp3'])
+def fitted(request):
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(40, 3))
+  y = (x[:, 0] - x[:, 2] + 0.5 * rng.normal(size=40) > 0).astype(np.int64)
+  if request.param == 'logreg':
+    model = tabular.logistic_regression(3)
+  else:  # Three classes: rank G = 2 < d = 3.
+    y = y + (x[:, 1] > 0.8)
+    model = tabular.mlp(3, (5,), 3)
+  theta, _ = tabular.fit(model, x, y, WD, jax.random.key(0), max_iter=500)
+  curv = curvature.curvature(model, theta, x, y, WD)
+  return model, theta, x, y, curv, fi_active.labelled_factors(
+      model, theta, x, y, curv)
+
+
+def test_gemm_form_equals_the_direct_measure(fitted):
+  model, theta, x, y, curv, w = fitted
+  cand = np.random.default_rng(1).normal(size=(6, 3))
+  with jax.enable_x64(True):
+    grads = np.asarray(fi_active._candidate_gradients(  # pylint: disable=protected-access
+        model, jax.numpy.asarray(theta), cand))
+  for u in (0, 4):
+    direct = np.array([fi.fi(model, theta, x[j], y[j], grads[u], curv)
+                       for j in range(len(x))])
+    gemm = np.sum(np.einsum('p,npk->nk', grads[u], w) ** 2, 1)
+    np.testing.assert_allclose(gemm, direct, rtol=1e-8,
+                               atol=1e-12 * direct.max())
+    assert fi_active.fi_active(model, theta, cand, w)[u] == pytest.approx(
+        _numpy_trimmed_mean(direct), rel=1e-8)
+
+
+def test_the_same_factors_give_fi_util(fitted):
+  model, theta, x, y, curv, w = fitted
+  gbar = fi.validation_gradient(model, theta, x[:20], y[:20])
+  np.testing.assert_allclose(
+      np.sum(np.einsum('p,npk->nk', gbar, w) ** 2, 1),
+      fi.fi_util(model, theta, x, y, x[:20], y[:20], curv), rtol=1e-8,
+      atol=1e-14)
+
+
+def _numpy_trimmed_mean(v):
+  lo, hi = np.percentile(v, [10, 90])
+  return v[(v >= lo) & (v <= hi)].mean()
+
+
+@pytest.mark.parametrize('values, want', [
+    (np.arange(1., 11.), 5.5),                   # percentiles 1.9 and 9.1.
+    (np.arange(11.) ** 2, 285 / 9),              # edges 1 and 81 kept.
+    (np.array([1.] * 9 + [100.]), 1.),           # ties at the lower edge.
+    (np.array([3., 3., 3.]), 3.),                # all tied.
+    (np.array([7.]), 7.),
+])
+def test_trimmed_mean_keeps_the_middle_80_percent(values, want):
+  with jax.enable_x64(True):
+    got = float(fi_active.trimmed_mean(values))
+  assert got == pytest.approx(want) == _numpy_trimmed_mean(values)
+
+
+def test_candidate_pool_draws_fresh_unlabelled_items_each_round(tmp_path):
+  from al_jax.input import ledger as ledger_lib  # pylint: disable=g-import-not-at-top
+  from al_jax.loops import active  # pylint: disable=g-import-not-at-top
+  from al_jax.loops import pool as pool_lib  # pylint: disable=g-import-not-at-top
+  hidden = np.arange(300) % 3
+  pool = pool_lib.Pool(hidden, None, pool_lib.METRIC)
+  bought = active._seed_ledger(ledger_lib.Oracle(hidden), 100,  # pylint: disable=protected-access
+                               jax.random.key(0))
+  ds = type('Ds', (), {'num_classes': 3, 'x_train': np.zeros((300, 2))})
+  draws = []
+  for r in (0, 1):
+    ctx = pool_lib.Purchases(pool, bought, str(tmp_path / 'l.npz'),
+                             r + 1).context(
+        bought, None, ds, None, None, candidate_pool=40,
+        key=jax.random.fold_in(jax.random.key(1), r))
+    assert ctx.candidates.sum() == 40 and not (ctx.candidates &
+                                               ctx.chosen).any()
+    draws.append(ctx.candidate_indices)
+  assert not np.array_equal(draws[0], draws[1])
+  everything = pool_lib.Purchases(pool, bought, str(tmp_path / 'l.npz'),
+                                  1).context(bought, None, ds, None, None)
+  assert everything.candidates.sum() == 200
+
+
+def test_fi_active_runs_in_the_active_job_on_its_candidate_pool(tmp_path):
+  from al_jax.loops import active  # pylint: disable=g-import-not-at-top
+  from conftest import load_config  # pylint: disable=g-import-not-at-top
+  config = load_config('digits')
+  config.seeds, config.al.rounds = (0,), 1
+  config.al.strategies = ('fi_active',)
+  config.al.candidate_pool = 100
+  summary = active.run(config, str(tmp_path))
+  assert summary['fi_active']['labels'].tolist() == [40, 80]
+  config.al.candidate_pool = 20
+  with pytest.raises(ValueError, match='candidate_pool=20'):
+    active.run(config, str(tmp_path / 'small'))
