@@ -109,3 +109,30 @@ def test_fi_active_runs_in_the_active_job_on_its_candidate_pool(tmp_path):
   config.al.candidate_pool = 20
   with pytest.raises(ValueError, match='candidate_pool=20'):
     active.run(config, str(tmp_path / 'small'))
+
+
+def test_mutual_information_on_hand_made_posteriors():
+  from al_jax.strategies import bald  # pylint: disable=g-import-not-at-top
+  agree = np.tile([[[0.7, 0.3]]], (4, 1, 1))
+  split = np.array([[[1., 0.]], [[0., 1.]]])
+  assert bald.mutual_information(agree)[0] == pytest.approx(0, abs=1e-12)
+  assert bald.mutual_information(split)[0] == pytest.approx(np.log(2))
+
+
+@pytest.mark.parametrize('model_name, posterior', [
+    ('cnn', 'mc_dropout'), ('logreg', 'laplace'), ('logreg', 'mc_dropout')])
+def test_bald_in_the_active_job(model_name, posterior, tmp_path):
+  from al_jax.loops import active  # pylint: disable=g-import-not-at-top
+  from al_jax.strategies import bald  # pylint: disable=g-import-not-at-top
+  from conftest import load_config  # pylint: disable=g-import-not-at-top
+  config = load_config('digits')
+  config.seeds, config.al.rounds = (0,), 1
+  config.model = type(config.model)(dict(name=model_name))
+  config.al.strategies = ('bald',)
+  config.al.bald = dict(bald.OPTIONS, posterior=posterior, samples=8)
+  if model_name == 'logreg' and posterior == 'mc_dropout':
+    with pytest.raises(ValueError, match="posterior='laplace'"):
+      active.run(config, str(tmp_path))
+    return
+  summary = active.run(config, str(tmp_path))
+  assert summary['bald']['labels'].tolist() == [40, 80]

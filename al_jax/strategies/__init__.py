@@ -31,6 +31,7 @@ from ml_collections import config_dict
 from al_jax import config_check
 from al_jax.strategies import adacore
 from al_jax.strategies import badge
+from al_jax.strategies import bald
 from al_jax.strategies import base
 from al_jax.strategies import boss
 from al_jax.strategies import ccs
@@ -58,7 +59,7 @@ from al_jax.strategies.base import Context, Selection, Strategy
 
 REGISTRY: dict[str, types.ModuleType] = {
     m.__name__.rsplit('.', 1)[1]: m
-    for m in (adacore, badge, boss, ccs, cluster_margin, craig, entropy,
+    for m in (adacore, badge, bald, boss, ccs, cluster_margin, craig, entropy,
               fi_active, fi_util, gradmatch, hardest, iv, kcenter, kmeans_nearest, lcmat,
               least_confidence, margin, moderate, random, sensitivity,
               sensitivity_rounds, usl, usl_t)}
