@@ -62,14 +62,14 @@ def test_an_option_typo_is_rejected_for_every_method(name):
 
 # Methods that train or differentiate a model need one of their kind: their
 # select() runs in test_usl_t.py (usl_t), test_influence.py (fi_util, iv)
-# and test_fi_active.py (fi_active, bald).
+# and test_fi_active.py (fi_active, bald, iv_active).
 ARRAY_ONLY = [n for n in strategies.names()
               if base.MODEL not in strategies.needs(n)]
 
 
 def test_model_methods_are_tested_elsewhere():
   assert set(strategies.names()) - set(ARRAY_ONLY) == {
-      'bald', 'fi_active', 'fi_util', 'iv', 'usl_t'}
+      'bald', 'fi_active', 'fi_util', 'iv', 'iv_active', 'usl_t'}
 
 
 @pytest.mark.parametrize('name', ARRAY_ONLY)

@@ -136,3 +136,20 @@ def test_bald_in_the_active_job(model_name, posterior, tmp_path):
     return
   summary = active.run(config, str(tmp_path))
   assert summary['bald']['labels'].tolist() == [40, 80]
+
+
+def test_iv_active_on_adult_and_a_missing_validation_split_named(tmp_path):
+  from al_jax.loops import active  # pylint: disable=g-import-not-at-top
+  from conftest import load_config  # pylint: disable=g-import-not-at-top
+  config = load_config('adult_fi_active', 'quick')
+  config.al.strategies, config.al.rounds = ('iv_active',), 1
+  config.al.candidate_pool = 1000
+  config.train.epochs = 2
+  config.al.iv_active = {'l2_reg': 1.0}
+  summary = active.run(config, str(tmp_path / 'adult'))
+  assert summary['iv_active']['labels'].tolist() == [300, 800]
+  digits = load_config('digits')
+  digits.seeds, digits.al.rounds = (0,), 1
+  digits.al.strategies = ('iv_active',)
+  with pytest.raises(ValueError, match='validation set'):
+    active.run(digits, str(tmp_path / 'digits'))

@@ -21,6 +21,8 @@ class Dataset:
     num_classes: number of classes C.
     name: the source name it was loaded from.
     multilabel: whether labels are [N, C] partial multi-label annotations.
+    x_val, y_val: a labelled validation split like the test split, where the
+      source has one (UCI Adult), else None.
   """
   x_train: np.ndarray
   y_train: np.ndarray
@@ -29,6 +31,8 @@ class Dataset:
   num_classes: int
   name: str
   multilabel: bool = False
+  x_val: np.ndarray | None = None
+  y_val: np.ndarray | None = None
 
   @property
   def is_image(self) -> bool:

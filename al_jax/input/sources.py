@@ -85,13 +85,15 @@ def _load_multilabel(cfg) -> Dataset:
 
 def _load_adult(cfg) -> Dataset:
   """UCI Adult as Chhabra et al. preprocess it (`adult`): the 30,162
-  training rows are the pool, the 7,530-row test half the test set."""
+  training rows are the pool, the 7,530-row test half the test set, the
+  other half the validation split."""
   del cfg
   from al_jax.input import adult  # pylint: disable=g-import-not-at-top
   data = adult.load()
-  return Dataset(data.x_train.astype(np.float32), data.y_train.astype(np.int32),
-                 data.x_test.astype(np.float32), data.y_test.astype(np.int32),
-                 num_classes=2, name='adult')
+  f32, i32 = (lambda a: a.astype(np.float32)), (lambda a: a.astype(np.int32))
+  return Dataset(f32(data.x_train), i32(data.y_train), f32(data.x_test),
+                 i32(data.y_test), num_classes=2, name='adult',
+                 x_val=f32(data.x_val), y_val=i32(data.y_val))
 
 
 def _load_npz(cfg, path: str) -> Dataset:

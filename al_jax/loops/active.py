@@ -58,7 +58,10 @@ RETRAIN = ('scratch', 'finetune')
 # Keys a resumed run may change: more seeds, strategies or rounds.
 FREE_KEYS = ('seeds', 'al.strategies', 'al.rounds', 'train.predict_batch_size')
 # What this job lets a strategy see (strategies.base.NEEDS): not every label.
-PROVIDES = (base.LOGITS, base.EMBEDDINGS, base.MODEL, base.QUERY, base.CHOSEN)
+# VALIDATION: where the data set has a validation split (else the strategy
+# that needs it says so when it selects).
+PROVIDES = (base.LOGITS, base.EMBEDDINGS, base.MODEL, base.QUERY, base.CHOSEN,
+            base.VALIDATION)
 
 
 def check_config(config):

@@ -44,6 +44,7 @@ from al_jax.strategies import fi_util
 from al_jax.strategies import gradmatch
 from al_jax.strategies import hardest
 from al_jax.strategies import iv
+from al_jax.strategies import iv_active
 from al_jax.strategies import kcenter
 from al_jax.strategies import kmeans_nearest
 from al_jax.strategies import lcmat
@@ -60,9 +61,9 @@ from al_jax.strategies.base import Context, Selection, Strategy
 REGISTRY: dict[str, types.ModuleType] = {
     m.__name__.rsplit('.', 1)[1]: m
     for m in (adacore, badge, bald, boss, ccs, cluster_margin, craig, entropy,
-              fi_active, fi_util, gradmatch, hardest, iv, kcenter, kmeans_nearest, lcmat,
-              least_confidence, margin, moderate, random, sensitivity,
-              sensitivity_rounds, usl, usl_t)}
+              fi_active, fi_util, gradmatch, hardest, iv, iv_active, kcenter,
+              kmeans_nearest, lcmat, least_confidence, margin, moderate,
+              random, sensitivity, sensitivity_rounds, usl, usl_t)}
 ALIASES = {'coreset': 'kcenter'}  # Paper 000's name for k-center.
 COMBINATOR_OPTIONS = dict(partitions=1, class_balanced=False)
 # What a job's label view can serve, for the mismatch message.

@@ -27,7 +27,6 @@ import scipy.linalg
 
 from al_jax import train
 from al_jax.influence import curvature as curvature_lib
-from al_jax.input import preprocess
 from al_jax.strategies import base
 from al_jax.strategies import fi_active
 from al_jax.strategies import fi_util
@@ -55,8 +54,7 @@ def _dropout_probs(apply_fn, variables, x, key, samples):
 
 def dropout_probs(model: base.Model, rows, key, samples: int) -> np.ndarray:
   """[T, U, K] class probabilities of T dropout passes over the rows."""
-  x = np.asarray(model.inputs(rows))
-  x = np.asarray(preprocess.normalize(x)) if x.dtype == np.uint8 else x
+  x = fi_active.model_inputs(model, rows)
   probs = train.map_blocks(
       lambda b: _dropout_probs(model.apply_fn, model.variables, b, key,
                                samples), x, 256)
@@ -93,9 +91,6 @@ def make(samples: int = 20, posterior: str = 'mc_dropout') -> base.Strategy:
 
   def select(state, ctx: base.Context, budget: int, key: jax.Array):
     model = ctx.model()
-    if model.inputs is None:
-      raise ValueError('BALD needs the pool inputs (Model.inputs), and none '
-                       'were given.')
     rows = ctx.candidate_indices
     if posterior == 'mc_dropout':
       probs = dropout_probs(model, rows, key, samples)

@@ -55,14 +55,31 @@ def last_layer(params: Mapping, d: int, k: int) -> str:
   return names[0]
 
 
+def model_inputs(model: base.Model, rows: np.ndarray) -> np.ndarray:
+  """The pool rows as the model takes them (images normalised)."""
+  if model.inputs is None:
+    raise ValueError('This method needs the pool inputs (Model.inputs), and '
+                     'none were given.')
+  return normalised(np.asarray(model.inputs(rows)))
+
+
+def normalised(x: np.ndarray) -> np.ndarray:
+  return np.asarray(preprocess.normalize(x)) if x.dtype == np.uint8 else x
+
+
+def embed(model: base.Model, x: np.ndarray) -> tuple[int, np.ndarray]:
+  """(K logits, [n, D] float64 embeddings) of inputs x (dropout off)."""
+  k = np.shape(model.apply_fn(model.variables, x[:1], train=False)[0])[1]
+  both = train.map_blocks(  # [n, K + D]: logits, then the embedding.
+      lambda b: np.concatenate([np.asarray(a, np.float64) for a in
+                                model.apply_fn(model.variables, b,
+                                               train=False)], 1), x, 512)
+  return k, both[:, k:]
+
+
 def tabular_view(model: base.Model, rows: np.ndarray, layer: str):
   """(Tabular, θ [p], x [len(rows), d]) of the model on the pool rows."""
-  if model.inputs is None:
-    raise ValueError('FI-active needs the pool inputs (Model.inputs), and '
-                     'none were given.')
-  x = np.asarray(model.inputs(rows))
-  if x.dtype == np.uint8:  # Images: the model's input convention.
-    x = np.asarray(preprocess.normalize(x))
+  x = model_inputs(model, rows)
   params = model.variables['params']
   if layer == 'all':
     if x.ndim != 2:
@@ -71,12 +88,7 @@ def tabular_view(model: base.Model, rows: np.ndarray, layer: str):
     with jax.enable_x64(True):
       tab, theta = tabular.from_model(model.apply_fn, params)
     return tab, theta, x.astype(np.float64)
-  k = np.shape(model.apply_fn(model.variables, x[:1], train=False)[0])[1]
-  both = train.map_blocks(  # [n, K + D]: logits, then the embedding.
-      lambda b: np.concatenate([np.asarray(a, np.float64) for a in
-                                model.apply_fn(model.variables, b,
-                                               train=False)], 1), x, 512)
-  emb = both[:, k:]
+  k, emb = embed(model, x)
   head = params[last_layer(params, emb.shape[1], k)]
   theta = np.concatenate([np.ravel(head['kernel']),
                           np.ravel(head['bias'])]).astype(np.float64)
