@@ -153,3 +153,46 @@ def test_iv_active_on_adult_and_a_missing_validation_split_named(tmp_path):
   digits.al.strategies = ('iv_active',)
   with pytest.raises(ValueError, match='validation set'):
     active.run(digits, str(tmp_path / 'digits'))
+
+
+def test_bernoulli_subsets_and_forest_ranks():
+  from al_jax.influence import subsample  # pylint: disable=g-import-not-at-top
+  key = jax.random.key(0)
+  assert len(subsample.bernoulli_subset(key, 50, 1.)) == 50
+  assert 70 < len(subsample.bernoulli_subset(key, 400, 0.25)) < 130
+  assert len(subsample.bernoulli_subset(key, 10, 0.01)) == 2
+  with pytest.raises(ValueError, match='alpha'):
+    subsample.bernoulli_subset(key, 10, 0.)
+  x = np.random.default_rng(0).uniform(-1, 1, (300, 1))
+  keep = subsample.bernoulli_subset(key, 300, 0.3)
+  ranks = subsample.predicted_ranks(x[keep], x[keep, 0] ** 2, x, seed=0)
+  spearman = np.corrcoef(np.argsort(np.argsort(ranks)),
+                         np.argsort(np.argsort(x[:, 0] ** 2)))[0, 1]
+  assert spearman > 0.95
+
+
+@pytest.mark.parametrize('alpha', [1., 0.5])
+def test_fi_active_selects_from_arrays(alpha):
+  import al_jax  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(80, 3))
+  y = (x[:, 0] + 0.5 * rng.normal(size=80) > 0).astype(np.int64)
+  labeled = np.arange(80) < 30
+  model = tabular.logistic_regression(3)
+  theta, _ = tabular.fit(model, x[labeled], y[labeled], WD, jax.random.key(0))
+  run = lambda: al_jax.select(
+      'fi_active', 5, key=jax.random.key(3), labeled=labeled,
+      labels=np.where(labeled, y, -1), apply_fn=tabular.apply_function(model),
+      params={'params': theta}, inputs=x, weight_decay=WD, layer='all',
+      subsample=alpha)
+  sel = run()
+  np.testing.assert_array_equal(sel.indices, run().indices)
+  assert (sel.indices >= 30).all() and len(sel.indices) == 5
+  if alpha == 1:
+    curv = curvature.curvature(model, theta, x[:30], y[:30], WD)
+    w = fi_active.labelled_factors(model, theta, x[:30], y[:30], curv)
+    scores = fi_active.fi_active(model, theta, x[30:], w)
+    np.testing.assert_array_equal(np.sort(sel.indices),
+                                  np.sort(30 + np.argsort(-scores)[:5]))
+  else:
+    assert 'Bernoulli(0.5)' in sel.notes[0]

@@ -239,3 +239,15 @@ def test_cg_refuses_a_curvature_that_may_be_indefinite(fitted):
   with pytest.raises(ValueError, match='positive-definite'):
     curvature.curvature(model, theta, x, y, 0., kind='gauss_newton',
                         solver_name='cg')
+
+
+def test_fi_util_subsampled_ranks_every_row_by_a_forest(fitted):
+  import al_jax  # pylint: disable=g-import-not-at-top
+  model, x, y, theta, *_ = fitted
+  run = lambda k: al_jax.select(
+      'fi_util', 5, key=jax.random.key(k), labels=y,
+      apply_fn=tabular.apply_function(model), params={'params': theta},
+      inputs=x, weight_decay=WD, validation=(x[:20], y[:20]), subsample=0.5)
+  sel = run(0)
+  np.testing.assert_array_equal(sel.indices, run(0).indices)
+  assert len(np.unique(sel.indices)) == 5 and 'Bernoulli(0.5)' in sel.notes[0]

@@ -17,7 +17,10 @@ decay`, the L2 of its SGD), at the trained parameters: not an exact
 stationary point after a fixed number of epochs, and the softmax's shift
 direction is flat without weight decay, so H is damped when needed and the
 selection's notes say so (`influence.curvature`). Options as FI-util's:
-`scale`, `atol`, `rtol`, `damping`, `curvature`, `solver`.
+`scale`, `atol`, `rtol`, `damping`, `curvature`, `solver`, `subsample`
+(Algorithm 8: FI-active on a Bernoulli(α) subset of the candidates, ranks
+by a random forest on `forest_features`: the 'inputs' as the algorithm
+writes, raw pixels for images, or the 'embedding').
 
 Dimensions: N pool, n labelled, U candidates, D embedding, K classes.
 """
@@ -31,13 +34,16 @@ from al_jax import train
 from al_jax.influence import curvature as curvature_lib
 from al_jax.influence import fi
 from al_jax.influence import fi_active
+from al_jax.influence import subsample as subsample_lib
 from al_jax.influence import tabular
 from al_jax.input import preprocess
 from al_jax.strategies import base
 from al_jax.strategies import fi_util
 
 OPTIONS = dict(layer='last', scale='appendix', atol=fi.ATOL, rtol=0.,
-               damping=0., curvature='hessian', solver='cholesky')
+               damping=0., curvature='hessian', solver='cholesky',
+               subsample=1., forest_features='inputs')
+FOREST_FEATURES = ('inputs', 'embedding')
 NEEDS = (base.MODEL, base.CHOSEN)
 LAYERS = ('last', 'all')
 
@@ -97,17 +103,16 @@ def tabular_view(model: base.Model, rows: np.ndarray, layer: str):
 
 def make(layer: str = 'last', scale: str = 'appendix', atol: float = fi.ATOL,
          rtol: float = 0., damping: float = 0., curvature: str = 'hessian',
-         solver: str = 'cholesky') -> base.Strategy:
-  if layer not in LAYERS:
-    raise ValueError(f'fi_active: layer={layer!r}; valid: {LAYERS}.')
-  fi.jacobian_scale(scale, 1)
-  for name, value, valid in (('curvature', curvature, curvature_lib.KINDS),
-                             ('solver', solver, curvature_lib.SOLVERS)):
+         solver: str = 'cholesky', subsample: float = 1.,
+         forest_features: str = 'inputs') -> base.Strategy:
+  fi_util.check_options('fi_active', scale, curvature, solver, subsample)
+  for name, value, valid in (('layer', layer, LAYERS),
+                             ('forest_features', forest_features,
+                              FOREST_FEATURES)):
     if value not in valid:
       raise ValueError(f'fi_active: {name}={value!r}; valid: {valid}.')
 
   def select(state, ctx: base.Context, budget: int, key: jax.Array):
-    del key
     labelled = np.flatnonzero(ctx.chosen)
     y = np.asarray(ctx.labels)[labelled]
     if len(labelled) < 2 or (y < 0).any():
@@ -122,8 +127,20 @@ def make(layer: str = 'last', scale: str = 'appendix', atol: float = fi.ATOL,
                                    damping, curvature, solver)
     w = fi_active.labelled_factors(tab, theta, x_l, y, curv, scale=scale,
                                    atol=atol, rtol=rtol)
-    scores = fi_active.fi_active(tab, theta, x_c, w)
+    note = curv.note
+    if subsample == 1:
+      scores = fi_active.fi_active(tab, theta, x_c, w)
+    else:
+      keep = subsample_lib.bernoulli_subset(key, len(candidates), subsample)
+      feats = (x_c if forest_features == 'embedding' or layer == 'all' else
+               model_inputs(model, candidates))
+      scores = subsample_lib.predicted_ranks(
+          feats[keep], fi_active.fi_active(tab, theta, x_c[keep], w), feats,
+          fi_util.forest_seed(key))
+      note += (f'; FI-active on a Bernoulli({subsample:g}) subset of '
+               f'{len(keep)} candidates, ranks by a random forest on the '
+               f'{forest_features}')
     return base.Selection(fi_util.largest_first(candidates, scores, budget),
-                          notes=(curv.note,)), state
+                          notes=(note,)), state
 
   return base.Strategy(lambda ctx: None, select)

@@ -18,7 +18,10 @@ formed (weight decay, damping). Options: `scale` ('appendix': J =
 `damping` (wave2.md 3.1, 3.9), `order`: 'largest' (the default) or
 'smallest' (the bottom-b rows of appendix E.2's Table 7), and H's
 `curvature` ('hessian' or 'gauss_newton') and `solver` ('cholesky' or
-'cg'; `influence.curvature`).
+'cg'; `influence.curvature`); `subsample` α < 1 scores a Bernoulli(α)
+subset exactly and ranks every row by a random forest on the inputs
+(Algorithm 6, `influence.subsample`; the subset drawn with the first
+selection's key).
 
 Dimensions: N candidates, b budget.
 """
@@ -28,11 +31,13 @@ import numpy as np
 
 from al_jax.influence import curvature as curvature_lib
 from al_jax.influence import fi
+from al_jax.influence import subsample as subsample_lib
 from al_jax.influence import tabular
 from al_jax.strategies import base
 
 OPTIONS = dict(scale='appendix', atol=fi.ATOL, rtol=0., damping=0.,
-               order='largest', curvature='hessian', solver='cholesky')
+               order='largest', curvature='hessian', solver='cholesky',
+               subsample=1.)
 ORDERS = ('largest', 'smallest')
 NEEDS = (base.MODEL, base.LABELS, base.VALIDATION)
 
@@ -55,35 +60,55 @@ def largest_first(rows, scores, budget: int) -> np.ndarray:
   return rows[np.lexsort((rows, -np.asarray(scores)))[:budget]]
 
 
-def make(scale: str = 'appendix', atol: float = fi.ATOL, rtol: float = 0.,
-         damping: float = 0., order: str = 'largest',
-         curvature: str = 'hessian', solver: str = 'cholesky'
-         ) -> base.Strategy:
-  if scale not in fi.SCALES:
-    raise ValueError(f'fi_util: scale={scale!r}; valid: {fi.SCALES}.')
-  if order not in ORDERS:
-    raise ValueError(f'fi_util: order={order!r}; valid: {ORDERS}.')
-  for name, value, valid in (('curvature', curvature, curvature_lib.KINDS),
+def check_options(method: str, scale: str, curvature: str, solver: str,
+                  subsample: float):
+  """Names a bad option of an FI method before any work."""
+  for name, value, valid in (('scale', scale, fi.SCALES),
+                             ('curvature', curvature, curvature_lib.KINDS),
                              ('solver', solver, curvature_lib.SOLVERS)):
     if value not in valid:
-      raise ValueError(f'fi_util: {name}={value!r}; valid: {valid}.')
+      raise ValueError(f'{method}: {name}={value!r}; valid: {valid}.')
+  if not 0 < subsample <= 1:
+    raise ValueError(f'{method}: subsample={subsample}: want 0 < α <= 1.')
+
+
+def forest_seed(key: jax.Array) -> int:
+  return int(jax.random.randint(jax.random.fold_in(key, 1), (), 0, 2 ** 30))
+
+
+def make(scale: str = 'appendix', atol: float = fi.ATOL, rtol: float = 0.,
+         damping: float = 0., order: str = 'largest',
+         curvature: str = 'hessian', solver: str = 'cholesky',
+         subsample: float = 1.) -> base.Strategy:
+  check_options('fi_util', scale, curvature, solver, subsample)
+  if order not in ORDERS:
+    raise ValueError(f'fi_util: order={order!r}; valid: {ORDERS}.')
   sign = 1. if order == 'largest' else -1.
 
-  def init(ctx):
+  def scores(ctx, key):
     rows, model, tab, theta, x, y = influence_inputs(ctx)
     curv = curvature_lib.curvature(tab, theta, x, y, model.weight_decay,
                                    damping, curvature, solver)
     x_val, y_val = ctx.validation()
-    scores = fi.fi_util(tab, theta, x, y, x_val, y_val, curv, scale=scale,
-                        atol=atol, rtol=rtol)
-    return rows, scores, curv.note
+    score = lambda i: fi.fi_util(tab, theta, x[i], y[i], x_val, y_val, curv,
+                                 scale=scale, atol=atol, rtol=rtol)
+    if subsample == 1:
+      return rows, score(np.arange(len(rows))), curv.note
+    keep = subsample_lib.bernoulli_subset(key, len(rows), subsample)
+    ranks = subsample_lib.predicted_ranks(x[keep], score(keep), x,
+                                          forest_seed(key))
+    return rows, ranks, (f'{curv.note}; FI-util on a Bernoulli({subsample:g})'
+                         f' subset of {len(keep)} rows, ranks by a random '
+                         'forest')
 
   def select(state, ctx: base.Context, budget: int, key: jax.Array):
-    del key
+    # One score per candidate set (and per draw of the subset): every b of
+    # a trimming run removes from the same ranking.
     if state is None or not np.array_equal(state[0], ctx.candidate_indices):
-      state = init(ctx)
-    rows, scores, note = state
-    return base.Selection(largest_first(rows, sign * scores, budget),
+      state = scores(ctx, key)
+    rows, score, note = state
+    return base.Selection(largest_first(rows, sign * score, budget),
                           notes=(note,)), state
 
-  return base.Strategy(init, select)
+  return base.Strategy(
+      lambda ctx: scores(ctx, None) if subsample == 1 else None, select)
