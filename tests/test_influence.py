@@ -251,3 +251,28 @@ def test_fi_util_subsampled_ranks_every_row_by_a_forest(fitted):
   sel = run(0)
   np.testing.assert_array_equal(sel.indices, run(0).indices)
   assert len(np.unique(sel.indices)) == 5 and 'Bernoulli(0.5)' in sel.notes[0]
+
+
+@pytest.mark.parametrize('model', [tabular.logistic_regression(3),
+                                   tabular.linear(3, 4)])
+def test_kfac_is_the_gauss_newton_matrix_for_one_example(model):
+  rng = np.random.default_rng(2)
+  x = rng.normal(size=(40, 3))
+  theta = rng.normal(size=4 if model.outputs == 1 else 16)  # p = (3 + 1)·o
+  y = np.zeros(40, np.int64)
+  one = [curvature.matrix(model, theta, x[:1], y[:1], WD, kind)
+         for kind in ('kfac', 'gauss_newton')]
+  np.testing.assert_allclose(one[0], one[1], rtol=1e-10, atol=1e-14)
+  many = [curvature.matrix(model, theta, x, y, 0., kind)
+          for kind in ('kfac', 'gauss_newton')]
+  error = np.linalg.norm(many[0] - many[1]) / np.linalg.norm(many[1])
+  print(f'K-FAC relative error over 40 examples: {error:.3f}')
+  assert 0 < error < 1
+  # The Kronecker eigen-solve is exact for its own matrix.
+  curv = curvature.curvature(model, theta, x, y, WD, kind='kfac')
+  b = rng.normal(size=len(theta))
+  with jax.enable_x64(True):
+    got = curvature.solver(model, curv.static, theta, curv.operands)(b)
+  np.testing.assert_allclose(
+      np.asarray(got), np.linalg.solve(many[0] + WD * np.eye(len(b)), b),
+      rtol=1e-8)

@@ -6,7 +6,15 @@ Kinds of H (each of R(θ) = mean_i L_i + (wd/2)‖θ‖² at θ̂):
   'hessian'       ∇²R, exact (the paper's H);
   'gauss_newton'  mean_i J_iᵀ (diag P_i − P_i P_iᵀ) J_i + wd·I with J_i =
                   ∂f(x_i)/∂θ: positive semi-definite for any network, equal
-                  to the Hessian for logistic regression (linear logits).
+                  to the Hessian for logistic regression (linear logits);
+  'kfac'          K-FAC (paper 004's KFSVD, Algorithms 5 and 7; wave2.md
+                  3.4) for one linear layer (logistic regression, a
+                  network's last layer): E[a aᵀ] ⊗ E[diag P − P Pᵀ] with a
+                  the input (and 1 for the bias), + γ·I, γ = max(wd +
+                  damping, 1e-4) (the paper gives none; the softmax factor
+                  is singular); solved exactly through the two factors'
+                  eigendecompositions, O(d³ + K³) instead of O(p³). Equal to
+                  the Gauss–Newton matrix for one example.
 Solvers:
   'cholesky'      the p × p matrix, formed once and factorised; a singular
                   or indefinite H gets the smallest extra damping that
@@ -32,7 +40,8 @@ import numpy as np
 
 from al_jax.influence import tabular
 
-KINDS = ('hessian', 'gauss_newton')
+KINDS = ('hessian', 'gauss_newton', 'kfac')
+KFAC_FLOOR = 1e-4
 SOLVERS = ('cholesky', 'cg')
 
 
@@ -73,18 +82,28 @@ def _matvec(model, kind, theta, x, y, diag, v):
   return hv + diag * v
 
 
+def _columns(one):
+  return lambda b: one(b) if b.ndim == 1 else jax.vmap(one, 1, 1)(b)
+
+
 def solver(model, static: tuple, theta, operands):
   """b [p] or [p, K] ↦ H⁻¹ b; traceable (call it inside jit)."""
   kind_solver, kind, tol, maxiter = static
   if kind_solver == 'cholesky':
     return lambda b: jax.scipy.linalg.cho_solve((operands[0], True), b)
+  if kind_solver == 'kfac':
+    qa, la, qs, ls, gamma = operands
+
+    def kron_solve(b):  # (A ⊗ S + γI)⁻¹ vec(B), B [m, o] row-major.
+      rot = qa.T @ b.reshape(len(la), len(ls)) @ qs
+      return (qa @ (rot / (la[:, None] * ls[None, :] + gamma)) @ qs.T
+              ).reshape(-1)
+    return _columns(kron_solve)
   x, y, diag = operands
   op = functools.partial(_matvec, model, kind, theta, x, y, diag)
 
-  def one(b):
-    return jax.scipy.sparse.linalg.cg(op, b, tol=tol, maxiter=maxiter)[0]
-
-  return lambda b: one(b) if b.ndim == 1 else jax.vmap(one, 1, 1)(b)
+  return _columns(lambda b: jax.scipy.sparse.linalg.cg(
+      op, b, tol=tol, maxiter=maxiter)[0])
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -97,11 +116,37 @@ def _gauss_newton(model, theta, x, wd):
           + wd * jnp.eye(len(theta)))
 
 
+def kfac_factors(model: tabular.Tabular, theta, x) -> tuple:
+  """(A [m, m], S [o, o]) of a linear model: E[a aᵀ] over the inputs a (with
+  a trailing 1 when θ has a bias row) and E[diag P − P Pᵀ] over its o output
+  units (binary logistic regression: o = 1, E[p(1 − p)])."""
+  o = model.outputs
+  if not o:
+    raise ValueError("curvature kind 'kfac' is for one linear layer "
+                     "(logistic regression, or a network's last layer: "
+                     "fi_active's layer='last'); this model is not one.")
+  x = np.asarray(x, np.float64)
+  m = len(theta) // o
+  a = np.concatenate([x, np.ones((len(x), 1))], 1) if m == x.shape[1] + 1 \
+      else x
+  with jax.enable_x64(True):
+    prob = np.asarray(jax.nn.softmax(jax.vmap(model.logits, (None, 0))(
+        jnp.asarray(theta, jnp.float64), jnp.asarray(x)), -1))
+  if o == 1:  # Logits (0, z): one unit of curvature p(1 − p).
+    s = np.mean(prob[:, 1] * prob[:, 0])[None, None]
+  else:
+    s = np.diag(prob.mean(0)) - prob.T @ prob / len(x)
+  return a.T @ a / len(x), s
+
+
 def matrix(model: tabular.Tabular, theta, x, y, weight_decay: float,
            kind: str = 'hessian') -> np.ndarray:
   """[p, p] float64 H of the kind (weight decay included)."""
   if kind == 'hessian':
     return tabular.hessian(model, theta, x, y, weight_decay)
+  if kind == 'kfac':
+    a, s = kfac_factors(model, theta, x)
+    return np.kron(a, s) + weight_decay * np.eye(len(theta))
   with jax.enable_x64(True):
     return np.asarray(_gauss_newton(model, jnp.asarray(theta, jnp.float64),
                                     jnp.asarray(x, jnp.float64),
@@ -127,6 +172,19 @@ def curvature(model: tabular.Tabular, theta, x, y, weight_decay: float,
   note = f'H = {what} of the mean loss + weight decay {weight_decay:g}'
   extra = max(float(damping), 0.)
   static = (solver_name, kind, float(cg_tol), cg_maxiter)
+  if kind == 'kfac':
+    if solver_name == 'cg':
+      raise ValueError("curvature kind 'kfac' has its own exact solve; use "
+                       "solver='cholesky' (the default).")
+    a, s = kfac_factors(model, theta, x)
+    gamma = max(weight_decay + extra, KFAC_FLOOR)
+    (la, qa), (ls, qs) = np.linalg.eigh(a), np.linalg.eigh(s)
+    note = (f'H = K-FAC (E[aaᵀ] ⊗ E[diag P − PPᵀ]) + {gamma:g}·I (weight '
+            f'decay {weight_decay:g}, damping {extra:g}, floor {KFAC_FLOOR:g})')
+    return Curvature(len(x), gamma - weight_decay, note,
+                     ('kfac', kind, 0., None),
+                     (qa, np.clip(la, 0, None), qs, np.clip(ls, 0, None),
+                      gamma))
   if solver_name == 'cg':
     if weight_decay + extra <= 0 or (kind == 'hessian' and
                                      not model.convex):

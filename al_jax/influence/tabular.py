@@ -32,11 +32,15 @@ import scipy.optimize
 class Tabular(NamedTuple):
   """init(key) -> θ [p]; logits(θ, x [d]) -> [K]; features(θ, x) -> the
   last layer's input (x itself for logistic regression); convex: R is
-  convex in θ (Newton steps finish `fit`)."""
+  convex in θ (Newton steps finish `fit`); outputs: for a linear model
+  (one layer, θ = a row-major [d (+ 1 bias row), outputs] matrix), its
+  number of output units (1 for binary logistic regression), else 0
+  (K-FAC needs it, `curvature`)."""
   init: Callable[[jax.Array], jax.Array] | None
   logits: Callable[[jax.Array, jax.Array], jax.Array]
   features: Callable[[jax.Array, jax.Array], jax.Array]
   convex: bool = False
+  outputs: int = 0
 
 
 @functools.cache
@@ -82,7 +86,7 @@ def logistic_regression(d: int, intercept: bool = True) -> Tabular:
     return jnp.stack([jnp.zeros_like(z), z])
 
   return Tabular(lambda key: jnp.zeros(p, jnp.float64), logits,
-                 lambda theta, x: x, convex=True)
+                 lambda theta, x: x, convex=True, outputs=1)
 
 
 @functools.cache
@@ -95,7 +99,8 @@ def linear(d: int, num_classes: int) -> Tabular:
 
   return Tabular(lambda key: jnp.zeros(d * num_classes + num_classes,
                                        jnp.float64),
-                 logits, lambda theta, x: x, convex=True)
+                 logits, lambda theta, x: x, convex=True,
+                 outputs=num_classes)
 
 
 @functools.cache
