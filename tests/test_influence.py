@@ -10,6 +10,7 @@ import pytest
 from al_jax.influence import curvature
 from al_jax.influence import fi
 from al_jax.influence import iv
+from al_jax.influence import mixed
 from al_jax.influence import tabular
 
 WD = 1e-2
@@ -276,3 +277,38 @@ def test_kfac_is_the_gauss_newton_matrix_for_one_example(model):
   np.testing.assert_allclose(
       np.asarray(got), np.linalg.solve(many[0] + WD * np.eye(len(b)), b),
       rtol=1e-8)
+
+
+def test_truncated_svd_matches_numpy_on_a_non_degenerate_matrix():
+  rng = np.random.default_rng(4)
+  q1, _ = np.linalg.qr(rng.normal(size=(12, 6)))
+  q2, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+  a = q1 @ np.diag([9., 5., 3., 1.5, 0.7, 0.2]) @ q2.T
+  with jax.enable_x64(True):
+    u, sv, v = (np.asarray(t) for t in mixed.truncated_svd(
+        lambda x: jax.numpy.asarray(a) @ x, lambda y: y @ a, 6, 3, 30))
+  ref_u, ref_sv, ref_vt = np.linalg.svd(a)
+  np.testing.assert_allclose(sv, ref_sv[:3], rtol=1e-8)
+  np.testing.assert_allclose(u @ np.diag(sv) @ v.T,
+                             ref_u[:, :3] @ np.diag(ref_sv[:3]) @ ref_vt[:3],
+                             atol=1e-8)
+
+
+def test_full_rank_svd_is_exact_and_a_cut_through_equal_values_warns(fitted):
+  model, x, y, theta, _, curv = fitted
+  exact = fi.fi_util(model, theta, x, y, x[:20], y[:20], curv)
+  full = fi.fi_util(model, theta, x, y, x[:20], y[:20], curv, svd_rank=3)
+  np.testing.assert_allclose(full, exact, rtol=1e-6, atol=1e-12)
+  # Binary LR: d − 2 of C's singular values equal |p − y|.
+  x5, y5 = _data(d=5)
+  model5 = tabular.logistic_regression(5)
+  theta5 = _refit(model5, x5, y5)
+  with jax.enable_x64(True):
+    c = np.asarray(jax.jacfwd(lambda xx: mixed.grad_theta(
+        model5, jax.numpy.asarray(theta5), xx, int(y5[0])))(
+            jax.numpy.asarray(x5[0])))
+  sv = np.linalg.svd(c, compute_uv=False)
+  k = int(np.flatnonzero(np.isclose(sv[:-1], sv[1:], rtol=1e-9))[0]) + 1
+  with pytest.warns(UserWarning, match='equal singular values'):
+    fi.fi_util(model5, theta5, x5, y5, x5[:20], y5[:20], curvature.curvature(
+        model5, theta5, x5, y5, WD), svd_rank=k)

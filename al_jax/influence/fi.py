@@ -38,14 +38,11 @@ import numpy as np
 
 from al_jax import train as train_lib
 from al_jax.influence import curvature as curvature_lib
+from al_jax.influence import mixed
 from al_jax.influence import tabular
 
 SCALES = ('appendix', 'algorithm')
 ATOL = 1e-3  # Shu & Zhu's singular-value cut-off.
-
-
-def grad_theta(model, theta, x, y):
-  return jax.grad(tabular.loss, 1)(model, theta, x, y)
 
 
 def jacobian_scale(scale: str, n: int) -> float:
@@ -54,15 +51,16 @@ def jacobian_scale(scale: str, n: int) -> float:
   return -1. / n if scale == 'appendix' else 1.
 
 
-def factor(model, theta, solve, s, x, y):
-  """(R_z [K, d], the row's x ↦ ∇θL) of one row; solve: b ↦ H⁻¹b."""
-  grad_x = lambda xx: grad_theta(model, theta, xx, y)
+def factor(model, theta, solve, s, x, y, rank: int = 0):
+  """(R_z [K, d], C_z's (left, right) products `mixed.operator`) of one
+  row; solve: b ↦ H⁻¹b; rank: C's truncation (0: exact)."""
+  left, right = mixed.operator(model, theta, x, y, rank)
   f_theta = jax.jacrev(model.logits)(theta, x)                  # [K, p]
   u = solve(f_theta.T)                                          # [p, K]
-  path = s * jax.jacrev(lambda xx: u.T @ grad_x(xx))(x)         # [K, d]
+  path = s * jax.vmap(left, 1)(u)                               # [K, d]
   a = path + jax.jacrev(model.logits, 1)(theta, x)              # [K, d]
   prob = jax.nn.softmax(model.logits(theta, x))
-  return jnp.sqrt(prob)[:, None] * (a - prob @ a), grad_x
+  return jnp.sqrt(prob)[:, None] * (a - prob @ a), (left, right)
 
 
 def pseudo_inverse(r, atol, rtol):
@@ -85,14 +83,14 @@ def solve(model, static, theta, operands, b):
   return curvature_lib.solver(model, static, theta, operands)(b)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _fi_util_block(model, static, theta, operands, w, s, xb, yb, atol, rtol):
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _fi_util_block(model, static, rank, theta, operands, w, s, xb, yb, atol,
+                   rtol):
   solve = curvature_lib.solver(model, static, theta, operands)
 
   def one(x, y):
-    r, grad_x = factor(model, theta, solve, s, x, y)
-    g = s * jax.grad(lambda xx: w @ grad_x(xx))(x)              # [d]
-    return _quadratic(r, g, atol, rtol)
+    r, (left, _) = factor(model, theta, solve, s, x, y, rank)
+    return _quadratic(r, s * left(w), atol, rtol)
   return jax.vmap(one)(xb, yb)
 
 
@@ -105,15 +103,16 @@ def validation_gradient(model, theta, x_val, y_val) -> np.ndarray:
                      'training rows by one class only. Use a validation set '
                      'with every class.')
   with jax.enable_x64(True):
-    grads = jax.vmap(grad_theta, (None, None, 0, 0))(
+    grads = jax.vmap(mixed.grad_theta, (None, None, 0, 0))(
         model, jnp.asarray(theta), jnp.asarray(x_val, jnp.float64),
         jnp.asarray(y_val))
     return np.asarray(jnp.mean(grads, 0))
 
 
 def fi_util(model: tabular.Tabular, theta, x, y, x_val, y_val,
-            curv: curvature_lib.Curvature, *, scale: str = 'appendix', atol: float = ATOL,
-            rtol: float = 0., block: int = 512) -> np.ndarray:
+            curv: curvature_lib.Curvature, *, scale: str = 'appendix',
+            atol: float = ATOL, rtol: float = 0., svd_rank: int = 0,
+            block: int = 512) -> np.ndarray:
   """[n] float64 FI-util_i = g_i G_{z_i}† g_iᵀ, g_i = ḡ_Vᵀ J_{z_i} (eq. 3.1,
   Algorithm 1); ≥ 0, large = the validation loss is sensitive to z_i.
 
@@ -123,9 +122,11 @@ def fi_util(model: tabular.Tabular, theta, x, y, x_val, y_val,
     x_val, y_val: [V, d], [V] the validation set (two classes at least).
     curv: `curvature.curvature` at theta on (x, y).
     scale, atol, rtol: module doc.
+    svd_rank: C's rank-k truncated SVD (`mixed`; 0: exact).
     block: rows per vmapped, jitted call (the last padded).
   """
   s = jacobian_scale(scale, curv.n)
+  mixed.check_degenerate(model, theta, x, y, svd_rank)
   gbar = validation_gradient(model, theta, x_val, y_val)
   x = np.asarray(x, np.float64)
   y = np.asarray(y, np.int64)
@@ -136,7 +137,8 @@ def fi_util(model: tabular.Tabular, theta, x, y, x_val, y_val,
     xy = np.concatenate([x, y[:, None].astype(np.float64)], 1)
     # Zero-padded rows score finite values that map_blocks drops.
     block_fi = lambda b: _fi_util_block(
-        model, curv.static, theta, curv.operands, w, s, b[:, :-1],
+        model, curv.static, int(svd_rank), theta, curv.operands, w, s,
+        b[:, :-1],
         b[:, -1].astype(np.int64), float(atol), float(rtol))[:, None]
     return train_lib.map_blocks(block_fi, xy, block)[:, 0]
 
@@ -154,7 +156,7 @@ def parameter_jacobian(model, theta, x, y, curv: curvature_lib.Curvature,
   models)."""
   with jax.enable_x64(True):
     theta, solve, s = _one_row(model, theta, curv, scale)
-    c = jax.jacfwd(lambda xx: grad_theta(model, theta, xx, y))(
+    c = jax.jacfwd(lambda xx: mixed.grad_theta(model, theta, xx, y))(
         jnp.asarray(x, jnp.float64))
     return np.asarray(s * solve(c))
 
@@ -176,8 +178,7 @@ def fi(model, theta, x, y, v, curv: curvature_lib.Curvature,
   gradient is v [p] (eq. 2.1–2.2: g = vᵀ J_z)."""
   with jax.enable_x64(True):
     theta, solve, s = _one_row(model, theta, curv, scale)
-    r, grad_x = factor(model, theta, solve, s, jnp.asarray(x, jnp.float64),
-                        int(y))
-    w = solve(jnp.asarray(v, jnp.float64))
-    g = s * jax.grad(lambda xx: w @ grad_x(xx))(jnp.asarray(x, jnp.float64))
+    r, (left, _) = factor(model, theta, solve, s,
+                          jnp.asarray(x, jnp.float64), int(y))
+    g = s * left(solve(jnp.asarray(v, jnp.float64)))
     return float(_quadratic(r, g, atol, rtol))

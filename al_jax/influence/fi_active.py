@@ -30,6 +30,7 @@ import numpy as np
 from al_jax import train as train_lib
 from al_jax.influence import curvature as curvature_lib
 from al_jax.influence import fi
+from al_jax.influence import mixed
 
 PERCENTILES = (10., 90.)
 
@@ -52,24 +53,26 @@ def trimmed_mean(values, lo: float = PERCENTILES[0],
   return jnp.sum(jnp.where(keep, values, 0.), -1) / jnp.sum(keep, -1)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _factor_block(model, static, theta, operands, s, xb, yb, atol, rtol):
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _factor_block(model, static, rank, theta, operands, s, xb, yb, atol,
+                  rtol):
   solve = curvature_lib.solver(model, static, theta, operands)
 
   def one(x, y):
-    r, grad_x = fi.factor(model, theta, solve, s, x, y)
+    r, (_, right) = fi.factor(model, theta, solve, s, x, y, rank)
     pinv = fi.pseudo_inverse(r, atol, rtol)                     # [d, K]
-    cr = jax.vmap(lambda v: jax.jvp(grad_x, (x,), (v,))[1], 1, 1)(pinv)
-    return s * solve(cr)                                        # [p, K]
+    return s * solve(jax.vmap(right, 1, 1)(pinv))               # [p, K]
   return jax.vmap(one)(xb, yb)
 
 
 def labelled_factors(model, theta, x, y, curv: curvature_lib.Curvature, *,
                      scale: str = 'appendix', atol: float = fi.ATOL,
-                     rtol: float = 0., block: int = 256) -> np.ndarray:
+                     rtol: float = 0., svd_rank: int = 0, block: int = 256
+                     ) -> np.ndarray:
   """[n, p, K] W_j of every labelled row (x [n, d], y [n]; those behind
-  `curv`)."""
+  `curv`); svd_rank: C's truncation (`mixed`; 0: exact)."""
   s = fi.jacobian_scale(scale, curv.n)
+  mixed.check_degenerate(model, theta, x, y, svd_rank)
   x = np.asarray(x, np.float64)
   y = np.asarray(y, np.int64)
   with jax.enable_x64(True):
@@ -78,7 +81,8 @@ def labelled_factors(model, theta, x, y, curv: curvature_lib.Curvature, *,
     xy = np.concatenate([x, y[:, None].astype(np.float64)], 1)
     flat = train_lib.map_blocks(
         lambda b: _factor_block(
-            model, curv.static, theta, curv.operands, s, b[:, :-1],
+            model, curv.static, int(svd_rank), theta, curv.operands, s,
+            b[:, :-1],
             b[:, -1].astype(np.int64), float(atol), float(rtol)
         ).reshape(len(b), -1), xy, block)
     return flat.reshape(len(x), p, -1)
@@ -88,7 +92,7 @@ def labelled_factors(model, theta, x, y, curv: curvature_lib.Curvature, *,
 def _candidate_gradients(model, theta, xb):
   def one(x):
     label = jnp.argmax(model.logits(theta, x))
-    return fi.grad_theta(model, theta, x, label)
+    return mixed.grad_theta(model, theta, x, label)
   return jax.vmap(one)(xb)
 
 

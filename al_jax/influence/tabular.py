@@ -52,6 +52,7 @@ def apply_function(model: Tabular):
     theta = variables['params']
     return (jax.vmap(model.logits, (None, 0))(theta, x),
             jax.vmap(model.features, (None, 0))(theta, x))
+  apply_fn.tabular = model  # `from_model` gives it back.
   return apply_fn
 
 
@@ -69,7 +70,9 @@ def _from_apply(apply_fn, treedef, leaves: tuple) -> Tabular:
 def from_model(apply_fn, params) -> tuple[Tabular, np.ndarray]:
   """(Tabular, θ flat [p]) of a model given as a `strategies.base.Model`'s
   apply_fn and params pytree (the same Tabular for equal structures, so
-  jitted users compile once)."""
+  jitted users compile once; `apply_function`'s own Tabular as it is)."""
+  if hasattr(apply_fn, 'tabular'):
+    return apply_fn.tabular, np.asarray(params, np.float64)
   leaves, treedef = jax.tree.flatten(params)
   spec = tuple((np.shape(a), np.asarray(a).dtype) for a in leaves)
   flat = jax.flatten_util.ravel_pytree(params)[0]

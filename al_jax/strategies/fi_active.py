@@ -17,7 +17,8 @@ decay`, the L2 of its SGD), at the trained parameters: not an exact
 stationary point after a fixed number of epochs, and the softmax's shift
 direction is flat without weight decay, so H is damped when needed and the
 selection's notes say so (`influence.curvature`). Options as FI-util's:
-`scale`, `atol`, `rtol`, `damping`, `curvature`, `solver`, `subsample`
+`scale`, `atol`, `rtol`, `damping`, `curvature` (KFSVD: 'kfac' with
+`svd_rank` k > 0), `solver`, `subsample`
 (Algorithm 8: FI-active on a Bernoulli(α) subset of the candidates, ranks
 by a random forest on `forest_features`: the 'inputs' as the algorithm
 writes, raw pixels for images, or the 'embedding').
@@ -42,7 +43,7 @@ from al_jax.strategies import fi_util
 
 OPTIONS = dict(layer='last', scale='appendix', atol=fi.ATOL, rtol=0.,
                damping=0., curvature='hessian', solver='cholesky',
-               subsample=1., forest_features='inputs')
+               subsample=1., forest_features='inputs', svd_rank=0)
 FOREST_FEATURES = ('inputs', 'embedding')
 NEEDS = (base.MODEL, base.CHOSEN)
 LAYERS = ('last', 'all')
@@ -104,7 +105,7 @@ def tabular_view(model: base.Model, rows: np.ndarray, layer: str):
 def make(layer: str = 'last', scale: str = 'appendix', atol: float = fi.ATOL,
          rtol: float = 0., damping: float = 0., curvature: str = 'hessian',
          solver: str = 'cholesky', subsample: float = 1.,
-         forest_features: str = 'inputs') -> base.Strategy:
+         forest_features: str = 'inputs', svd_rank: int = 0) -> base.Strategy:
   fi_util.check_options('fi_active', scale, curvature, solver, subsample)
   for name, value, valid in (('layer', layer, LAYERS),
                              ('forest_features', forest_features,
@@ -126,7 +127,7 @@ def make(layer: str = 'last', scale: str = 'appendix', atol: float = fi.ATOL,
     curv = curvature_lib.curvature(tab, theta, x_l, y, model.weight_decay,
                                    damping, curvature, solver)
     w = fi_active.labelled_factors(tab, theta, x_l, y, curv, scale=scale,
-                                   atol=atol, rtol=rtol)
+                                   atol=atol, rtol=rtol, svd_rank=svd_rank)
     note = curv.note
     if subsample == 1:
       scores = fi_active.fi_active(tab, theta, x_c, w)

@@ -21,7 +21,8 @@ formed (weight decay, damping). Options: `scale` ('appendix': J =
 'cg'; `influence.curvature`); `subsample` α < 1 scores a Bernoulli(α)
 subset exactly and ranks every row by a random forest on the inputs
 (Algorithm 6, `influence.subsample`; the subset drawn with the first
-selection's key).
+selection's key). KFSVD (Algorithms 5, 7) is `curvature='kfac'` (linear
+models) with `svd_rank` k > 0 (∂x∂θL by its rank-k SVD, `influence.mixed`).
 
 Dimensions: N candidates, b budget.
 """
@@ -37,7 +38,7 @@ from al_jax.strategies import base
 
 OPTIONS = dict(scale='appendix', atol=fi.ATOL, rtol=0., damping=0.,
                order='largest', curvature='hessian', solver='cholesky',
-               subsample=1.)
+               subsample=1., svd_rank=0)
 ORDERS = ('largest', 'smallest')
 NEEDS = (base.MODEL, base.LABELS, base.VALIDATION)
 
@@ -79,7 +80,7 @@ def forest_seed(key: jax.Array) -> int:
 def make(scale: str = 'appendix', atol: float = fi.ATOL, rtol: float = 0.,
          damping: float = 0., order: str = 'largest',
          curvature: str = 'hessian', solver: str = 'cholesky',
-         subsample: float = 1.) -> base.Strategy:
+         subsample: float = 1., svd_rank: int = 0) -> base.Strategy:
   check_options('fi_util', scale, curvature, solver, subsample)
   if order not in ORDERS:
     raise ValueError(f'fi_util: order={order!r}; valid: {ORDERS}.')
@@ -91,7 +92,8 @@ def make(scale: str = 'appendix', atol: float = fi.ATOL, rtol: float = 0.,
                                    damping, curvature, solver)
     x_val, y_val = ctx.validation()
     score = lambda i: fi.fi_util(tab, theta, x[i], y[i], x_val, y_val, curv,
-                                 scale=scale, atol=atol, rtol=rtol)
+                                 scale=scale, atol=atol, rtol=rtol,
+                                 svd_rank=svd_rank)
     if subsample == 1:
       return rows, score(np.arange(len(rows))), curv.note
     keep = subsample_lib.bernoulli_subset(key, len(rows), subsample)
