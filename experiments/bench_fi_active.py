@@ -1,7 +1,8 @@
 """One MNIST-5k FI-active round at Table 5's largest size, in one fresh
 process (issue: ≤ 30 s on this machine including compilation): 480 labelled
 images, 420 candidates, FI on the last layer of the CNN of Table 6 (256 →
-10: p = 2,570), beside BALD (T = 20 MC-dropout passes) and random.
+10: p = 2,570), exact and with paper 004's approximations (Table 8: K-FAC,
+subsampling, KFSVD), beside BALD (T = 20 MC-dropout passes) and random.
 
   python experiments/bench_fi_active.py [--out experiments/results/bench_fi_active.md]
 
@@ -31,29 +32,33 @@ from al_jax.input import sources  # pylint: disable=g-import-not-at-top,wrong-im
 from al_jax.strategies import base  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 BANDWIDTH = 30e9
+METHODS = (  # (label, method, options): Table 8's exact vs approximations.
+    ('fi_active (exact)', 'fi_active', {}),
+    ('fi_active K-FAC', 'fi_active', dict(curvature='kfac')),
+    ('fi_active K-FAC + subsample 0.2', 'fi_active',
+     dict(curvature='kfac', subsample=0.2)),
+    ('fi_active KFSVD (K-FAC + rank-10 SVD of C)', 'fi_active',
+     dict(curvature='kfac', svd_rank=10)),
+    ('bald (MC dropout, T = 20)', 'bald', {}),
+    ('random', 'random', {}),
+)
 
 
-def main():
-  parser = argparse.ArgumentParser()
-  parser.add_argument('--labelled', type=int, default=480)
-  parser.add_argument('--candidates', type=int, default=420)
-  parser.add_argument('--repeats', type=int, default=3)
-  parser.add_argument('--out')
-  args = parser.parse_args()
+def setup(n_labelled: int, n_candidates: int, epochs: int = 10, seed: int = 0):
+  """(config, data set, Context): the CNN of Table 6 trained on n_labelled
+  random MNIST-5k images (Adam 1e-3, `epochs`), n_candidates others."""
   config = config_check.load_file(os.path.join(ROOT, 'configs',
                                                'mnist5k_fi_active.py'))
-  config.train.epochs = 10
+  config.train.epochs = epochs
   ds = sources.load(config.input)
-  rng = np.random.default_rng(0)
-  order = rng.permutation(len(ds.y_train))
-  labelled = np.sort(order[:args.labelled])
-  candidates = np.sort(order[args.labelled:args.labelled + args.candidates])
+  order = np.random.default_rng(seed).permutation(len(ds.y_train))
+  labelled = np.sort(order[:n_labelled])
+  candidates = np.sort(order[n_labelled:n_labelled + n_candidates])
   mesh = sharding.make_mesh()
-  model = models.get_model('cnn', ds.num_classes)
   known = np.full(len(ds.y_train), -1, ds.y_train.dtype)
   known[labelled] = ds.y_train[labelled]
-  state = train.fit(config.train, model, ds.x_train, known, labelled,
-                    jax.random.key(0), mesh)
+  state = train.fit(config.train, models.get_model('cnn', ds.num_classes),
+                    ds.x_train, known, labelled, jax.random.key(seed), mesh)
   chosen = np.zeros(len(ds.y_train), bool)
   chosen[labelled] = True
   cand = np.zeros(len(ds.y_train), bool)
@@ -65,13 +70,24 @@ def main():
                            'batch_stats': state.batch_stats},
           lambda idx: ds.x_train[idx], config.train.weight_decay),
       mesh=mesh)
+  return config, ds, ctx
+
+
+def main():
+  parser = argparse.ArgumentParser()
+  parser.add_argument('--labelled', type=int, default=480)
+  parser.add_argument('--candidates', type=int, default=420)
+  parser.add_argument('--repeats', type=int, default=3)
+  parser.add_argument('--out')
+  args = parser.parse_args()
+  _, ds, ctx = setup(args.labelled, args.candidates)
   lines = [f'MNIST-5k, CNN of Table 6: {args.labelled} labelled, '
            f'{args.candidates} candidates, batch 30; '
            f'{jax.device_count()} {jax.devices()[0].platform} device(s).', '',
            '| method | first call (s, with compile) | median of the rest (s) '
            '| notes |', '|---|---|---|---|']
-  for name in ('fi_active', 'bald', 'random'):
-    strategy = strategies.get(name, config.al, 'config.al')
+  for name, method, options in METHODS:
+    strategy = strategies.get(method, None, 'bench', **options)
     times, notes = [], ()
     for r in range(args.repeats):
       t = time.perf_counter()

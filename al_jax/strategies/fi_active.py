@@ -102,45 +102,52 @@ def tabular_view(model: base.Model, rows: np.ndarray, layer: str):
   return tabular.linear(emb.shape[1], k), theta, emb
 
 
-def make(layer: str = 'last', scale: str = 'appendix', atol: float = fi.ATOL,
-         rtol: float = 0., damping: float = 0., curvature: str = 'hessian',
-         solver: str = 'cholesky', subsample: float = 1.,
-         forest_features: str = 'inputs', svd_rank: int = 0) -> base.Strategy:
-  fi_util.check_options('fi_active', scale, curvature, solver, subsample)
-  for name, value, valid in (('layer', layer, LAYERS),
-                             ('forest_features', forest_features,
-                              FOREST_FEATURES)):
-    if value not in valid:
-      raise ValueError(f'fi_active: {name}={value!r}; valid: {valid}.')
+def candidate_scores(ctx: base.Context, key: jax.Array, layer: str = 'last',
+                     scale: str = 'appendix', atol: float = fi.ATOL,
+                     rtol: float = 0., damping: float = 0.,
+                     curvature: str = 'hessian', solver: str = 'cholesky',
+                     subsample: float = 1., forest_features: str = 'inputs',
+                     svd_rank: int = 0) -> tuple:
+  """(candidates [U], FI-active [U] (subsampled: the forest's ranks), the
+  note on H) of the context (options: module doc)."""
+  labelled = np.flatnonzero(ctx.chosen)
+  y = np.asarray(ctx.labels)[labelled]
+  if len(labelled) < 2 or (y < 0).any():
+    raise ValueError(f'FI-active needs at least 2 labelled items with '
+                     f'their labels; got {len(labelled)}.')
+  model = ctx.model()
+  candidates = ctx.candidate_indices
+  tab, theta, x = tabular_view(model, np.concatenate([labelled, candidates]),
+                               layer)
+  x_l, x_c = x[:len(labelled)], x[len(labelled):]
+  curv = curvature_lib.curvature(tab, theta, x_l, y, model.weight_decay,
+                                 damping, curvature, solver)
+  w = fi_active.labelled_factors(tab, theta, x_l, y, curv, scale=scale,
+                                 atol=atol, rtol=rtol, svd_rank=svd_rank)
+  if subsample == 1:
+    return candidates, fi_active.fi_active(tab, theta, x_c, w), curv.note
+  keep = subsample_lib.bernoulli_subset(key, len(candidates), subsample)
+  feats = (x_c if forest_features == 'embedding' or layer == 'all' else
+           model_inputs(model, candidates))
+  ranks = subsample_lib.predicted_ranks(
+      feats[keep], fi_active.fi_active(tab, theta, x_c[keep], w), feats,
+      fi_util.forest_seed(key))
+  return candidates, ranks, (
+      f'{curv.note}; FI-active on a Bernoulli({subsample:g}) subset of '
+      f'{len(keep)} candidates, ranks by a random forest on the '
+      f'{forest_features}')
+
+
+def make(**options) -> base.Strategy:
+  o = {**OPTIONS, **options}
+  fi_util.check_options('fi_active', o['scale'], o['curvature'], o['solver'],
+                        o['subsample'])
+  for name, valid in (('layer', LAYERS), ('forest_features', FOREST_FEATURES)):
+    if o[name] not in valid:
+      raise ValueError(f'fi_active: {name}={o[name]!r}; valid: {valid}.')
 
   def select(state, ctx: base.Context, budget: int, key: jax.Array):
-    labelled = np.flatnonzero(ctx.chosen)
-    y = np.asarray(ctx.labels)[labelled]
-    if len(labelled) < 2 or (y < 0).any():
-      raise ValueError(f'FI-active needs at least 2 labelled items with '
-                       f'their labels; got {len(labelled)}.')
-    model = ctx.model()
-    candidates = ctx.candidate_indices
-    tab, theta, x = tabular_view(model, np.concatenate([labelled,
-                                                        candidates]), layer)
-    x_l, x_c = x[:len(labelled)], x[len(labelled):]
-    curv = curvature_lib.curvature(tab, theta, x_l, y, model.weight_decay,
-                                   damping, curvature, solver)
-    w = fi_active.labelled_factors(tab, theta, x_l, y, curv, scale=scale,
-                                   atol=atol, rtol=rtol, svd_rank=svd_rank)
-    note = curv.note
-    if subsample == 1:
-      scores = fi_active.fi_active(tab, theta, x_c, w)
-    else:
-      keep = subsample_lib.bernoulli_subset(key, len(candidates), subsample)
-      feats = (x_c if forest_features == 'embedding' or layer == 'all' else
-               model_inputs(model, candidates))
-      scores = subsample_lib.predicted_ranks(
-          feats[keep], fi_active.fi_active(tab, theta, x_c[keep], w), feats,
-          fi_util.forest_seed(key))
-      note += (f'; FI-active on a Bernoulli({subsample:g}) subset of '
-               f'{len(keep)} candidates, ranks by a random forest on the '
-               f'{forest_features}')
+    candidates, scores, note = candidate_scores(ctx, key, **o)
     return base.Selection(fi_util.largest_first(candidates, scores, budget),
                           notes=(note,)), state
 
