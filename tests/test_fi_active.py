@@ -196,3 +196,18 @@ def test_fi_active_selects_from_arrays(alpha):
                                   np.sort(30 + np.argsort(-scores)[:5]))
   else:
     assert 'Bernoulli(0.5)' in sel.notes[0]
+
+
+def test_label_groups_make_one_vs_seven_vs_neither():
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  from al_jax.input import sources  # pylint: disable=g-import-not-at-top
+  plain = sources.load(ml_collections.ConfigDict(dict(source='digits')))
+  grouped = sources.load(ml_collections.ConfigDict(dict(
+      source='digits', label_groups=((1,), (7,)))))
+  assert grouped.num_classes == 3
+  np.testing.assert_array_equal(
+      grouped.y_train, np.select([plain.y_train == 1, plain.y_train == 7],
+                                 [0, 1], 2))
+  with pytest.raises(ValueError, match='disjoint'):
+    sources.load(ml_collections.ConfigDict(dict(
+        source='digits', label_groups=((1,), (1, 7)))))

@@ -157,7 +157,7 @@ INPUT_KEYS = ('source', 'seed', 'test_fraction', 'max_train_examples',
               'annotated_per_example', 'data_dir', 'train_split', 'test_split',
               'image_key', 'label_key', 'image_size', 'images_dir',
               'oi_classes', 'imbalance', 'imbalance_rate',
-              'imbalance_classes', 'imbalance_prune')
+              'imbalance_classes', 'imbalance_prune', 'label_groups')
 
 
 def load(cfg) -> Dataset:
@@ -179,7 +179,8 @@ def load(cfg) -> Dataset:
       split), max_train_examples (None = all; else a seeded train subsample),
       imbalance (None, 'exponential' or 'step': a class-imbalanced train
       pool, see `imbalance`; with imbalance_rate (0.01), imbalance_classes
-      (0.2), imbalance_prune (0.8)).
+      (0.2), imbalance_prune (0.8)); label_groups (None, or disjoint
+      groups of classes: group g becomes class g, the rest one last class).
 
   Returns:
     The validated Dataset.
@@ -210,5 +211,25 @@ def load(cfg) -> Dataset:
   if len(keep) < len(ds.x_train):
     ds = dataclasses.replace(ds, x_train=ds.x_train[keep],
                              y_train=ds.y_train[keep])
+  if config_value(cfg, 'label_groups'):
+    ds = _regroup(ds, config_value(cfg, 'label_groups'))
   check_finite(ds)
   return ds
+
+
+def _regroup(ds: Dataset, groups) -> Dataset:
+  """Group g's classes become class g; every other class the last one
+  ('neither'; paper 004 Fig. 10's "1 vs 7 vs neither": groups ((1,), (7,))).
+  """
+  groups = [tuple(int(c) for c in g) for g in groups]
+  flat = [c for g in groups for c in g]
+  if ds.multilabel or len(set(flat)) != len(flat) or not all(
+      0 <= c < ds.num_classes for c in flat):
+    raise ValueError(f'input.label_groups={groups}: want disjoint groups of '
+                     f'classes in [0, {ds.num_classes}) of single-label data.')
+  table = np.full(ds.num_classes, len(groups), np.int32)
+  for g, classes in enumerate(groups):
+    table[list(classes)] = g
+  mapped = {k: table[getattr(ds, k)] for k in ('y_train', 'y_test', 'y_val')
+            if getattr(ds, k) is not None}
+  return dataclasses.replace(ds, num_classes=len(groups) + 1, **mapped)
