@@ -17,8 +17,8 @@ WD = 1e-2
 @pytest.fixture(scope='module', params=['logreg', 'mlp3'])
 def fitted(request):
   rng = np.random.default_rng(0)
-  x = rng.normal(size=(40, 3))
-  y = (x[:, 0] - x[:, 2] + 0.5 * rng.normal(size=40) > 0).astype(np.int64)
+  x = rng.normal(size=(24, 3))
+  y = (x[:, 0] - x[:, 2] + 0.5 * rng.normal(size=24) > 0).astype(np.int64)
   if request.param == 'logreg':
     model = tabular.logistic_regression(3)
   else:  # Three classes: rank G = 2 < d = 3.
@@ -36,7 +36,7 @@ def test_gemm_form_equals_the_direct_measure(fitted):
   with jax.enable_x64(True):
     grads = np.asarray(fi_active._candidate_gradients(  # pylint: disable=protected-access
         model, jax.numpy.asarray(theta), cand))
-  for u in (0, 4):
+  for u in (4,):
     direct = np.array([fi.fi(model, theta, x[j], y[j], grads[u], curv)
                        for j in range(len(x))])
     gemm = np.sum(np.einsum('p,npk->nk', grads[u], w) ** 2, 1)
@@ -143,6 +143,7 @@ def test_iv_active_on_adult_and_a_missing_validation_split_named(tmp_path):
   from conftest import load_config  # pylint: disable=g-import-not-at-top
   config = load_config('adult_fi_active', 'quick')
   config.al.strategies, config.al.rounds = ('iv_active',), 1
+  del config.al['fi_active_approx']
   config.al.candidate_pool = 1000
   config.train.epochs = 2
   config.al.iv_active = {'l2_reg': 1.0}
