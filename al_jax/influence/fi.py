@@ -133,21 +133,21 @@ def fi_util(model: tabular.Tabular, theta, x, y, x_val, y_val,
   with jax.enable_x64(True):
     theta = jnp.asarray(theta, jnp.float64)
     w = solve(model, curv.static, theta, curv.operands,
-               jnp.asarray(gbar))                               # H⁻¹ ḡ
+              jnp.asarray(gbar))                                # H⁻¹ ḡ
     xy = np.concatenate([x, y[:, None].astype(np.float64)], 1)
     # Zero-padded rows score finite values that map_blocks drops.
     block_fi = lambda b: _fi_util_block(
         model, curv.static, int(svd_rank), theta, curv.operands, w, s,
-        b[:, :-1],
-        b[:, -1].astype(np.int64), float(atol), float(rtol))[:, None]
+        b[:, :-1], b[:, -1].astype(np.int64), float(atol), float(rtol)
+    )[:, None]
     return train_lib.map_blocks(block_fi, xy, block)[:, 0]
 
 
 def _one_row(model, theta, curv, scale):
   """(θ, solve, s) for the one-row functions below (call under x64)."""
   theta = jnp.asarray(theta, jnp.float64)
-  return theta, curvature_lib.solver(model, curv.static, theta,
-                                     curv.operands), jacobian_scale(scale, curv.n)
+  solve_fn = curvature_lib.solver(model, curv.static, theta, curv.operands)
+  return theta, solve_fn, jacobian_scale(scale, curv.n)
 
 
 def parameter_jacobian(model, theta, x, y, curv: curvature_lib.Curvature,
@@ -167,7 +167,7 @@ def metric_tensor(model, theta, x, y, curv: curvature_lib.Curvature,
   with jax.enable_x64(True):
     theta, solve, s = _one_row(model, theta, curv, scale)
     r, _ = factor(model, theta, solve, s, jnp.asarray(x, jnp.float64),
-                   int(y))
+                  int(y))
     return np.asarray(r.T @ r)
 
 
