@@ -119,41 +119,37 @@ def test_mutual_information_on_hand_made_posteriors():
   assert bald.mutual_information(split)[0] == pytest.approx(np.log(2))
 
 
-@pytest.mark.parametrize('model_name, posterior', [
-    ('cnn', 'mc_dropout'), ('logreg', 'laplace'), ('logreg', 'mc_dropout')])
-def test_bald_in_the_active_job(model_name, posterior, tmp_path):
+def test_bald_by_mc_dropout_on_a_cnn():
+  import al_jax  # pylint: disable=g-import-not-at-top
+  from al_jax import models  # pylint: disable=g-import-not-at-top
+  x = np.random.default_rng(0).integers(0, 256, (60, 8, 8, 1), np.uint8)
+  model = models.get_model('cnn', 10)
+  variables = model.init(jax.random.key(0), x[:1].astype(np.float32))
+  run = lambda k: al_jax.select(
+      'bald', 5, key=jax.random.key(k), labeled=np.arange(60) < 10,
+      apply_fn=model.apply, params=variables, inputs=x, samples=8)
+  sel = run(0)
+  assert len(sel.indices) == 5 and (sel.indices >= 10).all()
+  np.testing.assert_array_equal(sel.indices, run(0).indices)
+
+
+@pytest.mark.parametrize('posterior', ['laplace', 'mc_dropout'])
+def test_bald_on_a_logistic_regression_in_the_active_job(posterior,
+                                                         tmp_path):
   from al_jax.loops import active  # pylint: disable=g-import-not-at-top
   from al_jax.strategies import bald  # pylint: disable=g-import-not-at-top
   from conftest import load_config  # pylint: disable=g-import-not-at-top
   config = load_config('digits')
   config.seeds, config.al.rounds = (0,), 1
-  config.model = type(config.model)(dict(name=model_name))
+  config.model = type(config.model)(dict(name='logreg'))
   config.al.strategies = ('bald',)
   config.al.bald = dict(bald.OPTIONS, posterior=posterior, samples=8)
-  if model_name == 'logreg' and posterior == 'mc_dropout':
+  if posterior == 'mc_dropout':  # A logistic regression has no dropout.
     with pytest.raises(ValueError, match="posterior='laplace'"):
       active.run(config, str(tmp_path))
     return
   summary = active.run(config, str(tmp_path))
   assert summary['bald']['labels'].tolist() == [40, 80]
-
-
-def test_iv_active_on_adult_and_a_missing_validation_split_named(tmp_path):
-  from al_jax.loops import active  # pylint: disable=g-import-not-at-top
-  from conftest import load_config  # pylint: disable=g-import-not-at-top
-  config = load_config('adult_fi_active', 'quick')
-  config.al.strategies, config.al.rounds = ('iv_active',), 1
-  del config.al['fi_active_approx']
-  config.al.candidate_pool = 1000
-  config.train.epochs = 2
-  config.al.iv_active = {'l2_reg': 1.0}
-  summary = active.run(config, str(tmp_path / 'adult'))
-  assert summary['iv_active']['labels'].tolist() == [300, 800]
-  digits = load_config('digits')
-  digits.seeds, digits.al.rounds = (0,), 1
-  digits.al.strategies = ('iv_active',)
-  with pytest.raises(ValueError, match='validation set'):
-    active.run(digits, str(tmp_path / 'digits'))
 
 
 def test_bernoulli_subsets_and_forest_ranks():
