@@ -21,7 +21,13 @@ CONFIGS = [('digits', None), ('mnist5k', None), ('mnist5k', 'quick'),
            ('openimages_cm', 'v6'), ('openimages_pretrain', None),
            ('openimages_pretrain', 'v6'), ('mnist5k_sensitivity', None),
            ('mnist5k_sensitivity', 'k=250,quick'), ('sensitivity_tfds', None),
-           ('sensitivity_tfds', 'fashion_mnist'), ('sensitivity_tfds', 'cifar10')]
+           ('sensitivity_tfds', 'fashion_mnist'), ('sensitivity_tfds', 'cifar10'),
+           ('adult_fi_active', None), ('mnist5k_fi_active', None),
+           ('mnist5k_fi_active', 'unbalanced'),
+           ('mnist5k_fi_active', 'redundant')]
+TRIM_CONFIGS = [('trim_2d', None), ('trim_2d', 'moons'), ('trim_2d', 'chhabra'),
+                ('trim_adult', None), ('trim_adult', 'noisy'),
+                ('trim_adult', 'cv'), ('trim_adult', 'perturb')]
 
 
 SUBSET_CONFIGS = [('digits_boss', None), ('mnist5k_boss', None),
@@ -52,6 +58,12 @@ def test_usl_tfds_without_features_stops_at_once(preset, tmp_path):
     label_free.run(config, str(tmp_path / 'run'))
   assert time.monotonic() - start < 5
   assert config.label_free.usl.knn_k == (400 if 'cifar' in preset else 20)
+
+
+@pytest.mark.parametrize('name, arg', TRIM_CONFIGS)
+def test_trim_config_is_valid(name, arg):
+  from al_jax.loops import trim  # pylint: disable=g-import-not-at-top
+  trim.check_config(load_config(name, arg))
 
 
 @pytest.mark.parametrize('name, arg', CONFIGS + SUBSET_CONFIGS)
