@@ -41,6 +41,14 @@ def append_metrics(run_dir: str, row: dict, name: str = METRICS):
     os.fsync(f.fileno())
 
 
+def seed_rows(workdir: str, entry: str) -> dict[int, list[dict]]:
+  """{seed: metrics rows} of one entry's runs (<workdir>/<entry>/seed_<s>)."""
+  return {int(name.split('_')[1]): read_metrics(
+      os.path.join(workdir, entry, name))
+          for name in sorted(os.listdir(os.path.join(workdir, entry)))
+          if name.startswith('seed_')}
+
+
 def summarize(workdir: str, metric: str,
               x: str = 'labels') -> dict[str, dict[str, np.ndarray]]:
   """Mean and standard error over seeds of `metric`, per strategy and round.

@@ -41,12 +41,9 @@ CONFIGS = {'adult': ('adult_fi_active.py', None),
 def curves(workdir: str, method: str, key: str = 'test_accuracy'
            ) -> dict[int, np.ndarray]:
   """{seed: [rounds + 1] values of `key`} (None as NaN)."""
-  out = {}
-  for name in sorted(os.listdir(os.path.join(workdir, method))):
-    rows = report.read_metrics(os.path.join(workdir, method, name))
-    out[int(name.split('_')[1])] = np.array(
-        [np.nan if r[key] is None else r[key] for r in rows], np.float64)
-  return out
+  return {seed: np.array([np.nan if r[key] is None else r[key] for r in rows],
+                         np.float64)
+          for seed, rows in report.seed_rows(workdir, method).items()}
 
 
 def summary(workdir: str, methods) -> str:

@@ -81,7 +81,8 @@ def test_candidate_pool_draws_fresh_unlabelled_items_each_round(tmp_path):
   pool = pool_lib.Pool(hidden, None, pool_lib.METRIC)
   bought = active._seed_ledger(ledger_lib.Oracle(hidden), 100,  # pylint: disable=protected-access
                                jax.random.key(0))
-  ds = type('Ds', (), {'num_classes': 3, 'x_train': np.zeros((300, 2))})
+  ds = type('Ds', (), {'num_classes': 3, 'x_train': np.zeros((300, 2)),
+                       'x_val': None})
   draws = []
   for r in (0, 1):
     ctx = pool_lib.Purchases(pool, bought, str(tmp_path / 'l.npz'),

@@ -109,7 +109,7 @@ class Purchases:
         model=lambda: base.Model(state.apply_fn, {
             'params': state.params, 'batch_stats': state.batch_stats},
             inputs=lambda idx: ds.x_train[idx], weight_decay=weight_decay),
-        validation=None if getattr(ds, 'x_val', None) is None
+        validation=None if ds.x_val is None
         else lambda: (ds.x_val, ds.y_val),
         query=self.query, mesh=mesh, round_=self.round - 1, pairs=pool.pairs)
 

@@ -88,11 +88,8 @@ def accuracy(model, theta, x, y) -> float:
 
 def accuracies(workdir: str, entry: str) -> dict[int, dict[int, float]]:
   """{seed: {b: test accuracy}} of one method entry's finished rows."""
-  out = {}
-  for name in sorted(os.listdir(os.path.join(workdir, entry))):
-    rows = report.read_metrics(os.path.join(workdir, entry, name))
-    out[int(name.split('_')[1])] = {r['removed']: r[METRIC] for r in rows}
-  return out
+  return {seed: {r['removed']: r[METRIC] for r in rows}
+          for seed, rows in report.seed_rows(workdir, entry).items()}
 
 
 def retrain_rows(data: trim_data.TrimData, picked: np.ndarray,
