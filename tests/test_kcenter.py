@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import same_on_eight_devices
 
-from al_jax.kernels import kcenter, partition, shapes
+from al_jax.kernels import ball_blocks, kcenter, partition, shapes
 
 
 
@@ -91,10 +91,11 @@ def test_labeled_set_growth_reuses_compilation():
       0, 1, 4, 8, 16, 32, 48]
   x, labeled = _pool(n_labeled=20)
   kcenter.kcenter_greedy(x, labeled, 5, block=16)
-  size = kcenter._kcenter_program._cache_size()
+  programs = (kcenter._initial_distances, ball_blocks._program)
+  sizes = [p._cache_size() for p in programs]
   labeled[np.flatnonzero(~labeled)[:10]] = True  # 30 labeled: same bucket.
   picks = kcenter.kcenter_greedy(x, labeled, 5, block=16)
-  assert kcenter._kcenter_program._cache_size() == size
+  assert [p._cache_size() for p in programs] == sizes
   np.testing.assert_array_equal(picks, farthest_first(x, labeled, 5))
 
 

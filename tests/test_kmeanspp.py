@@ -3,13 +3,14 @@
 import functools
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import same_on_eight_devices
 from scipy import stats
 
 from al_jax import sharding
-from al_jax.kernels import kmeanspp, partition
+from al_jax.kernels import ball_blocks, kmeanspp, partition
 from al_jax.scores import gradients
 
 
@@ -32,13 +33,17 @@ def test_badge_factors():
 def _draws(x, n_keys, k=2):
   """[n_keys, k] seedings of x for keys split from key(0), vmapped."""
   mesh = sharding.one_device_mesh()
-  program = functools.partial(kmeanspp._seed_program, k=k, kind='plain',
-                              mesh=mesh)
-  keys = jax.random.split(jax.random.key(0), n_keys)
-  draw = jax.jit(jax.vmap(program, in_axes=(None, None, 0)))
-  return np.asarray(draw((sharding.shard_rows(x, mesh),),
-                         sharding.shard_rows(np.ones(len(x), bool), mesh),
-                         keys))
+  blocks, slot = ball_blocks.build((x,), 'plain', mesh)
+  layout = functools.partial(ball_blocks.layout, slot=slot, blocks=blocks,
+                             mesh=mesh)
+  available = layout(np.ones(len(x), bool), fill=False)
+  min_d = layout(np.full(len(x), np.inf, np.float32), fill=np.inf)
+  first = jnp.asarray((-1, -1), jnp.int32)
+  program = functools.partial(ball_blocks._program, k=k, kind='plain',
+                              rule='d2', mesh=mesh)
+  draw = jax.jit(jax.vmap(
+      lambda key: program(blocks, available, min_d, key, first)[0]))
+  return np.asarray(draw(jax.random.split(jax.random.key(0), n_keys)))
 
 
 def test_d2_sampling_frequencies():
@@ -94,11 +99,11 @@ def test_factorized_equals_materialized():
 def test_same_key_same_picks_one_compilation():
   a, z = _badge_pool()
   first = kmeanspp.kmeanspp_seed_outer(a, z, 10, jax.random.key(1))
-  size = kmeanspp._seed_program._cache_size()
+  size = ball_blocks._program._cache_size()
   np.testing.assert_array_equal(
       first, kmeanspp.kmeanspp_seed_outer(a, z, 10, jax.random.key(1)))
   kmeanspp.kmeanspp_seed_outer(a, z, 10, jax.random.key(2))
-  assert kmeanspp._seed_program._cache_size() == size
+  assert ball_blocks._program._cache_size() == size
 
 
 def test_partitioned_badge():

@@ -73,9 +73,14 @@ def test_alternating_matches_numpy_and_kmedoids_package(z):
 @pytest.mark.parametrize('z', [1, 2])
 def test_swaps_reach_a_local_optimum_like_fastpam1(z):
   x = _points(1)
-  init = kmeanspp.kmeanspp_seed(x, K, jax.random.key(2))
-  alternating = kmedoids.kmedoids(x, K, init=init, z=z, max_swaps=0)
-  got = kmedoids.kmedoids(x, K, init=init, z=z, max_swaps=10_000)
+  # The first k-means++ start from which alternating stops short of a swap
+  # optimum (most do).
+  for seed in range(2, 12):
+    init = kmeanspp.kmeanspp_seed(x, K, jax.random.key(seed))
+    alternating = kmedoids.kmedoids(x, K, init=init, z=z, max_swaps=0)
+    got = kmedoids.kmedoids(x, K, init=init, z=z, max_swaps=10_000)
+    if got.swaps:
+      break
   assert got.swaps > 0 and got.cost < alternating.cost
   diss = _diss(x, z)
   # Brute force: no single (medoid, non-medoid) swap lowers the cost.

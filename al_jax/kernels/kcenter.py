@@ -7,13 +7,14 @@ labeled points being the initial centers.
 
 Dimensions: N pool, D embedding width, K budget, L labeled points.
 
-One compiled program runs the whole selection: a `lax.fori_loop` over the K
-steps keeps a running [N] minimum squared distance; each step is one argmax
-and one matrix-vector product with the new center, so it streams the pool
-once (N·D·4 bytes for float32) and memory stays O(N·D). The pool axis is
-split over the mesh axis ``data`` with `jax.shard_map`: each device takes its
-local argmax, the maxima are all-gathered and the lowest global index wins
-ties, so any device count picks exactly what one device picks.
+The selection runs over the pool in ball-bounded blocks
+(`ball_blocks`): each step adds one center and lowers every row's squared
+distance to its nearest center, skipping, exactly, the blocks that the
+triangle inequality shows cannot change, so on clustered embeddings most
+steps read a small part of the pool, and a step that must touch most blocks
+is one dense pass (N·D·4 bytes). Ties go to the lowest pool index, and the
+block layout never depends on the device count, so any mesh picks exactly
+what one device picks.
 """
 
 import functools
@@ -21,17 +22,18 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 from jax.sharding import PartitionSpec as P
 
 from al_jax import sharding
+from al_jax.kernels import ball_blocks
 from al_jax.kernels import distances
 from al_jax.kernels import shapes
 
 
 def kcenter_greedy(x, labeled_mask, k: int, key: jax.Array | None = None,
                    mesh: jax.sharding.Mesh | None = None,
-                   block: int = distances.DEFAULT_BLOCK) -> np.ndarray:
+                   block: int = distances.DEFAULT_BLOCK, *,
+                   with_reads: bool = False) -> np.ndarray:
   """Farthest-first selection of `k` unlabeled points.
 
   Args:
@@ -42,6 +44,8 @@ def kcenter_greedy(x, labeled_mask, k: int, key: jax.Array | None = None,
       labeled (then the first pick is uniform over the pool).
     mesh: mesh with the axis ``data``; None runs on one device.
     block: tile edge for the initial distances to the L labeled points.
+    with_reads: also return how many pool blocks each step read
+      (`ball_blocks.select`).
 
   Returns:
     [K] int64 pool indices in pick order, unlabeled and distinct. Ties go to
@@ -62,6 +66,7 @@ def kcenter_greedy(x, labeled_mask, k: int, key: jax.Array | None = None,
     raise ValueError(
         'Nothing is labeled: pass a PRNG key for the first center.')
   mesh = mesh or sharding.one_device_mesh()
+  blocks, slot = ball_blocks.build((x,), 'plain', mesh)
 
   # Labeled rows padded to a power of two up to `block`, then to a multiple of
   # `block`: a growing labeled set recompiles once per bucket, not per round,
@@ -70,60 +75,27 @@ def kcenter_greedy(x, labeled_mask, k: int, key: jax.Array | None = None,
   n_centers = shapes.bucket(len(labeled_idx), block)
   centers = sharding.pad_rows(x[labeled_idx], n_centers)
   center_mask = np.arange(n_centers) < len(labeled_idx)
-  first = (jax.random.randint(key, (), 0, n, jnp.int32) if key is not None
-           else jnp.int32(0))
-
-  picks = _kcenter_program(
-      sharding.shard_rows(x, mesh), sharding.shard_rows(~labeled, mesh),
-      jnp.asarray(centers), jnp.asarray(center_mask), first,
-      k=k, has_labeled=has_labeled, mesh=mesh, block=block)
-  return np.asarray(picks).astype(np.int64)
+  min_d = _initial_distances(blocks.features[0], jnp.asarray(centers),
+                             jnp.asarray(center_mask), block=block, mesh=mesh)
+  first = -1 if has_labeled else int(
+      jax.random.randint(key, (), 0, n, jnp.int32))
+  return ball_blocks.select(blocks, slot, ~labeled, min_d, k, key, 'farthest',
+                            'plain', mesh, first=first, with_reads=with_reads)
 
 
-@functools.partial(jax.jit,
-                   static_argnames=('k', 'has_labeled', 'mesh', 'block'))
-def _kcenter_program(x, available, centers, center_mask, first, *, k,
-                     has_labeled, mesh, block):
-  """Jitted selection.
+@functools.partial(jax.jit, static_argnames=('block', 'mesh'))
+def _initial_distances(x, centers, center_mask, *, block, mesh):
+  """[B, S, D] block rows -> [B, S] squared distance to the nearest center."""
 
-  Args:
-    x: [N', D] rows sharded over ``data`` (N' = N padded to the device count).
-    available: [N'] bool, unlabeled and not padding.
-    centers: [L', D] replicated labeled rows (L' may be 0).
-    center_mask: [L'] bool, False on padding rows of `centers`.
-    first: int32 scalar, the first pick when `has_labeled` is False.
-    k: budget K.
-    has_labeled: whether `centers` holds at least one real center.
-    mesh: the mesh `x` is sharded over.
-    block: tile edge for the labeled distances.
-
-  Returns:
-    [K] int32 picks, replicated.
-  """
-
-  def local(x, available, centers, center_mask, first):
-    row_index = sharding.shard_row_indices(x.shape[0])
-    norms = distances.sq_norms(x)
-    min_d = distances.min_sq_distance_to(x, centers, block, center_mask)
-
-    def step(i, carry):
-      min_d, available, picks = carry
-      pick = sharding.shard_argmax(jnp.where(available, min_d, -jnp.inf),
-                                   row_index)
-      if not has_labeled:
-        pick = jnp.where(i == 0, first, pick)
-      center = sharding.shard_row(x, row_index, pick)
-      min_d = jnp.minimum(min_d,
-                          distances.sq_distance_to_point(x, norms, center))
-      return min_d, available & (row_index != pick), picks.at[i].set(pick)
-
-    init = (min_d, available, jnp.zeros((k,), jnp.int32))
-    return lax.fori_loop(0, k, step, init)[2]
+  def local(x, centers, center_mask):
+    flat = x.reshape(-1, x.shape[-1])
+    return distances.min_sq_distance_to(flat, centers, block,
+                                        center_mask).reshape(x.shape[:2])
 
   data = P(sharding.DATA_AXIS)
-  return jax.shard_map(
-      local, mesh=mesh, in_specs=(data, data, P(), P(), P()), out_specs=P(),
-      check_vma=False)(x, available, centers, center_mask, first)
+  return jax.shard_map(local, mesh=mesh, in_specs=(data, P(), P()),
+                       out_specs=data, check_vma=False)(x, centers,
+                                                        center_mask)
 
 
 def covering_radius(x, centers_idx, block: int = distances.DEFAULT_BLOCK

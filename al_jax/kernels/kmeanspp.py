@@ -9,29 +9,25 @@ which `kmeanspp_seed_outer` handles without forming the [N, C·D] matrix:
 
 Dimensions: N pool, D embedding width, C classes, K budget.
 
-One compiled program runs the whole seeding (`lax.fori_loop` over K steps,
-each one pass over the pool). A draw is an exponential race over the pool:
-argmax_i w_i / E_i with E_i = -log U_i, where U_i is a counter-based hash
-(Threefry) of (step key, global index i). The noise of a point therefore does
-not depend on how the pool is sharded, and the argmax merge takes the lowest
-index on ties, so any number of devices draws exactly what one device draws.
+The seeding runs over the pool in ball-bounded blocks (`ball_blocks`): a
+step reads only the blocks whose rows the new center can move (exactly, by
+the triangle inequality) and keeps per-block sums of the squared distances,
+so a draw is inverse-CDF sampling over block sums and then within one
+block, with one uniform per step (`uniforms`). The block layout depends on
+the data only, so any number of devices draws exactly what one draws.
 """
-
-import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
-from jax.extend.random import threefry2x32_p
-from jax.sharding import PartitionSpec as P
 
 from al_jax import sharding
-from al_jax.kernels import distances
+from al_jax.kernels import ball_blocks
 
 
 def kmeanspp_seed(x, k: int, key: jax.Array, candidate_mask=None,
-                  mesh: jax.sharding.Mesh | None = None) -> np.ndarray:
+                  mesh: jax.sharding.Mesh | None = None, *,
+                  with_reads: bool = False) -> np.ndarray:
   """k-means++ seeding over the candidate rows of `x`.
 
   Args:
@@ -41,16 +37,19 @@ def kmeanspp_seed(x, k: int, key: jax.Array, candidate_mask=None,
     candidate_mask: optional [N] bool; only True rows can be picked (e.g. the
       unlabeled pool). Distances are to the picked centers only.
     mesh: mesh with the axis ``data``; None runs on one device.
+    with_reads: also return how many pool blocks each step read
+      (`ball_blocks.select`).
 
   Returns:
     [K] int64 distinct pool indices in pick order.
   """
   x = np.asarray(x)
-  return _seed((x,), 'plain', k, key, candidate_mask, mesh)
+  return _seed((x,), 'plain', k, key, candidate_mask, mesh, with_reads)
 
 
 def kmeanspp_seed_outer(a, z, k: int, key: jax.Array, candidate_mask=None,
-                        mesh: jax.sharding.Mesh | None = None) -> np.ndarray:
+                        mesh: jax.sharding.Mesh | None = None, *,
+                        with_reads: bool = False) -> np.ndarray:
   """k-means++ seeding over the outer products a_i ⊗ z_i, never formed.
 
   Same draws as `kmeanspp_seed` on the materialized [N, C·D] rows
@@ -63,6 +62,8 @@ def kmeanspp_seed_outer(a, z, k: int, key: jax.Array, candidate_mask=None,
     key: PRNG key.
     candidate_mask: optional [N] bool; only True rows can be picked.
     mesh: mesh with the axis ``data``; None runs on one device.
+    with_reads: also return how many pool blocks each step read
+      (`ball_blocks.select`).
 
   Returns:
     [K] int64 distinct pool indices in pick order.
@@ -70,10 +71,10 @@ def kmeanspp_seed_outer(a, z, k: int, key: jax.Array, candidate_mask=None,
   a, z = np.asarray(a), np.asarray(z)
   if a.shape[0] != z.shape[0]:
     raise ValueError(f'a has {a.shape[0]} rows but z has {z.shape[0]}.')
-  return _seed((a, z), 'outer', k, key, candidate_mask, mesh)
+  return _seed((a, z), 'outer', k, key, candidate_mask, mesh, with_reads)
 
 
-def _seed(features, kind, k, key, candidate_mask, mesh):
+def _seed(features, kind, k, key, candidate_mask, mesh, with_reads):
   n = features[0].shape[0]
   candidates = (np.ones((n,), bool) if candidate_mask is None
                 else np.asarray(candidate_mask, bool))
@@ -86,89 +87,18 @@ def _seed(features, kind, k, key, candidate_mask, mesh):
   if k == 0:
     return np.zeros((0,), np.int64)
   mesh = mesh or sharding.one_device_mesh()
-  features = tuple(sharding.shard_rows(f, mesh) for f in features)
-  picks = _seed_program(features, sharding.shard_rows(candidates, mesh), key,
-                        k=k, kind=kind, mesh=mesh)
-  return np.asarray(picks).astype(np.int64)
+  blocks, slot = ball_blocks.build(features, kind, mesh)
+  min_d = ball_blocks.layout(np.full((n,), np.inf, np.float32), slot, blocks,
+                             np.inf, mesh)
+  return ball_blocks.select(blocks, slot, candidates, min_d, k, key, 'd2',
+                            kind, mesh, with_reads=with_reads)
 
 
-def index_uniform(key: jax.Array, index: jax.Array) -> jax.Array:
-  """Uniform (0, 1) float32 per global index, independent of sharding.
+def uniforms(key: jax.Array, k: int) -> np.ndarray:
+  """[K] the uniforms that steer the K draws of a seeding with `key`.
 
-  Threefry-2x32 of the counter `index` under two words drawn from `key`.
-
-  Args:
-    key: PRNG key.
-    index: [M] int32 global indices.
-
-  Returns:
-    [M] float32 in the open interval (0, 1).
+  Step i draws the candidate whose running sum of weights (in the block
+  order) first exceeds uniforms[i] times the total weight.
   """
-  words = jax.random.bits(key, (2,), jnp.uint32)
-  count = index.astype(jnp.uint32)
-  b1, b2 = threefry2x32_p.bind(words[0], words[1], jnp.zeros_like(count),
-                               count)
-  mantissa = ((b1 ^ b2) >> 9).astype(jnp.float32)
-  return (mantissa + 0.5) * jnp.float32(2.0**-23)
-
-
-def _prepare(features, kind):
-  if kind == 'plain':
-    (x,) = features
-    return distances.sq_norms(x)
-  a, z = features
-  return distances.sq_norms(a) * distances.sq_norms(z)
-
-
-def _distance_to(features, norms, center, kind):
-  if kind == 'plain':
-    return distances.sq_distance_to_point(features[0], norms, center[0])
-  return distances.outer_sq_distance_to_point(*features, norms, *center)
-
-
-@functools.partial(jax.jit, static_argnames=('k', 'kind', 'mesh'))
-def _seed_program(features, candidates, key, *, k, kind, mesh):
-  """Jitted seeding.
-
-  Args:
-    features: tuple of [N', ...] arrays sharded over ``data``: (x,) for
-      kind 'plain', (a, z) for kind 'outer'. N' is N padded to the devices.
-    candidates: [N'] bool, False on padding rows.
-    key: PRNG key.
-    k: budget K.
-    kind: 'plain' or 'outer'.
-    mesh: the mesh the features are sharded over.
-
-  Returns:
-    [K] int32 picks, replicated.
-  """
-
-  def local(features, available, key):
-    row_index = sharding.shard_row_indices(available.shape[0])
-    norms = _prepare(features, kind)
-    min_d = jnp.full(available.shape, jnp.inf, jnp.float32)
-
-    def step(i, carry):
-      min_d, available, picks = carry
-      # The first draw, and any draw where every candidate sits on a center
-      # (all weights 0), is uniform over the remaining candidates.
-      top = lax.pmax(jnp.max(jnp.where(available, min_d, 0)),
-                     sharding.DATA_AXIS)
-      w = jnp.where((i == 0) | (top <= 0), 1, min_d)
-      # Exponential race: argmax w_i / E_i, E_i ~ Exp(1), picks i with
-      # probability w_i / sum w (the Gumbel-max trick without log w).
-      exp1 = -jnp.log(index_uniform(jax.random.fold_in(key, i), row_index))
-      pick = sharding.shard_argmax(jnp.where(available, w / exp1, -1),
-                                   row_index)
-      center = sharding.shard_row(features, row_index, pick)
-      d = _distance_to(features, norms, center, kind)
-      return (jnp.minimum(min_d, d), available & (row_index != pick),
-              picks.at[i].set(pick))
-
-    init = (min_d, available, jnp.zeros((k,), jnp.int32))
-    return lax.fori_loop(0, k, step, init)[2]
-
-  data = P(sharding.DATA_AXIS)
-  return jax.shard_map(
-      local, mesh=mesh, in_specs=(data, data, P()), out_specs=P(),
-      check_vma=False)(features, candidates, key)
+  return np.asarray(jax.vmap(lambda i: jax.random.uniform(
+      jax.random.fold_in(key, i)))(jnp.arange(k)))

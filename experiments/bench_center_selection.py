@@ -1,0 +1,311 @@
+r"""Benchmark: greedy k-center, k-means++ and BADGE seeding against numpy.
+
+  python experiments/bench_center_selection.py --out experiments/results/bench_center_selection
+  python experiments/bench_center_selection.py --quick   # small sizes, ~2 min
+
+Kernels (ours: `al_jax.kernels.kcenter.kcenter_greedy`,
+`kmeanspp.kmeanspp_seed`, `kmeanspp.kmeanspp_seed_outer`, all running over
+`ball_blocks`, which skips, exactly, the blocks a step cannot change):
+
+  kcenter   farthest-first from 100 labeled rows, K picks.
+            peer: numpy farthest-first written for speed (one float32 sgemv
+            per step into a preallocated buffer, in-place updates, argmax).
+            Same algorithm and tie rule, so the picks are compared.
+  kmeanspp  D² sampling, K picks.
+            peer: numpy D² sampling (one sgemv per step, float64 cumsum and
+            searchsorted), run on the rows in our block order with our
+            per-step uniforms (`kmeanspp.uniforms`): the law of D² sampling
+            does not depend on the order, and this makes the draws
+            comparable pick by pick. The order is given to the peer untimed.
+  badge     BADGE seeding on gradient embeddings a_i ⊗ z_i (C = 10 classes,
+            a = softmax - onehot(argmax) of N(0, 9) logits): ours on the
+            factors, the peer the same D² sampling on the materialized
+            [N, C·D] float32 embeddings (materialization untimed).
+
+Data (float32, seed 0): 'gauss' N(0, I) (unclustered); 'mixture': 1,000
+isotropic Gaussian blobs, centres N(0, I), per-blob std 0.35·2^U(-1,1) (the
+mixture of bench_knn_density.py); 'subspaces': 100 blobs, each spread on its
+own random 8-dimensional subspace (std 0.35 per direction) plus isotropic
+noise of std 0.05 — clusters of low intrinsic dimension, as learned
+embeddings are.
+
+Each (data, kernel, method) runs in a fresh process on regenerated data;
+times are wall seconds of one call. Ours is called twice: "cold" includes
+jit compilation, "warm" is the second call (a later round of the same
+shape: block layout and selection redone, nothing cached but the compiled
+programs); both ratios are printed. "peak GiB" is the process's peak resident set during the
+call (/proc/self/clear_refs). The bound is K·N·(bytes per row) / bandwidth
+for a dense pass per step; "read" is the bytes our steps actually read
+(blocks read × block bytes) over the same bandwidth. Bandwidth is measured
+at the start: the faster of a jitted jnp.sum and numpy's sgemv over 512 MiB.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+SIZES = {'full': [(1_000_000, 128, 1000), (100_000, 1280, 1000)],
+         'quick': [(50_000, 64, 100)]}
+BADGE = {'full': (100_000, 10, 128, 1000), 'quick': (20_000, 10, 32, 100)}
+
+
+def make_data(name, n, d, seed=0, chunk=1 << 16):
+  rng = np.random.default_rng(seed)
+  x = np.empty((n, d), np.float32)
+  if name == 'gauss':
+    for s in range(0, n, chunk):
+      x[s:s + chunk] = rng.standard_normal((min(chunk, n - s), d), np.float32)
+    return x
+  comps = 1000 if name == 'mixture' else 100
+  centre = rng.standard_normal((comps, d), np.float32)
+  label = rng.integers(0, comps, n)
+  if name == 'mixture':
+    std = (0.35 * 2**rng.uniform(-1, 1, comps)).astype(np.float32)
+  else:
+    basis = np.linalg.qr(rng.standard_normal((comps, d, 8)))[0].astype(
+        np.float32)  # [comps, d, 8] orthonormal columns.
+  for s in range(0, n, chunk):
+    lab = label[s:s + chunk]
+    noise = rng.standard_normal((len(lab), d), np.float32)
+    if name == 'mixture':
+      x[s:s + chunk] = centre[lab] + noise * std[lab, None]
+    else:
+      z = rng.standard_normal((len(lab), 8), np.float32) * 0.35
+      x[s:s + chunk] = (centre[lab] + np.einsum('nq,ndq->nd', z, basis[lab])
+                        + 0.05 * noise)
+  return x
+
+
+def badge_factors(n, c, seed=1):
+  logits = np.random.default_rng(seed).standard_normal((n, c)).astype(
+      np.float32) * 3
+  p = np.exp(logits - logits.max(1, keepdims=True))
+  p /= p.sum(1, keepdims=True)
+  p[np.arange(n), p.argmax(1)] -= 1
+  return p.astype(np.float32)
+
+
+# ------------------------------------------------------------------ peers
+
+
+def kcenter_numpy(x, labeled, k):
+  """Farthest-first, lowest index on ties: one sgemv per step, in place."""
+  norms = np.einsum('ij,ij->i', x, x)
+  min_d = np.full(len(x), np.inf, np.float32)
+  buf = np.empty(len(x), np.float32)
+  for j in np.flatnonzero(labeled):
+    _lower(x, norms, j, min_d, buf)
+  min_d[labeled] = -np.inf
+  picks = np.empty(k, np.int64)
+  for i in range(k):
+    j = int(np.argmax(min_d))
+    picks[i] = j
+    _lower(x, norms, j, min_d, buf)
+    min_d[j] = -np.inf
+  return picks
+
+
+def _lower(x, norms, j, min_d, buf):
+  """min_d = min(min_d, ||x - x_j||²) with buffers: sgemv + 3 passes."""
+  np.dot(x, x[j], out=buf)
+  buf *= -2
+  buf += norms
+  buf += norms[j]
+  np.maximum(buf, 0, out=buf)
+  np.minimum(min_d, buf, out=min_d)
+
+
+def d2_numpy(x, u):
+  """D² sampling on rows in the given order, steered by uniforms u [K]."""
+  norms = np.einsum('ij,ij->i', x, x)
+  min_d = np.full(len(x), np.inf, np.float32)
+  buf = np.empty(len(x), np.float32)
+  weight = np.ones(len(x), np.float64)
+  picks = np.empty(len(u), np.int64)
+  for i, ui in enumerate(u):
+    cum = np.cumsum(weight if i == 0 else min_d, dtype=np.float64)
+    j = int(np.searchsorted(cum, ui * cum[-1], side='right'))
+    picks[i] = j
+    _lower(x, norms, j, min_d, buf)
+    min_d[picks[:i + 1]] = 0
+  return picks
+
+
+# ------------------------------------------------------------------ child
+
+
+def _peak_reset():
+  try:
+    with open('/proc/self/clear_refs', 'w') as f:
+      f.write('5')
+    return True
+  except OSError:
+    return False
+
+
+def _peak_gib():
+  with open('/proc/self/status') as f:
+    for line in f:
+      if line.startswith('VmHWM:'):
+        return int(line.split()[1]) / 2**20
+  return float('nan')
+
+
+def child(spec):
+  """Runs one (data, kernel, method); prints a JSON line."""
+  import jax
+  from al_jax.kernels import ball_blocks, kcenter, kmeanspp
+  data, kernel, method, n, d, k = (spec[f] for f in
+                                   ('data', 'kernel', 'method', 'n', 'd', 'k'))
+  key = jax.random.key(0)
+  out = {}
+  if kernel == 'badge':
+    a, z = badge_factors(n, spec['c']), make_data(data, n, d)
+    features, kind = (a, z), 'outer'
+  else:
+    x = make_data(data, n, d)
+    features, kind = (x,), 'plain'
+  labeled = np.zeros(n, bool)
+  labeled[np.linspace(0, n - 1, 100).astype(int)] = True
+  if method == 'numpy' and kernel != 'kcenter':
+    order, _ = ball_blocks.block_order(features, kind,
+                                       ball_blocks.block_rows(features))
+    pool = (np.einsum('nc,nd->ncd', a, z).reshape(n, -1)
+            if kernel == 'badge' else x)[order]
+    u = kmeanspp.uniforms(key, k)
+  resettable = _peak_reset()
+  start = time.perf_counter()
+  if method == 'ours':
+
+    def call():
+      if kernel == 'kcenter':
+        return kcenter.kcenter_greedy(x, labeled, k, with_reads=True)
+      if kernel == 'kmeanspp':
+        return kmeanspp.kmeanspp_seed(x, k, key, with_reads=True)
+      return kmeanspp.kmeanspp_seed_outer(a, z, k, key, with_reads=True)
+
+    picks, reads = call()
+    out['cold'] = time.perf_counter() - start
+    start = time.perf_counter()
+    picks, reads = call()  # Warm: compiled, layout and all recomputed.
+    out['reads'] = int(reads.sum())
+    out['rows'] = ball_blocks.block_rows(features)
+    out['blocks'] = -(-n // out['rows'])
+  elif kernel == 'kcenter':
+    picks = kcenter_numpy(x, labeled, k)
+  else:
+    picks = order[d2_numpy(pool, u)]
+  out['seconds'] = time.perf_counter() - start
+  out['peak_gib'] = _peak_gib() if resettable else float('nan')
+  out['picks'] = picks.tolist()
+  print('RESULT ' + json.dumps(out), flush=True)
+
+
+# ------------------------------------------------------------------ parent
+
+
+def bandwidth():
+  """Best streaming read rate (bytes/s) over 512 MiB: jnp.sum, np sgemv."""
+  import jax
+  import jax.numpy as jnp
+  x = np.random.default_rng(0).standard_normal((1 << 20, 128), np.float32)
+  c, out = x[0].copy(), np.empty(1 << 20, np.float32)
+  xs = jnp.asarray(x)
+  total = jax.jit(jnp.sum)
+  rates = {}
+  for name, fn in (('jnp.sum', lambda: total(xs).block_until_ready()),
+                   ('np sgemv', lambda: np.dot(x, c, out=out))):
+    fn()
+    best = min(_time(fn) for _ in range(5))
+    rates[name] = x.nbytes / best
+  return rates
+
+
+def _time(fn):
+  t = time.perf_counter()
+  fn()
+  return time.perf_counter() - t
+
+
+def run_child(spec):
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+      [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))] +
+      [os.environ.get('PYTHONPATH', '')]))
+  proc = subprocess.run([sys.executable, __file__, '--child', json.dumps(spec)],
+                        capture_output=True, text=True, env=env, check=False)
+  for line in proc.stdout.splitlines():
+    if line.startswith('RESULT '):
+      return json.loads(line[7:])
+  raise RuntimeError(f'{spec} failed:\n{proc.stderr[-3000:]}')
+
+
+def compare(ours, peer):
+  a, b = np.asarray(ours), np.asarray(peer)
+  if np.array_equal(a, b):
+    return 'identical'
+  first = int(np.argmax(a != b))
+  return f'first {first} of {len(a)} equal'
+
+
+def main():
+  parser = argparse.ArgumentParser()
+  parser.add_argument('--quick', action='store_true')
+  parser.add_argument('--out', default=None)
+  parser.add_argument('--data', default='gauss,mixture,subspaces')
+  parser.add_argument('--child', default=None)
+  args = parser.parse_args()
+  if args.child:
+    child(json.loads(args.child))
+    return
+  size = 'quick' if args.quick else 'full'
+  rates = bandwidth()
+  bw = max(rates.values())
+  lines = [f'# python experiments/bench_center_selection.py'
+           f'{" --quick" if args.quick else ""}',
+           f'cores {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}; '
+           'read bandwidth ' + ', '.join(f'{k} {v / 1e9:.1f} GB/s'
+                                         for k, v in rates.items()),
+           '', '| data | kernel | N x F | K | ours s warm (cold) | numpy s |'
+           ' numpy/ours warm (cold) | bound s (dense) | bound s (read) |'
+           ' blocks read | same picks | peak GiB ours / numpy |',
+           '|' + '---|' * 12]
+  jobs = [(data, kernel, n, d, k, None) for n, d, k in SIZES[size]
+          for data in args.data.split(',') for kernel in ('kcenter',
+                                                          'kmeanspp')]
+  n, c, d, k = BADGE[size]
+  jobs += [(data, 'badge', n, d, k, c) for data in args.data.split(',')]
+  for data, kernel, n, d, k, c in jobs:
+    spec = dict(data=data, kernel=kernel, n=n, d=d, k=k, c=c)
+    ours = run_child(dict(spec, method='ours'))
+    peer = run_child(dict(spec, method='numpy'))
+    stored = 4 * (d + (c or 0))  # Bytes per row ours reads.
+    bound = k * n * stored / bw
+    read = ours['reads'] * ours['rows'] * stored / bw
+    width = f'{n:,} x {d * (c or 1)}'
+    lines.append(
+        f'| {data} | {kernel} | {width} | {k} | {ours["seconds"]:.2f} '
+        f'({ours["cold"]:.2f}) | {peer["seconds"]:.2f} | '
+        f'**{peer["seconds"] / ours["seconds"]:.2f}** '
+        f'({peer["seconds"] / ours["cold"]:.2f}) |'
+        f' {bound:.2f} | {read:.2f} | '
+        f'{ours["reads"] / (k * ours["blocks"]):.1%} | '
+        f'{compare(ours["picks"], peer["picks"])} | '
+        f'{ours["peak_gib"]:.2f} / {peer["peak_gib"]:.2f} |')
+    print(lines[-1], flush=True)
+  lines.append('')
+  lines.append(f'load average at the end {os.getloadavg()[0]:.2f}')
+  text = '\n'.join(lines) + '\n'
+  print(text)
+  if args.out:
+    os.makedirs(os.path.dirname(args.out) or '.', exist_ok=True)
+    with open(args.out + ('_quick' if args.quick else '') + '.md', 'w') as f:
+      f.write(text)
+
+
+if __name__ == '__main__':
+  main()
