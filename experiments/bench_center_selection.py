@@ -4,19 +4,21 @@ r"""Benchmark: greedy k-center, k-means++ and BADGE seeding against numpy.
   python experiments/bench_center_selection.py --quick   # small sizes, ~2 min
 
 Kernels (ours: `al_jax.kernels.kcenter.kcenter_greedy`,
-`kmeanspp.kmeanspp_seed`, `kmeanspp.kmeanspp_seed_outer`, all running over
-`ball_blocks`, which skips, exactly, the blocks a step cannot change):
+`kmeanspp.kmeanspp_seed`, `kmeanspp.kmeanspp_seed_outer`, all running
+`pruned_greedy` over the `ball_blocks` layout, which skips, exactly, the
+blocks a step cannot change):
 
   kcenter   farthest-first from 100 labeled rows, K picks.
             peer: numpy farthest-first written for speed (one float32 sgemv
             per step into a preallocated buffer, in-place updates, argmax).
             Same algorithm and tie rule, so the picks are compared.
   kmeanspp  D² sampling, K picks.
-            peer: numpy D² sampling (one sgemv per step, float64 cumsum and
-            searchsorted), run on the rows in our block order with our
-            per-step uniforms (`kmeanspp.uniforms`): the law of D² sampling
-            does not depend on the order, and this makes the draws
-            comparable pick by pick. The order is given to the peer untimed.
+            peer: numpy D² sampling (one sgemv per step; a block by its
+            float64 sum of m, then a row by float64 cumsum and searchsorted),
+            run on the rows in our block layout with our per-step uniforms
+            (`kmeanspp.uniforms`): the law of D² sampling does not depend on
+            how rows are grouped, and this makes the draws comparable pick
+            by pick. The layout is given to the peer untimed.
   badge     BADGE seeding on gradient embeddings a_i ⊗ z_i (C = 10 classes,
             a = softmax - onehot(argmax) of N(0, 9) logits): ours on the
             factors, the peer the same D² sampling on the materialized
@@ -120,18 +122,29 @@ def _lower(x, norms, j, min_d, buf):
   np.minimum(min_d, buf, out=min_d)
 
 
-def d2_numpy(x, u):
-  """D² sampling on rows in the given order, steered by uniforms u [K]."""
+def d2_numpy(x, rows, u, real):
+  """D² sampling, two-level inverse CDF over blocks of `rows` rows.
+
+  x: [B·rows, F] rows in our block layout; real: [B·rows] bool, False on
+  padding (never picked); u: [K, 2] uniforms: a block by its sum of m, then
+  a row of it, in float64. Returns positions in the layout.
+  """
   norms = np.einsum('ij,ij->i', x, x)
   min_d = np.full(len(x), np.inf, np.float32)
   buf = np.empty(len(x), np.float32)
-  weight = np.ones(len(x), np.float64)
+  weight = real.astype(np.float32)
   picks = np.empty(len(u), np.int64)
-  for i, ui in enumerate(u):
-    cum = np.cumsum(weight if i == 0 else min_d, dtype=np.float64)
-    j = int(np.searchsorted(cum, ui * cum[-1], side='right'))
+  for i, (u0, u1) in enumerate(u):
+    w = weight if i == 0 else min_d
+    block_w = w.reshape(-1, rows).sum(1, dtype=np.float64)
+    b = int(np.searchsorted(np.cumsum(block_w), u0 * block_w.sum(),
+                            side='right'))
+    inner = np.cumsum(w[b * rows:(b + 1) * rows], dtype=np.float64)
+    j = b * rows + int(np.searchsorted(inner, u1 * inner[-1], side='right'))
     picks[i] = j
     _lower(x, norms, j, min_d, buf)
+    if i == 0:
+      min_d[~real] = 0
     min_d[picks[:i + 1]] = 0
   return picks
 
@@ -159,6 +172,7 @@ def _peak_gib():
 def child(spec):
   """Runs one (data, kernel, method); prints a JSON line."""
   import jax
+  from al_jax import sharding
   from al_jax.kernels import ball_blocks, kcenter, kmeanspp
   data, kernel, method, n, d, k = (spec[f] for f in
                                    ('data', 'kernel', 'method', 'n', 'd', 'k'))
@@ -173,10 +187,17 @@ def child(spec):
   labeled = np.zeros(n, bool)
   labeled[np.linspace(0, n - 1, 100).astype(int)] = True
   if method == 'numpy' and kernel != 'kcenter':
-    order, _ = ball_blocks.block_order(features, kind,
-                                       ball_blocks.block_rows(features))
+    # Our block layout (index [B, S], pool row per slot, n on padding),
+    # given to the peer untimed; padding rows are zero.
+    blocks, _ = ball_blocks.build(features, kind,
+                                  sharding.one_device_mesh())
+    index = np.asarray(blocks.index).reshape(-1)
+    rows = blocks.index.shape[1]
+    del blocks
     pool = (np.einsum('nc,nd->ncd', a, z).reshape(n, -1)
-            if kernel == 'badge' else x)[order]
+            if kernel == 'badge' else x)
+    pool = np.concatenate([pool, np.zeros((1, pool.shape[1]),
+                                          np.float32)])[index]
     u = kmeanspp.uniforms(key, k)
   resettable = _peak_reset()
   start = time.perf_counter()
@@ -199,7 +220,7 @@ def child(spec):
   elif kernel == 'kcenter':
     picks = kcenter_numpy(x, labeled, k)
   else:
-    picks = order[d2_numpy(pool, u)]
+    picks = index[d2_numpy(pool, rows, u, index < n)]
   out['seconds'] = time.perf_counter() - start
   out['peak_gib'] = _peak_gib() if resettable else float('nan')
   out['picks'] = picks.tolist()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from al_jax import sharding
-from al_jax.kernels import ball_blocks, kcenter, kmeanspp
+from al_jax.kernels import ball_blocks, kcenter, kmeanspp, pruned_greedy
 
 
 def _blobs(n=6000, d=12, comps=12, seed=0):
@@ -30,9 +30,8 @@ def test_layout_covers_pool_and_balls_hold():
   rows = np.asarray(blocks.features[0]).reshape(-1, 12)
   np.testing.assert_array_equal(rows[slot], x)
   # Every real row is inside the ball of its segment.
-  split = np.asarray(blocks.split)
-  segment = (np.arange(64)[None, :] >= split[:, None]).reshape(-1)
-  block = np.repeat(np.arange(len(split)), 64)
+  segment = np.asarray(blocks.second).reshape(-1)
+  block = np.repeat(np.arange(len(blocks.second)), 64)
   centre = np.asarray(blocks.centre)[block, segment.astype(int)]
   gap = np.linalg.norm(rows.astype(np.float64) - centre, axis=1)
   radius = np.asarray(blocks.radius)[block, segment.astype(int)]
@@ -74,9 +73,9 @@ def test_pruned_steps_pick_what_dense_steps_pick(method, monkeypatch):
                                         with_reads=True)
 
   monkeypatch.setattr(ball_blocks, '_BLOCK_BYTES', 4096)  # 64-row blocks.
-  monkeypatch.setattr(ball_blocks, '_DENSE_ABOVE', 2.0)  # Never dense.
+  monkeypatch.setattr(pruned_greedy, '_DENSE_ABOVE', 2.0)  # Never dense.
   pruned, reads = run()
-  monkeypatch.setattr(ball_blocks, '_DENSE_ABOVE', -1.0)  # Always dense.
+  monkeypatch.setattr(pruned_greedy, '_DENSE_ABOVE', -1.0)  # Always dense.
   dense, _ = run()
   np.testing.assert_array_equal(pruned, dense)
   # Exact pruning skips most of a clustered pool after a few steps.
@@ -84,24 +83,28 @@ def test_pruned_steps_pick_what_dense_steps_pick(method, monkeypatch):
     assert reads[50:].mean() < 0.3 * len(x) / 64
 
 
-def test_d2_draws_follow_the_block_order_inverse_cdf():
-  """Same picks as float64 numpy D² sampling over the rows in block order,
-  driven by the same uniforms."""
+def test_d2_draws_follow_two_level_inverse_cdf():
+  """Same picks as float64 numpy D² sampling over the block layout (a block
+  by its sum of m, then a row of it), driven by the same uniforms."""
   x = _blobs(n=2000)
   key = jax.random.key(7)
   picks = kmeanspp.kmeanspp_seed(x, 60, key)
-  _, slot = ball_blocks.build((x,), 'plain', sharding.one_device_mesh())
-  order = np.argsort(slot)
-  rows = x[order].astype(np.float64)
+  blocks, _ = ball_blocks.build((x,), 'plain', sharding.one_device_mesh())
+  index = np.asarray(blocks.index)
+  rows = np.concatenate([x, np.zeros((1, 12), np.float32)])[index].astype(
+      np.float64)  # [B, S, D], padding rows zero.
   u = kmeanspp.uniforms(key, 60)
-  min_d = np.full(len(x), np.inf)
-  free = np.ones(len(x), bool)
+  min_d = np.full(index.shape, np.inf)
+  free = index < len(x)
   want = []
   for i in range(60):
     w = free * 1.0 if i == 0 else np.where(free, min_d, 0)
-    cum = np.cumsum(w)
-    pos = int(np.searchsorted(cum, u[i] * cum[-1], side='right'))
-    want.append(order[pos])
-    free[pos] = False
-    min_d = np.minimum(min_d, ((rows - rows[pos])**2).sum(1))
+    block_w = w.sum(1)
+    b = int(np.searchsorted(np.cumsum(block_w), u[i, 0] * block_w.sum(),
+                            side='right'))
+    r = int(np.searchsorted(np.cumsum(w[b]), u[i, 1] * w[b].sum(),
+                            side='right'))
+    want.append(index[b, r])
+    free[b, r] = False
+    min_d = np.minimum(min_d, ((rows - rows[b, r])**2).sum(-1))
   np.testing.assert_array_equal(picks, want)

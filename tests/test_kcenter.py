@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import same_on_eight_devices
 
-from al_jax.kernels import ball_blocks, kcenter, partition, shapes
+from al_jax.kernels import kcenter, partition, pruned_greedy, shapes
 
 
 
@@ -91,7 +91,7 @@ def test_labeled_set_growth_reuses_compilation():
       0, 1, 4, 8, 16, 32, 48]
   x, labeled = _pool(n_labeled=20)
   kcenter.kcenter_greedy(x, labeled, 5, block=16)
-  programs = (kcenter._initial_distances, ball_blocks._program)
+  programs = (kcenter._initial_distances, pruned_greedy._program)
   sizes = [p._cache_size() for p in programs]
   labeled[np.flatnonzero(~labeled)[:10]] = True  # 30 labeled: same bucket.
   picks = kcenter.kcenter_greedy(x, labeled, 5, block=16)

@@ -10,7 +10,7 @@ from conftest import same_on_eight_devices
 from scipy import stats
 
 from al_jax import sharding
-from al_jax.kernels import ball_blocks, kmeanspp, partition
+from al_jax.kernels import ball_blocks, kmeanspp, partition, pruned_greedy
 from al_jax.scores import gradients
 
 
@@ -39,7 +39,7 @@ def _draws(x, n_keys, k=2):
   available = layout(np.ones(len(x), bool), fill=False)
   min_d = layout(np.full(len(x), np.inf, np.float32), fill=np.inf)
   first = jnp.asarray((-1, -1), jnp.int32)
-  program = functools.partial(ball_blocks._program, k=k, kind='plain',
+  program = functools.partial(pruned_greedy._program, k=k, kind='plain',
                               rule='d2', mesh=mesh)
   draw = jax.jit(jax.vmap(
       lambda key: program(blocks, available, min_d, key, first)[0]))
@@ -99,11 +99,11 @@ def test_factorized_equals_materialized():
 def test_same_key_same_picks_one_compilation():
   a, z = _badge_pool()
   first = kmeanspp.kmeanspp_seed_outer(a, z, 10, jax.random.key(1))
-  size = ball_blocks._program._cache_size()
+  size = pruned_greedy._program._cache_size()
   np.testing.assert_array_equal(
       first, kmeanspp.kmeanspp_seed_outer(a, z, 10, jax.random.key(1)))
   kmeanspp.kmeanspp_seed_outer(a, z, 10, jax.random.key(2))
-  assert ball_blocks._program._cache_size() == size
+  assert pruned_greedy._program._cache_size() == size
 
 
 def test_partitioned_badge():

@@ -7,14 +7,14 @@ labeled points being the initial centers.
 
 Dimensions: N pool, D embedding width, K budget, L labeled points.
 
-The selection runs over the pool in ball-bounded blocks
+The selection runs `pruned_greedy` over the pool in ball-bounded blocks
 (`ball_blocks`): each step adds one center and lowers every row's squared
 distance to its nearest center, skipping, exactly, the blocks that the
 triangle inequality shows cannot change, so on clustered embeddings most
-steps read a small part of the pool, and a step that must touch most blocks
-is one dense pass (N·D·4 bytes). Ties go to the lowest pool index, and the
-block layout never depends on the device count, so any mesh picks exactly
-what one device picks.
+steps read a small part of the pool, and a step that must touch most
+blocks is one dense pass (N·D·4 bytes). Ties go to the lowest pool index,
+and the block layout never depends on the device count, so any mesh picks
+exactly what one device picks.
 """
 
 import functools
@@ -26,6 +26,7 @@ from jax.sharding import PartitionSpec as P
 
 from al_jax import sharding
 from al_jax.kernels import ball_blocks
+from al_jax.kernels import pruned_greedy
 from al_jax.kernels import distances
 from al_jax.kernels import shapes
 
@@ -45,7 +46,7 @@ def kcenter_greedy(x, labeled_mask, k: int, key: jax.Array | None = None,
     mesh: mesh with the axis ``data``; None runs on one device.
     block: tile edge for the initial distances to the L labeled points.
     with_reads: also return how many pool blocks each step read
-      (`ball_blocks.select`).
+      (`pruned_greedy.select`).
 
   Returns:
     [K] int64 pool indices in pick order, unlabeled and distinct. Ties go to
@@ -60,7 +61,8 @@ def kcenter_greedy(x, labeled_mask, k: int, key: jax.Array | None = None,
   if not 0 <= k <= n_unlabeled:
     raise ValueError(f'k={k} must be in [0, {n_unlabeled}] (unlabeled points).')
   if k == 0:
-    return np.zeros((0,), np.int64)
+    empty = np.zeros((0,), np.int64)
+    return (empty, empty) if with_reads else empty
   has_labeled = n_unlabeled < n
   if not has_labeled and key is None:
     raise ValueError(
@@ -79,8 +81,9 @@ def kcenter_greedy(x, labeled_mask, k: int, key: jax.Array | None = None,
                              jnp.asarray(center_mask), block=block, mesh=mesh)
   first = -1 if has_labeled else int(
       jax.random.randint(key, (), 0, n, jnp.int32))
-  return ball_blocks.select(blocks, slot, ~labeled, min_d, k, key, 'farthest',
-                            'plain', mesh, first=first, with_reads=with_reads)
+  return pruned_greedy.select(blocks, slot, ~labeled, min_d, k, key,
+                              'farthest', 'plain', mesh, first=first,
+                              with_reads=with_reads)
 
 
 @functools.partial(jax.jit, static_argnames=('block', 'mesh'))

@@ -9,12 +9,13 @@ which `kmeanspp_seed_outer` handles without forming the [N, C·D] matrix:
 
 Dimensions: N pool, D embedding width, C classes, K budget.
 
-The seeding runs over the pool in ball-bounded blocks (`ball_blocks`): a
-step reads only the blocks whose rows the new center can move (exactly, by
-the triangle inequality) and keeps per-block sums of the squared distances,
-so a draw is inverse-CDF sampling over block sums and then within one
-block, with one uniform per step (`uniforms`). The block layout depends on
-the data only, so any number of devices draws exactly what one draws.
+The seeding runs `pruned_greedy` over the pool in ball-bounded blocks
+(`ball_blocks`): a step reads only the blocks whose rows the new center can
+move (exactly, by the triangle inequality) and keeps per-block sums of the
+squared distances, so a draw is inverse-CDF sampling over block sums and
+then within one block, with two uniforms per step (`uniforms`). The block
+layout depends on the data only, so any number of devices draws exactly
+what one draws.
 """
 
 import jax
@@ -23,6 +24,7 @@ import numpy as np
 
 from al_jax import sharding
 from al_jax.kernels import ball_blocks
+from al_jax.kernels import pruned_greedy
 
 
 def kmeanspp_seed(x, k: int, key: jax.Array, candidate_mask=None,
@@ -38,7 +40,7 @@ def kmeanspp_seed(x, k: int, key: jax.Array, candidate_mask=None,
       unlabeled pool). Distances are to the picked centers only.
     mesh: mesh with the axis ``data``; None runs on one device.
     with_reads: also return how many pool blocks each step read
-      (`ball_blocks.select`).
+      (`pruned_greedy.select`).
 
   Returns:
     [K] int64 distinct pool indices in pick order.
@@ -63,7 +65,7 @@ def kmeanspp_seed_outer(a, z, k: int, key: jax.Array, candidate_mask=None,
     candidate_mask: optional [N] bool; only True rows can be picked.
     mesh: mesh with the axis ``data``; None runs on one device.
     with_reads: also return how many pool blocks each step read
-      (`ball_blocks.select`).
+      (`pruned_greedy.select`).
 
   Returns:
     [K] int64 distinct pool indices in pick order.
@@ -85,20 +87,22 @@ def _seed(features, kind, k, key, candidate_mask, mesh, with_reads):
   if not 0 <= k <= n_candidates:
     raise ValueError(f'k={k} must be in [0, {n_candidates}] (candidates).')
   if k == 0:
-    return np.zeros((0,), np.int64)
+    empty = np.zeros((0,), np.int64)
+    return (empty, empty) if with_reads else empty
   mesh = mesh or sharding.one_device_mesh()
   blocks, slot = ball_blocks.build(features, kind, mesh)
   min_d = ball_blocks.layout(np.full((n,), np.inf, np.float32), slot, blocks,
                              np.inf, mesh)
-  return ball_blocks.select(blocks, slot, candidates, min_d, k, key, 'd2',
-                            kind, mesh, with_reads=with_reads)
+  return pruned_greedy.select(blocks, slot, candidates, min_d, k, key, 'd2',
+                              kind, mesh, with_reads=with_reads)
 
 
 def uniforms(key: jax.Array, k: int) -> np.ndarray:
-  """[K] the uniforms that steer the K draws of a seeding with `key`.
+  """[K, 2] the uniforms that steer the K draws of a seeding with `key`.
 
-  Step i draws the candidate whose running sum of weights (in the block
-  order) first exceeds uniforms[i] times the total weight.
+  Step i draws block b whose running sum of weights (blocks in layout order)
+  first exceeds uniforms[i, 0] times the total, then the row of b whose
+  running sum first exceeds uniforms[i, 1] times b's total.
   """
   return np.asarray(jax.vmap(lambda i: jax.random.uniform(
-      jax.random.fold_in(key, i)))(jnp.arange(k)))
+      jax.random.fold_in(key, i), (2,)))(jnp.arange(k)))
