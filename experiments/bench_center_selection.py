@@ -51,6 +51,8 @@ import time
 
 import numpy as np
 
+import bench_selection  # Peak-memory helpers; experiments/ is on sys.path.
+
 SIZES = {'full': [(1_000_000, 128, 1000), (100_000, 1280, 1000)],
          'quick': [(50_000, 64, 100)]}
 BADGE = {'full': (100_000, 10, 128, 1000), 'quick': (20_000, 10, 32, 100)}
@@ -149,24 +151,19 @@ def d2_numpy(x, rows, u, real):
   return picks
 
 
+def covering_radius(x, centers, chunk=1 << 14):
+  """max_i min_c ||x_i - x_c|| in float64."""
+  c = x[centers].astype(np.float64)
+  cn = np.einsum('ij,ij->i', c, c)
+  worst = 0.0
+  for s in range(0, len(x), chunk):
+    xb = x[s:s + chunk].astype(np.float64)
+    d = np.einsum('ij,ij->i', xb, xb)[:, None] + cn - 2 * xb @ c.T
+    worst = max(worst, float(np.maximum(d, 0).min(1).max()))
+  return worst**0.5
+
+
 # ------------------------------------------------------------------ child
-
-
-def _peak_reset():
-  try:
-    with open('/proc/self/clear_refs', 'w') as f:
-      f.write('5')
-    return True
-  except OSError:
-    return False
-
-
-def _peak_gib():
-  with open('/proc/self/status') as f:
-    for line in f:
-      if line.startswith('VmHWM:'):
-        return int(line.split()[1]) / 2**20
-  return float('nan')
 
 
 def child(spec):
@@ -199,7 +196,7 @@ def child(spec):
     pool = np.concatenate([pool, np.zeros((1, pool.shape[1]),
                                           np.float32)])[index]
     u = kmeanspp.uniforms(key, k)
-  resettable = _peak_reset()
+  resettable = bench_selection.reset_peak()
   start = time.perf_counter()
   if method == 'ours':
 
@@ -222,8 +219,10 @@ def child(spec):
   else:
     picks = index[d2_numpy(pool, rows, u, index < n)]
   out['seconds'] = time.perf_counter() - start
-  out['peak_gib'] = _peak_gib() if resettable else float('nan')
+  out['peak_gib'] = bench_selection.peak_bytes(resettable) / 2**30
   out['picks'] = picks.tolist()
+  if kernel == 'kcenter':  # Untimed: the k-center objective, float64.
+    out['radius'] = covering_radius(x, np.r_[np.flatnonzero(labeled), picks])
   print('RESULT ' + json.dumps(out), flush=True)
 
 
@@ -266,11 +265,12 @@ def run_child(spec):
 
 
 def compare(ours, peer):
-  a, b = np.asarray(ours), np.asarray(peer)
-  if np.array_equal(a, b):
-    return 'identical'
-  first = int(np.argmax(a != b))
-  return f'first {first} of {len(a)} equal'
+  a, b = np.asarray(ours['picks']), np.asarray(peer['picks'])
+  same = ('identical' if np.array_equal(a, b) else
+          f'first {int(np.argmax(a != b))} of {len(a)} equal')
+  if 'radius' in ours:
+    same += f'; radius {ours["radius"]:.6g} / {peer["radius"]:.6g}'
+  return same
 
 
 def main():
@@ -278,6 +278,7 @@ def main():
   parser.add_argument('--quick', action='store_true')
   parser.add_argument('--out', default=None)
   parser.add_argument('--data', default='gauss,mixture,subspaces')
+  parser.add_argument('--kernels', default='kcenter,kmeanspp,badge')
   parser.add_argument('--child', default=None)
   args = parser.parse_args()
   if args.child:
@@ -286,8 +287,8 @@ def main():
   size = 'quick' if args.quick else 'full'
   rates = bandwidth()
   bw = max(rates.values())
-  lines = [f'# python experiments/bench_center_selection.py'
-           f'{" --quick" if args.quick else ""}',
+  lines = ['# python experiments/bench_center_selection.py ' +
+           ' '.join(sys.argv[1:]),
            f'cores {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}; '
            'read bandwidth ' + ', '.join(f'{k} {v / 1e9:.1f} GB/s'
                                          for k, v in rates.items()),
@@ -295,11 +296,13 @@ def main():
            ' numpy/ours warm (cold) | bound s (dense) | bound s (read) |'
            ' blocks read | same picks | peak GiB ours / numpy |',
            '|' + '---|' * 12]
+  kernels = args.kernels.split(',')
   jobs = [(data, kernel, n, d, k, None) for n, d, k in SIZES[size]
-          for data in args.data.split(',') for kernel in ('kcenter',
-                                                          'kmeanspp')]
+          for data in args.data.split(',') for kernel in kernels
+          if kernel != 'badge']
   n, c, d, k = BADGE[size]
-  jobs += [(data, 'badge', n, d, k, c) for data in args.data.split(',')]
+  jobs += [(data, 'badge', n, d, k, c) for data in args.data.split(',')
+           if 'badge' in kernels]
   for data, kernel, n, d, k, c in jobs:
     spec = dict(data=data, kernel=kernel, n=n, d=d, k=k, c=c)
     ours = run_child(dict(spec, method='ours'))
@@ -315,7 +318,7 @@ def main():
         f'({peer["seconds"] / ours["cold"]:.2f}) |'
         f' {bound:.2f} | {read:.2f} | '
         f'{ours["reads"] / (k * ours["blocks"]):.1%} | '
-        f'{compare(ours["picks"], peer["picks"])} | '
+        f'{compare(ours, peer)} | '
         f'{ours["peak_gib"]:.2f} / {peer["peak_gib"]:.2f} |')
     print(lines[-1], flush=True)
   lines.append('')
@@ -324,7 +327,7 @@ def main():
   print(text)
   if args.out:
     os.makedirs(os.path.dirname(args.out) or '.', exist_ok=True)
-    with open(args.out + ('_quick' if args.quick else '') + '.md', 'w') as f:
+    with open(args.out + '.md', 'w') as f:
       f.write(text)
 
 
