@@ -58,61 +58,6 @@ def shard_rows(x: np.ndarray, mesh: jax.sharding.Mesh) -> jax.Array:
   return put_batch(pad_rows(x, -(-len(x) // n) * n), mesh)
 
 
-# Local-then-merge helpers for pool kernels. They run inside
-# `jax.shard_map(..., mesh=mesh)` with the pool rows split over ``data``, and
-# give the same answer for every device count.
-
-
 def one_device_mesh() -> jax.sharding.Mesh:
   """A mesh with the axis ``data`` over the first device only."""
   return jax.make_mesh((1,), (DATA_AXIS,), devices=jax.devices()[:1])
-
-
-def shard_row_indices(local_rows: int) -> jax.Array:
-  """[local_rows] int32 global pool indices of this device's rows."""
-  start = jax.lax.axis_index(DATA_AXIS) * local_rows
-  return start + jax.numpy.arange(local_rows, dtype=jax.numpy.int32)
-
-
-def first_argmax(score: jax.Array) -> jax.Array:
-  """int32 index of the largest entry of [M] `score`, the lowest on ties.
-
-  Equal to `jnp.argmax` on finite scores, but a max and a masked min, two
-  vectorized passes: on CPU ~2.5x faster than XLA's argmax reduction, which
-  matters in per-step loops over a large pool (k-center, k-means++).
-  """
-  n = score.shape[0]
-  hit = score == jax.numpy.max(score)
-  return jax.numpy.min(jax.numpy.where(
-      hit, jax.numpy.arange(n, dtype=jax.numpy.int32), n - 1))
-
-
-def shard_argmax(score: jax.Array, row_index: jax.Array) -> jax.Array:
-  """Global index of the largest `score`, the lowest index on ties.
-
-  Args:
-    score: [local_rows] this device's scores.
-    row_index: [local_rows] int32, `shard_row_indices(local_rows)`.
-
-  Returns:
-    int32 scalar, the same on every device.
-  """
-  j = first_argmax(score)
-  best = jax.lax.all_gather(score[j], DATA_AXIS)
-  index = jax.lax.all_gather(row_index[j], DATA_AXIS)
-  # Devices hold increasing index ranges, so the first best device has the
-  # lowest global index among the maxima.
-  return index[jax.numpy.argmax(best)]
-
-
-def shard_row(tree, row_index: jax.Array, index: jax.Array):
-  """Row `index` (global) of every [local_rows, ...] leaf, on every device.
-
-  Only the owner contributes a non-zero row to the psum, so the row is exact.
-  """
-  local = index - row_index[0]
-  found = (local >= 0) & (local < row_index.shape[0])
-  local = jax.numpy.clip(local, 0, row_index.shape[0] - 1)
-  return jax.tree.map(
-      lambda x: jax.lax.psum(jax.numpy.where(found, x[local], 0), DATA_AXIS),
-      tree)

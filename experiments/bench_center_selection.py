@@ -9,8 +9,10 @@ Kernels (ours: `al_jax.kernels.kcenter.kcenter_greedy`,
 blocks a step cannot change):
 
   kcenter   farthest-first from 100 labeled rows, K picks.
-            peer: numpy farthest-first written for speed (one float32 sgemv
-            per step into a preallocated buffer, in-place updates, argmax).
+            peer: `bench_selection.kcenter_numpy`, numpy farthest-first
+            written for speed (chunked GEMMs to the labeled rows, then one
+            float32 sgemv per step into a preallocated buffer, in-place
+            updates, argmax).
             Same algorithm and tie rule, so the picks are compared.
   kmeanspp  D² sampling, K picks.
             peer: numpy D² sampling (one sgemv per step; a block by its
@@ -86,42 +88,13 @@ def make_data(name, n, d, seed=0, chunk=1 << 16):
 
 
 def badge_factors(n, c, seed=1):
+  """[N, C] BADGE factors of N(0, 9) logits."""
   logits = np.random.default_rng(seed).standard_normal((n, c)).astype(
       np.float32) * 3
-  p = np.exp(logits - logits.max(1, keepdims=True))
-  p /= p.sum(1, keepdims=True)
-  p[np.arange(n), p.argmax(1)] -= 1
-  return p.astype(np.float32)
+  return bench_selection.badge_factors_numpy(logits).astype(np.float32)
 
 
 # ------------------------------------------------------------------ peers
-
-
-def kcenter_numpy(x, labeled, k):
-  """Farthest-first, lowest index on ties: one sgemv per step, in place."""
-  norms = np.einsum('ij,ij->i', x, x)
-  min_d = np.full(len(x), np.inf, np.float32)
-  buf = np.empty(len(x), np.float32)
-  for j in np.flatnonzero(labeled):
-    _lower(x, norms, j, min_d, buf)
-  min_d[labeled] = -np.inf
-  picks = np.empty(k, np.int64)
-  for i in range(k):
-    j = int(np.argmax(min_d))
-    picks[i] = j
-    _lower(x, norms, j, min_d, buf)
-    min_d[j] = -np.inf
-  return picks
-
-
-def _lower(x, norms, j, min_d, buf):
-  """min_d = min(min_d, ||x - x_j||²) with buffers: sgemv + 3 passes."""
-  np.dot(x, x[j], out=buf)
-  buf *= -2
-  buf += norms
-  buf += norms[j]
-  np.maximum(buf, 0, out=buf)
-  np.minimum(min_d, buf, out=min_d)
 
 
 def d2_numpy(x, rows, u, real):
@@ -144,23 +117,11 @@ def d2_numpy(x, rows, u, real):
     inner = np.cumsum(w[b * rows:(b + 1) * rows], dtype=np.float64)
     j = b * rows + int(np.searchsorted(inner, u1 * inner[-1], side='right'))
     picks[i] = j
-    _lower(x, norms, j, min_d, buf)
+    bench_selection.lower_min_distance(x, norms, j, min_d, buf)
     if i == 0:
       min_d[~real] = 0
     min_d[picks[:i + 1]] = 0
   return picks
-
-
-def covering_radius(x, centers, chunk=1 << 14):
-  """max_i min_c ||x_i - x_c|| in float64."""
-  c = x[centers].astype(np.float64)
-  cn = np.einsum('ij,ij->i', c, c)
-  worst = 0.0
-  for s in range(0, len(x), chunk):
-    xb = x[s:s + chunk].astype(np.float64)
-    d = np.einsum('ij,ij->i', xb, xb)[:, None] + cn - 2 * xb @ c.T
-    worst = max(worst, float(np.maximum(d, 0).min(1).max()))
-  return worst**0.5
 
 
 # ------------------------------------------------------------------ child
@@ -215,14 +176,15 @@ def child(spec):
     out['rows'] = ball_blocks.block_rows(features)
     out['blocks'] = -(-n // out['rows'])
   elif kernel == 'kcenter':
-    picks = kcenter_numpy(x, labeled, k)
+    picks = bench_selection.kcenter_numpy(x, labeled, k)
   else:
     picks = index[d2_numpy(pool, rows, u, index < n)]
   out['seconds'] = time.perf_counter() - start
   out['peak_gib'] = bench_selection.peak_bytes(resettable) / 2**30
   out['picks'] = picks.tolist()
   if kernel == 'kcenter':  # Untimed: the k-center objective, float64.
-    out['radius'] = covering_radius(x, np.r_[np.flatnonzero(labeled), picks])
+    out['radius'] = bench_selection.covering_radius(
+        x, x[np.r_[np.flatnonzero(labeled), picks]])
   print('RESULT ' + json.dumps(out), flush=True)
 
 
