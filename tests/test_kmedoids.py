@@ -73,8 +73,8 @@ def test_alternating_matches_numpy_and_kmedoids_package(z):
 @pytest.mark.parametrize('z', [1, 2])
 def test_swaps_reach_a_local_optimum_like_fastpam1(z):
   x = _points(1)
-  # The first k-means++ start from which alternating stops short of a swap
-  # optimum (most do).
+  # The first k-means++ start (of 10) from which alternating stops short of
+  # a swap optimum; the assert below fails if none does.
   for seed in range(2, 12):
     init = kmeanspp.kmeanspp_seed(x, K, jax.random.key(seed))
     alternating = kmedoids.kmedoids(x, K, init=init, z=z, max_swaps=0)
