@@ -38,8 +38,8 @@ one end-to-end call (all repeats are listed, each with the 1-minute load
 average right after it: faiss's 2 OpenMP threads spin at barriers and were
 seen to slow down ~3x when other jobs take a core, so the best is the fairer
 figure). Each process warms up first: ours
-calls knn.nearest_points(x[:256], x, k - 1), which compiles the very program
-knn_density runs (one 256-query block against the same reference tiles,
+calls knn.nearest_points(x[:512], x, k - 1), which compiles the very program
+knn_density runs (one 512-query block against the same reference tiles,
 same k - 1), so the timed call excludes jit compilation: the compile time
 of the warm-up is given separately, and any compilation inside the timed
 call (jax's compile events; 0 expected) is reported. faiss's warm-up
@@ -48,10 +48,17 @@ the process's peak resident set during the timed call (inputs and libraries
 included; reset through /proc/self/clear_refs just before).
 
 Machine bound: the exact k-NN graph needs 2·N²·D flop (the [N, D] x [D, N]
-distance product; the top-k selection is extra), at PEAK_GFLOPS = 360 (this
-machine's fp32 peak: 2 cores x 2 FMA units x 16 lanes x 2 flop x ~2.8 GHz):
-7.1 s at N = 100,000, D = 128. Each method's achieved GFLOP/s is 2·N²·D over
-its seconds. numpy's sgemm rate, measured at the start, is printed too.
+distance product; the top-k selection is extra), at the faster of numpy's
+(OpenBLAS, faiss's BLAS too) and XLA's sgemm rate, both measured at the
+start of the run ([65536, D] x [D, 4096]). Each method's achieved GFLOP/s
+is its flop over its seconds.
+
+--queries Q (for N = 1,000,000, where one exact graph takes faiss ~20 min):
+both methods find the k nearest of all N rows for the first Q rows only
+(the rows are in random mixture order), the point itself among its k for
+both (ours: knn.nearest_points(x[:Q], x, k)); the seconds shown are the
+measured ones x N / Q (a query's cost does not depend on which queries run
+beside it), the checks run on those Q rows.
 
 Checks (ours vs faiss, on repeat 0):
   neighbour sets  per row, ours = {i} ∪ the k - 1 rows knn.knn(x, k - 1)
@@ -90,7 +97,7 @@ import bench_selection  # pylint: disable=g-bad-import-order
 ROOT = bench_selection.ROOT
 OUT = os.path.join(ROOT, 'experiments', 'results', 'bench_knn_density.md')
 SIGMA = bench_selection.SIGMA
-PEAK_GFLOPS = bench_kmeans.PEAK_GFLOPS
+GEMM_GFLOPS = {}  # Measured at the start: numpy's and XLA's sgemm.
 FAISS_BLAS = bench_kmeans.FAISS_BLAS
 THREADS = 2
 FLOOR = 1e-12
@@ -128,10 +135,10 @@ def make_data(n, d, components, kind, seed=0, chunk=65_536):
 # check() -> neighbour rows [N, k], the point itself included.
 
 
-def _prepare_ours(x, k):
+def _prepare_ours(x, k, queries):
   import jax  # pylint: disable=g-import-not-at-top
   from al_jax.kernels import knn  # pylint: disable=g-import-not-at-top
-  events = []
+  events, found = [], {}
   jax.monitoring.register_event_duration_secs_listener(
       lambda name, secs, **_: events.append((name, secs)))
 
@@ -139,18 +146,24 @@ def _prepare_ours(x, k):
     return sum(s for name, s in events
                if name.startswith('/jax/core/compile/'))
 
-  def warmup():
+  def warmup():  # One full query block: the program the timed call runs.
     t = time.perf_counter()
-    knn.nearest_points(x[:256], x, k - 1)
+    knn.nearest_points(x[:512], x, k if queries else k - 1)
     return dict(compile_s=compile_s(), warmup_s=time.perf_counter() - t,
                 devices=jax.device_count())
 
   def run():
     before = compile_s()
-    _, mean_sq = knn.knn_density(x, k, floor=FLOOR)
+    if queries:  # The point itself is among its k, as for faiss.
+      dist, found['idx'] = knn.nearest_points(x[:queries], x, k)
+      mean_sq = np.sum(np.float64(dist) ** 2, 1) / k
+    else:
+      _, mean_sq = knn.knn_density(x, k, floor=FLOOR)
     return mean_sq, dict(compile_in_timed_s=compile_s() - before)
 
   def check(mean_sq):
+    if queries:
+      return found['idx'].astype(np.int64), None
     dist, idx = knn.knn(x, k - 1)
     d2 = np.asarray(dist, np.float64) ** 2
     again = d2.sum(1) / k
@@ -160,7 +173,7 @@ def _prepare_ours(x, k):
   return warmup, run, check
 
 
-def _prepare_faiss(x, k):
+def _prepare_faiss(x, k, queries):
   import faiss  # pylint: disable=g-import-not-at-top
   faiss.omp_set_num_threads(THREADS)
   d = x.shape[1]
@@ -175,14 +188,14 @@ def _prepare_faiss(x, k):
   def run():
     index = faiss.IndexFlatL2(d)
     index.add(x)
-    dist, idx = index.search(x, k)
+    dist, idx = index.search(x[:queries or len(x)], k)
     found['idx'], found['dist'] = idx, dist
     mean_sq = np.sum(dist, 1, dtype=np.float64) / k
     return mean_sq, {}
 
   def check(mean_sq):
     del mean_sq
-    is_self = found['idx'] == np.arange(len(x))[:, None]
+    is_self = found['idx'] == np.arange(len(found['idx']))[:, None]
     self_d = np.where(is_self, found['dist'], -np.inf).max(1)
     return found['idx'].astype(np.int64), float(np.max(self_d))
   return warmup, run, check
@@ -198,7 +211,7 @@ def worker(spec):
   m = spec['method']
   x = make_data(spec['n'], spec['d'], spec['components'], spec['data'])
   out = dict(spec)
-  warmup, run, check = PREPARE[m](x, spec['k'])
+  warmup, run, check = PREPARE[m](x, spec['k'], spec['queries'])
   out.update(warmup() or {})
   gc.collect()
   resettable = bench_selection.reset_peak()
@@ -272,10 +285,22 @@ def float64_mean_sq(x, rows, k, block=256):
 
 
 def sgemm_gflops(d):
+  """{numpy, xla}: GFLOP/s of [65536, D] x [D, 4096] float32, best of 3."""
+  import jax  # pylint: disable=g-import-not-at-top
   a = np.random.default_rng(0).standard_normal((65_536, d), np.float32)
   b = a[:4096].T.copy()
-  best = min(bench_kmeans._timed_once(lambda: a @ b) for _ in range(3))  # pylint: disable=protected-access
-  return 2. * a.size * b.shape[1] / best / 1e9
+  dot = jax.jit(lambda a, b: a @ b)
+  a_dev, b_dev = jax.device_put(a), jax.device_put(b)
+  dot(a_dev, b_dev).block_until_ready()
+  runs = dict(numpy=lambda: a @ b,
+              xla=lambda: dot(a_dev, b_dev).block_until_ready())
+  return {name: 2. * a.size * b.shape[1] / min(
+      bench_kmeans._timed_once(f) for _ in range(3)) / 1e9  # pylint: disable=protected-access
+          for name, f in runs.items()}
+
+
+def bound_gflops():
+  return max(GEMM_GFLOPS.values())
 
 
 # ---------------------------------------------------------------- driver
@@ -295,7 +320,8 @@ def summarize(runs):
 
 def run_config(cfg, kind, k, tmp, timeout, sample):
   n, d = cfg['n'], cfg['d']
-  base = dict(n=n, d=d, k=k, data=kind, components=cfg['components'])
+  base = dict(n=n, d=d, k=k, data=kind, components=cfg['components'],
+              queries=cfg['queries'])
   runs = {m: [] for m in METHODS}
   for rep in range(cfg['repeats']):
     for m in METHODS:
@@ -311,7 +337,8 @@ def run_config(cfg, kind, k, tmp, timeout, sample):
     res['sets'] = compare_sets(x, o['idx'], f['idx'])
     res['rel_diff'] = float(np.max(np.abs(o['mean_sq'] - f['mean_sq']) /
                                    np.maximum(f['mean_sq'], FLOOR)))
-    pick = np.sort(np.random.default_rng(1).choice(n, min(sample, n),
+    q = cfg['queries'] or n
+    pick = np.sort(np.random.default_rng(1).choice(q, min(sample, q),
                                                    replace=False))
     ref = float64_mean_sq(x, pick, k)
     res['f64'] = {m: float(np.max(np.abs(z['mean_sq'][pick] - ref) / ref))
@@ -324,8 +351,10 @@ def run_config(cfg, kind, k, tmp, timeout, sample):
 
 def fmt_row(res):
   n, d, k = res['n'], res['d'], res['k']
-  flop = 2. * n * n * d
-  bound = flop / (PEAK_GFLOPS * 1e9)
+  q = res['queries'] or n
+  flop = 2. * q * n * d  # Measured; seconds are shown scaled to N queries.
+  bound = 2. * n * n * d / (bound_gflops() * 1e9)
+  scale = n / q
   o, f = res['rows']['ours'], res['rows']['faiss']
   if not (o.get('seconds') and f.get('seconds')):
     return (f'| {res["data"]} | {n:,} x {d} | {k} | FAILED: '
@@ -336,13 +365,15 @@ def fmt_row(res):
       f'with ours {s["ours_right"]}, faiss {s["faiss_right"]}, both on '
       'exact float64 ties)')
   def reps(r):
-    return ', '.join(f'{v:.1f} @{w:.1f}'
+    return ', '.join(f'{v * scale:.1f} @{w:.1f}'
                      for v, w in zip(r['all_seconds'], r['all_loads']))
-  ours_s = f'{o["seconds"]:.1f} ({reps(o)}; +{o["compile_s"]:.1f} compile)'
+  ours_s = (f'{o["seconds"] * scale:.1f} ({reps(o)}; '
+            f'+{o["compile_s"]:.1f} compile)')
   if o.get('compile_in_timed_s'):
     ours_s += f' [{o["compile_in_timed_s"]:.1f} s compile inside]'
-  faiss_s = f'{f["seconds"]:.1f} ({reps(f)})'
-  return (f'| {res["data"]} | {n:,} x {d} | {k} | {ours_s} | {faiss_s} | '
+  faiss_s = f'{f["seconds"] * scale:.1f} ({reps(f)})'
+  rows = f'{n:,}' if q == n else f'{q:,} of {n:,}'
+  return (f'| {res["data"]} | {rows} x {d} | {k} | {ours_s} | {faiss_s} | '
           f'**{o["seconds"] / f["seconds"]:.2f}** | {bound:.1f} | '
           f'{flop / o["seconds"] / 1e9:.0f} / {flop / f["seconds"] / 1e9:.0f}'
           f' | {same} | {res["rel_diff"]:.1e} | {res["f64"]["ours"]:.1e} / '
@@ -365,8 +396,9 @@ def interpretation(results):
     verdict = 'neither is faster everywhere'
 
   def span(m):
-    v = [r['rows'][m]['seconds'] / (2. * r['n'] ** 2 * r['d'] /
-                                    (PEAK_GFLOPS * 1e9)) for r in ok]
+    v = [r['rows'][m]['seconds'] / (2. * (r['queries'] or r['n']) * r['n']
+                                    * r['d'] / (bound_gflops() * 1e9))
+         for r in ok]
     return (f'{min(v):.1f}' if max(v) - min(v) < 0.05 else
             f'{min(v):.1f}-{max(v):.1f}')
   swing = {m: max(max(r['rows'][m]['all_seconds']) /
@@ -379,7 +411,7 @@ def interpretation(results):
            f'{ties} of them float32 ties')
   text = ('Interpretation: ours/faiss (best of repeats) is ' +
           ', '.join(f'{v:.2f} ({key})' for key, v in ratios.items()) +
-          f' -- {verdict}; ours runs at {span("ours")}x the fp32 GEMM bound, '
+          f' -- {verdict}; ours runs at {span("ours")}x the GEMM bound, '
           f'faiss at {span("faiss")}x')
   if max(swing.values()) > 1.5:
     m = max(METHODS, key=swing.get)
@@ -415,6 +447,8 @@ def main():
   parser.add_argument('--components', type=int, default=1000,
                       help='mixture components')
   parser.add_argument('--repeats', type=int, help='override: repeats (>= 2)')
+  parser.add_argument('--queries', type=int, default=0,
+                      help='time the first Q rows\' k-NN only, scaled by N/Q')
   parser.add_argument('--sample', type=int, default=2000,
                       help='rows checked against float64')
   parser.add_argument('--out', help='markdown results file (default: '
@@ -427,7 +461,8 @@ def main():
   if args.worker:
     return worker(json.loads(args.worker))
 
-  cfg = dict(QUICK if args.quick else FULL, components=args.components)
+  cfg = dict(QUICK if args.quick else FULL, components=args.components,
+             queries=args.queries)
   for key in ('n', 'd', 'repeats'):
     if getattr(args, key) is not None:
       cfg[key] = getattr(args, key)
@@ -449,7 +484,7 @@ def main():
         cpu = line.split(':', 1)[1].strip()
         break
   mem = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30
-  rate = sgemm_gflops(cfg['d'])
+  GEMM_GFLOPS.update(sgemm_gflops(cfg['d']))
   head = (f'{cpu}, {os.cpu_count()} CPU cores, {mem:.0f} GiB RAM, no GPU; '
           f'load average {os.getloadavg()[0]:.2f} at the start (other jobs '
           f'share this machine). jax {jax.__version__} '
@@ -457,9 +492,10 @@ def main():
           f'faiss {faiss.__version__} (with {FAISS_BLAS}, '
           f'omp_set_num_threads({THREADS})), numpy {np.__version__}. '
           f'Threads: both methods use the {THREADS} cores. numpy sgemm '
-          f'[65536, {cfg["d"]}] x [{cfg["d"]}, 4096] runs at {rate:.0f} '
-          f'GFLOP/s right now; the bound below uses the fp32 peak, '
-          f'{PEAK_GFLOPS:.0f} GFLOP/s.')
+          f'[65536, {cfg["d"]}] x [{cfg["d"]}, 4096] runs at '
+          f'{GEMM_GFLOPS["numpy"]:.0f} GFLOP/s in numpy (OpenBLAS) and '
+          f'{GEMM_GFLOPS["xla"]:.0f} in XLA right now; the bound below uses '
+          f'the faster, {bound_gflops():.0f} GFLOP/s.')
   print(head)
   print(f'config: {cfg}', flush=True)
   start = time.perf_counter()
@@ -487,7 +523,7 @@ def main():
       'among its k) + the mean. Seconds: best of '
       f'{cfg["repeats"]} fresh processes (all listed, each @ the 1-minute '
       'load average right after it), one end-to-end call each, warm (ours: jit compile excluded, given after "+"). Bound: '
-      f'2·N²·D flop at {PEAK_GFLOPS:.0f} GFLOP/s. See the script\'s '
+      f'2·N²·D flop at {bound_gflops():.0f} GFLOP/s. See the script\'s '
       'docstring for the details of every column.', '',
       '| data | N x D | k | ours s (repeats; compile) | faiss s (repeats) | '
       'ours/faiss | bound s | GFLOP/s ours / faiss | neighbour sets '
@@ -502,11 +538,12 @@ def main():
              f'{r["sets"]["worst_gap_rel"]:.1e} x (||x_i||² + ||x_j||²) (tie '
              f'threshold {TIE_REL:g})' if r['sets']['differing'] else
              'no row to compare for ties')
+      own = ('' if r['self_consistent'] is None else
+             f' (ours: exactly 0); knn.knn(x, k - 1) reproduces '
+             f'knn_density\'s D̄ to {r["self_consistent"]:.1e}')
       notes.append(
           f'{r["data"]}, k = {r["k"]}: median D̄ {r["d_mean"]:.4g}; faiss\'s '
-          f'largest self distance {r["faiss_self_max"]:.2g} (ours: exactly '
-          f'0); knn.knn(x, k - 1) reproduces knn_density\'s D̄ to '
-          f'{r["self_consistent"]:.1e}; {gap}.')
+          f'largest self distance {r["faiss_self_max"]:.2g}{own}; {gap}.')
   lines += [''] + [f'- {v}' for v in notes] + ['', interpretation(results),
                                                '']
   tail = (f'Total {time.perf_counter() - start:.0f} s wall; load average at '

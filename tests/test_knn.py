@@ -62,3 +62,22 @@ def test_nearest_centroid_across_tiles_ties_to_the_lower_index():
   brute = ((x[:, None].astype(np.float64) - cent[None]) ** 2).sum(-1)
   np.testing.assert_array_equal(idx[3:], brute[3:].argmin(1))
   np.testing.assert_allclose(dist[3:], np.sqrt(brute[3:].min(1)), rtol=1e-4)
+
+
+@pytest.mark.parametrize('k', [1, 6, 13])
+def test_knn_ties_go_to_the_lower_row_like_brute_force(k):
+  # A shuffled integer lattice: many exactly equal distances (float32 sums of
+  # small integers are exact), so every level of the kernel's selection meets
+  # ties; a shuffled copy of 300 rows adds zero distances.
+  rng = np.random.default_rng(k)
+  grid = np.stack(np.meshgrid(np.arange(48), np.arange(48)), -1).reshape(-1, 2)
+  x = np.concatenate([grid, grid[rng.choice(len(grid), 300, replace=False)]])
+  x = x[rng.permutation(len(x))].astype(np.float32)
+  dist, idx = knn.knn(x, k)
+  d2 = ((x[:, None] - x[None]) ** 2).sum(-1)
+  np.fill_diagonal(d2, np.inf)
+  brute = np.lexsort((np.broadcast_to(np.arange(len(x)), d2.shape), d2),
+                     axis=1)[:, :k]
+  np.testing.assert_array_equal(idx, brute)
+  np.testing.assert_allclose(dist, np.sqrt(np.take_along_axis(d2, brute, 1)),
+                             rtol=1e-6)
