@@ -60,6 +60,11 @@ both (ours: knn.nearest_points(x[:Q], x, k)); the seconds shown are the
 measured ones x N / Q (a query's cost does not depend on which queries run
 beside it), the checks run on those Q rows.
 
+--probes P1,P2,...: also the approximate path, knn_probe.knn_probe(x, k - 1,
+probe) for the whole graph (all N rows: its lists and votes depend on
+every row), one run each after the exact ones, with its recall against
+ours exact on the checked rows.
+
 Checks (ours vs faiss, on repeat 0):
   neighbour sets  per row, ours = {i} ∪ the k - 1 rows knn.knn(x, k - 1)
            returns (the same kernel call knn_density makes, run once more
@@ -201,7 +206,30 @@ def _prepare_faiss(x, k, queries):
   return warmup, run, check
 
 
-PREPARE = dict(ours=_prepare_ours, faiss=_prepare_faiss)
+def _prepare_probe(x, k, queries, probe):
+  """The approximate graph: knn_probe.knn_probe(x, k - 1, probe) over all N
+  rows (its lists depend on every row); idx of the first Q rows is saved,
+  the point itself prepended (so it compares with the exact sets)."""
+  from al_jax.kernels import knn_probe  # pylint: disable=g-import-not-at-top
+  found = {}
+
+  def warmup():
+    knn_probe.knn_probe(x[:min(len(x), 4 * probe * knn_probe.LIST_ROWS)],
+                        k - 1, probe)
+
+  def run():
+    dist, found['idx'] = knn_probe.knn_probe(x, k - 1, probe)
+    return np.sum(np.float64(dist) ** 2, 1) / k, {}
+
+  def check(mean_sq):
+    del mean_sq
+    q = queries or len(x)
+    own = np.arange(q)[:, None]
+    return np.concatenate([own, found['idx'][:q]], 1).astype(np.int64), None
+  return warmup, run, check
+
+
+PREPARE = dict(ours=_prepare_ours, faiss=_prepare_faiss, probe=_prepare_probe)
 
 
 # ---------------------------------------------------------------- worker
@@ -211,7 +239,8 @@ def worker(spec):
   m = spec['method']
   x = make_data(spec['n'], spec['d'], spec['components'], spec['data'])
   out = dict(spec)
-  warmup, run, check = PREPARE[m](x, spec['k'], spec['queries'])
+  extra_args = (spec['probe'],) if m == 'probe' else ()
+  warmup, run, check = PREPARE[m](x, spec['k'], spec['queries'], *extra_args)
   out.update(warmup() or {})
   gc.collect()
   resettable = bench_selection.reset_peak()
@@ -357,7 +386,43 @@ def run_config(cfg, kind, k, tmp, timeout, sample):
     res['self_consistent'] = rows['ours'].get('aux')
     res['faiss_self_max'] = rows['faiss'].get('aux')
     res['d_mean'] = float(np.median(f['mean_sq']))
+    res['probes'] = []
+    for p in cfg['probes']:
+      run = spawn(dict(base, method='probe', probe=p, rep=0, checks=True,
+                       save=os.path.join(tmp, f'probe{p}_{kind}_{k}.npz')),
+                  timeout)
+      if run.get('failed'):
+        res['probes'].append(dict(probe=p, failed=run['failed']))
+        continue
+      got = np.load(os.path.join(tmp, f'probe{p}_{kind}_{k}.npz'))['idx']
+      exact = o['idx']
+      hits = sum(np.intersect1d(a[1:], b).size for a, b in zip(got, exact))
+      res['probes'].append(dict(probe=p, seconds=run['seconds'],
+                                peak=run['peak'],
+                                recall=hits / (exact.shape[0] * (k - 1))))
   return res
+
+
+def fmt_probes(results):
+  """Markdown lines: the approximate path against ours exact."""
+  rows = [(r, p) for r in results for p in r.get('probes', [])]
+  if not rows:
+    return []
+  lines = ['', 'Approximate path, `knn_probe.knn_probe(x, k - 1, probe)` '
+           '(lists of 4,096 rows; the whole graph of N rows, one run), '
+           'against ours exact above: recall = the share of the exact k - 1 '
+           'other neighbours it returns, on the rows the checks cover.', '',
+           '| data | N x D | k | probe | seconds | exact / approximate | '
+           'recall | peak GiB |', '|' + '---|' * 8]
+  for r, p in rows:
+    head = f'| {r["data"]} | {r["n"]:,} x {r["d"]} | {r["k"]} | {p["probe"]} |'
+    if p.get('failed'):
+      lines.append(head + f' FAILED: {p["failed"]} |' + ' |' * 3)
+      continue
+    exact = r['rows']['ours']['seconds'] * r['n'] / (r['queries'] or r['n'])
+    lines.append(head + f' {p["seconds"]:.1f} | {exact / p["seconds"]:.1f} '
+                 f'| {p["recall"]:.4f} | {p["peak"] / 2**30:.2f} |')
+  return lines
 
 
 def fmt_row(res):
@@ -458,6 +523,8 @@ def main():
   parser.add_argument('--components', type=int, default=1000,
                       help='mixture components')
   parser.add_argument('--repeats', type=int, help='override: repeats (>= 2)')
+  parser.add_argument('--probes', default='',
+                      help='comma-separated probes of the approximate path')
   parser.add_argument('--queries', type=int, default=0,
                       help='time the first Q rows\' k-NN only, scaled by N/Q')
   parser.add_argument('--sample', type=int, default=2000,
@@ -473,7 +540,8 @@ def main():
     return worker(json.loads(args.worker))
 
   cfg = dict(QUICK if args.quick else FULL, components=args.components,
-             queries=args.queries)
+             queries=args.queries,
+             probes=tuple(int(v) for v in args.probes.split(',') if v))
   for key in ('n', 'd', 'repeats'):
     if getattr(args, key) is not None:
       cfg[key] = getattr(args, key)
@@ -530,8 +598,13 @@ def main():
       f'N(0, I), per-component std {SIGMA} x 2^U(-1,1)), float32, seed 0; '
       '"l2": the same rows L2-normalised. D̄_i = mean of the k smallest '
       'squared distances from x_i to all rows, itself included; density = '
-      f'1 / max(D̄, {FLOOR:g}). ours = `al_jax.kernels.knn.knn_density(x, '
-      'k)`; faiss = `IndexFlatL2` add + search(x, k) (the point itself is '
+      f'1 / max(D̄, {FLOOR:g}). ' + (
+          'ours = `al_jax.kernels.knn.knn_density(x, k)`; faiss = '
+          '`IndexFlatL2` add + search(x, k)' if not cfg['queries'] else
+          f'Only the first {cfg["queries"]:,} rows are queries (--queries; '
+          'seconds scaled by N / Q): ours = `al_jax.kernels.knn.'
+          'nearest_points(x[:Q], x, k)`; faiss = `IndexFlatL2` add + '
+          'search(x[:Q], k)') + ' (the point itself is '
       'among its k) + the mean. Seconds: best of '
       f'{cfg["repeats"]} fresh processes (all listed, each @ the 1-minute '
       'load average right after it), one end-to-end call each, warm (ours: jit compile excluded, given after "+"). Bound: '
@@ -556,6 +629,7 @@ def main():
       notes.append(
           f'{r["data"]}, k = {r["k"]}: median D̄ {r["d_mean"]:.4g}; faiss\'s '
           f'largest self distance {r["faiss_self_max"]:.2g}{own}; {gap}.')
+  lines += fmt_probes(results)
   lines += [''] + [f'- {v}' for v in notes] + ['', interpretation(results),
                                                '']
   tail = (f'Total {time.perf_counter() - start:.0f} s wall; load average at '

@@ -21,9 +21,9 @@ def test_knn_matches_sklearn(n, k):
 def test_knn_reuses_compilation():
   x = np.random.default_rng(10).normal(size=(700, 8)).astype(np.float32)
   knn.knn(x, 5)
-  traces = knn._knn_block._cache_size()  # pylint: disable=protected-access
+  traces = knn.block_search._cache_size()  # pylint: disable=protected-access
   knn.knn(x[::-1].copy(), 5)
-  assert knn._knn_block._cache_size() == traces  # pylint: disable=protected-access
+  assert knn.block_search._cache_size() == traces  # pylint: disable=protected-access
 
 
 def test_nearest_centroid_matches_brute_force():

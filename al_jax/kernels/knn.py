@@ -44,7 +44,7 @@ def _everywhere(mesh, a: np.ndarray) -> jax.Array:
 
 
 @functools.partial(jax.jit, static_argnames=('k', 'chunk', 'group'))
-def _knn_block(q, q_ids, ref_tiles, k, chunk, group):
+def block_search(q, q_ids, ref_tiles, k, chunk, group):
   """k nearest references of each query, excluding itself.
 
   The scan over reference tiles keeps only minima, so its cost is the GEMM
@@ -71,9 +71,7 @@ def _knn_block(q, q_ids, ref_tiles, k, chunk, group):
   Args:
     q: [B, D] float32 queries; q_ids: [B] int32 their rows in the reference
       set (-1: none), not their own neighbour.
-    ref_tiles: [M / T, T, D + 1] float32 rows [r, ‖r‖²] in the layout of
-      `_nearest` (stored position i·T/chunk + c of a tile holds its row
-      c·chunk + i); padding rows [0, inf].
+    ref_tiles: [M / T, T, D + 1] float32 rows [r, ‖r‖²] from `tiles`.
     k: neighbours; k + 1 <= M / (chunk · group).
     chunk, group: powers of two with T a multiple of chunk · group.
 
@@ -123,7 +121,8 @@ def _gather(table, at):
 def knn(x, k: int, mesh: jax.sharding.Mesh | None = None):
   """Exact k nearest neighbours of every row of x among the other rows.
 
-  Memory: O(N k) results plus one [B, T] tile of distances per device.
+  Memory: O(N k) results, a copy of x, and per device one [B, T] tile of
+  distances and [B, N / chunk] chunk minima (`levels`; 128 MiB at 1M x 128).
 
   Args:
     x: [N, D] points.
@@ -201,8 +200,8 @@ def nearest_points(queries, refs, k: int,
   return np.sqrt(d2), idx
 
 
-def _levels(m: int, t: int, k: int, d: int) -> tuple[int, int]:
-  """(chunk, group) sizes for `_knn_block`: M references, tiles of T, k
+def levels(m: int, t: int, k: int, d: int) -> tuple[int, int]:
+  """(chunk, group) sizes for `block_search`: M references, tiles of T, k
   candidates, width D.
 
   The scan writes M / chunk chunk minima per query and the last level
@@ -222,33 +221,57 @@ def _levels(m: int, t: int, k: int, d: int) -> tuple[int, int]:
   return chunk, group
 
 
-def _nearest(queries, query_ids, x, k, mesh):
-  """(squared distances [Q, k] ascending, rows [Q, k]) of the k nearest rows
-  of x to each query, skipping row query_ids[i]."""
+def tiles(x: np.ndarray, n_tiles: int, tile: int, chunk: int) -> np.ndarray:
+  """[n_tiles, T, D + 1] float32: rows [x, ‖x‖²] in `block_search`'s layout.
+
+  Row r of tile t, r = c·chunk + i, is stored at position i·T/chunk + c
+  ([tiles, chunks, chunk, D + 1] -> [tiles, chunk, chunks, D + 1]); rows
+  past N are padding [0, inf].
+  """
   n, d = x.shape
-  n_tiles = -(-n // _TILE)  # Tiles of <= _TILE rows, padding < 1024 rows.
-  tile = shapes.round_up(-(-n // n_tiles), 128 if n_tiles == 1 else 1024)
-  m = tile * n_tiles
-  chunk, group = _levels(m, tile, k + 1, d)
-  # [x, ‖x‖²] in `_knn_block`'s layout: [tiles, chunks, chunk, D + 1] ->
-  # [tiles, chunk, chunks, D + 1].
-  ref = np.concatenate([x, np.einsum('ij,ij->i', x, x)[:, None]], 1)
-  ref = np.concatenate([ref, np.tile(np.float32([0] * d + [np.inf]),
-                                     (m - n, 1))])
-  ref = ref.reshape(m // tile, tile // chunk, chunk, d + 1).transpose(
-      0, 2, 1, 3).reshape(-1, tile, d + 1)
-  ref = _everywhere(mesh, ref)
+  m = n_tiles * tile
+  ref = np.empty((m, d + 1), np.float32)
+  ref[:n, :d] = x
+  ref[:n, d] = np.einsum('ij,ij->i', x, x)
+  ref[n:, :d], ref[n:, d] = 0, np.inf
+  return ref.reshape(n_tiles, tile // chunk, chunk, d + 1).transpose(
+      0, 2, 1, 3).reshape(n_tiles, tile, d + 1)
+
+
+def search(queries, query_ids, ref, k, chunk, group, mesh):
+  """Runs `block_search` over query blocks of `_KNN_QUERIES` (per device).
+
+  Args:
+    queries: [Q, D]; query_ids: [Q] int32 their rows in `ref` (-1: none).
+    ref: [n_tiles, T, D + 1] device array from `tiles`.
+    k, chunk, group: as in `block_search`.
+    mesh: optional mesh; query blocks are split over its ``data`` axis.
+
+  Returns:
+    (squared distances [Q, k] ascending, rows [Q, k] of `ref`).
+  """
   block = min(_KNN_QUERIES, shapes.pow2(len(queries))) * _devices(mesh)
   dists, idxs = [], []
   for start in range(0, len(queries), block):
     stop = min(start + block, len(queries))
     ids = sharding.pad_rows(query_ids[start:stop], block, -1)
     q = sharding.pad_rows(queries[start:stop], block)
-    d2, idx = _knn_block(_split(mesh, q), _split(mesh, ids), ref, k, chunk,
-                         group)
+    d2, idx = block_search(_split(mesh, q), _split(mesh, ids), ref, k, chunk,
+                           group)
     dists.append(np.asarray(d2)[:stop - start])
     idxs.append(np.asarray(idx)[:stop - start])
   return np.concatenate(dists), np.concatenate(idxs)
+
+
+def _nearest(queries, query_ids, x, k, mesh):
+  """(squared distances [Q, k] ascending, rows [Q, k]) of the k nearest rows
+  of x to each query, skipping row query_ids[i]."""
+  n, d = x.shape
+  n_tiles = -(-n // _TILE)  # Tiles of <= _TILE rows, padding < 1024 rows.
+  tile = shapes.round_up(-(-n // n_tiles), 128 if n_tiles == 1 else 1024)
+  chunk, group = levels(n_tiles * tile, tile, k + 1, d)
+  ref = _everywhere(mesh, tiles(x, n_tiles, tile, chunk))
+  return search(queries, query_ids, ref, k, chunk, group, mesh)
 
 
 _CENTROID_TILE = 2048
