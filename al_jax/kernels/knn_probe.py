@@ -6,13 +6,15 @@ an order that keeps nearby rows together (`ball_blocks.block_order`), then
 cut into lists of `list_rows` consecutive rows; queries are taken in the
 same order, `knn._KNN_QUERIES` at a time, and each such block searches,
 exactly, `probe` lists (`knn.block_search` on those lists only). Lists are
-chosen by vote: every query votes for the `probe` lists holding its nearest
-of `REPS` representative rows per list (evenly spaced in the list), and the
-lists with the most votes win (ties: the nearer). A block that spans
-several clusters so gets each cluster's lists; a list centroid would not do
-(a list holds several clusters, and its mean may be near none). Cost:
-probe · list_rows / N of the exact graph, plus the order (~N·32 sketch
-work) and the votes (REPS / probe of a search's GEMM).
+chosen by vote: a list is represented by the means of its pieces (the
+parts of `block_order`'s groups, ~2·ORDER_ROWS rows each, that fall in
+it), every query votes for the `probe` lists holding its nearest pieces,
+and the lists with the most votes win (ties: the nearer). A block that
+spans several clusters so gets each cluster's lists; one centroid per list
+would not do (a list holds many clusters, and its mean may be near none).
+Cost: probe · list_rows / N of the exact graph, plus the order (~N·32
+sketch work) and the votes (~list_rows / (2·ORDER_ROWS·probe) of a
+search's GEMM).
 
 What is approximate: a query's true neighbour is missed when its list is
 not among the probed ones. Every returned neighbour is a real row with its
@@ -40,29 +42,57 @@ from al_jax.kernels import knn
 from al_jax.kernels import shapes
 
 LIST_ROWS = 4096
-REPS = 32  # Representative rows per list, for the votes.
-ORDER_ROWS = 64  # block_order groups hold ~2x this: fine-grained locality.
+# block_order's groups: ~2·ORDER_ROWS rows each, so a cluster tends to hold
+# anchors of its own and stays in few lists (64: recall 0.72 at probe 1 on
+# the benchmark's 100k mixture, 8: 0.97); at most MAX_ANCHORS anchors (its
+# chain holds an [A, A] float64 matrix).
+ORDER_ROWS = 8
+MAX_ANCHORS = 8192
 QUERIES = 128  # Per block: fewer clusters per block, so fewer lists.
 
 
 @functools.partial(jax.jit, static_argnames='probe')
-def _choose(q, valid, reps, probe):
+def _choose(q, valid, reps, rep_sq, probe):
   """[P] lists for a query block by vote (see the module docstring).
 
   Args:
     q: [B, D] queries; valid: [B] bool (False: padding).
-    reps: [L, R, D] representative rows of each list.
+    reps: [L, R, D] representatives of each list; rep_sq: [L, R] their
+      squared norms, inf on padding.
     probe: P.
   """
   n_lists, r, d = reps.shape
-  flat = reps.reshape(-1, d)
-  d2 = jnp.sum(flat * flat, 1) - 2 * jnp.dot(q, flat.T, precision='highest')
+  d2 = rep_sq.reshape(-1) - 2 * jnp.dot(q, reps.reshape(-1, d).T,
+                                        precision='highest')
   near = d2.reshape(-1, n_lists, r).min(2)  # [B, L], up to ||q||².
   top = jax.lax.top_k(-near, probe)[1]
   votes = jnp.zeros(n_lists).at[top].add(valid[:, None].astype(jnp.float32))
   best = jnp.min(jnp.where(valid[:, None], near, jnp.inf), 0)
   rank = (best - best.min()) / (best.max() - best.min() + 1.0)  # [0, 1).
   return jnp.sort(jax.lax.top_k(votes - rank, probe)[1])
+
+
+def _representatives(xo, group, list_rows):
+  """([L, R, D] means, [L, R] squared norms) of each list's pieces.
+
+  A piece is the part of one `block_order` group inside one list; R is the
+  most pieces of any list (the others padded, squared norm inf).
+  """
+  n = len(xo)
+  cuts = np.union1d(np.flatnonzero(np.diff(group)) + 1,
+                    np.arange(list_rows, n, list_rows))
+  starts = np.concatenate([[0], cuts]).astype(np.int64)
+  sizes = np.diff(np.append(starts, n))
+  means = np.add.reduceat(xo, starts, axis=0, dtype=np.float64) / sizes[:, None]
+  owner = starts // list_rows
+  n_lists = owner[-1] + 1
+  counts = np.bincount(owner, minlength=n_lists)
+  slot = np.arange(len(starts)) - np.repeat(np.cumsum(counts) - counts, counts)
+  reps = np.zeros((n_lists, counts.max(), xo.shape[1]), np.float32)
+  rep_sq = np.full((n_lists, counts.max()), np.inf, np.float32)
+  reps[owner, slot] = means
+  rep_sq[owner, slot] = np.einsum('ij,ij->i', means, means)
+  return reps, rep_sq
 
 
 @jax.jit
@@ -93,13 +123,12 @@ def knn_probe(x, k: int, probe: int = 8, list_rows: int = LIST_ROWS):
   n_lists = -(-n // list_rows)
   if probe >= n_lists:
     return knn.knn(x, k)
-  order, _ = ball_blocks.block_order((x,), 'plain', ORDER_ROWS)
+  order, group_of = ball_blocks.block_order(
+      (x,), 'plain', max(ORDER_ROWS, -(-n // (2 * MAX_ANCHORS))))
   xo = x[order]
+  reps, rep_sq = map(jnp.asarray, _representatives(xo, group_of, list_rows))
   chunk, group = knn.levels(probe * list_rows, list_rows, k + 1, d)
   tiles = jnp.asarray(knn.tiles(xo, n_lists, list_rows, chunk))
-  sizes = np.minimum(list_rows, n - np.arange(n_lists) * list_rows)
-  reps = jnp.asarray(xo[np.arange(n_lists)[:, None] * list_rows + (
-      np.arange(REPS) * sizes[:, None]) // REPS])
   block = min(QUERIES, shapes.pow2(n))
   d2 = np.empty((n, k), np.float32)
   idx = np.empty((n, k), np.int64)
@@ -107,7 +136,7 @@ def knn_probe(x, k: int, probe: int = 8, list_rows: int = LIST_ROWS):
     stop = min(start + block, n)
     valid = np.arange(block) < stop - start
     lists = np.asarray(_choose(sharding.pad_rows(xo[start:stop], block),
-                               valid, reps, probe))
+                               valid, reps, rep_sq, probe))
     # Each query's own row, numbered within the probed lists (-1: absent).
     pos = np.arange(start, stop)
     slot = np.searchsorted(lists, pos // list_rows)
