@@ -50,8 +50,8 @@ included; reset through /proc/self/clear_refs just before).
 Machine bound: the exact k-NN graph needs 2·N²·D flop (the [N, D] x [D, N]
 distance product; the top-k selection is extra), at the faster of numpy's
 (OpenBLAS, faiss's BLAS too) and XLA's sgemm rate, both measured at the
-start of the run (`sgemm_gflops`: products reduced while in cache). Each method's achieved GFLOP/s
-is its flop over its seconds.
+start of the run (`sgemm_gflops`: products reduced while in cache). Each
+method's achieved GFLOP/s is its flop over its seconds.
 
 --queries Q (for N = 1,000,000, where one exact graph takes faiss ~20 min):
 both methods find the k nearest of all N rows for the first Q rows only
@@ -335,8 +335,9 @@ def sgemm_gflops(d):
   runs = dict(numpy=numpy_scan,
               xla=lambda: scan(q_dev, refs_dev).block_until_ready())
   flop = 2. * q.shape[0] * refs.shape[0] * refs.shape[1] * d
-  return {name: flop / min(bench_kmeans._timed_once(f) for _ in range(3))  # pylint: disable=protected-access
-          / 1e9 for name, f in runs.items()}
+  timed = bench_kmeans._timed_once  # pylint: disable=protected-access
+  return {name: flop / min(timed(f) for _ in range(3)) / 1e9
+          for name, f in runs.items()}
 
 
 def bound_gflops():

@@ -130,7 +130,11 @@ def test_preconditioned_gradients_are_g_over_h():
 
 
 def test_adacore_equals_the_reference_selection_step():
-  logits, z, y = _model_outputs(scale=0.1)
+  # Seed 6: every greedy step's best gain, and every point's nearest pick,
+  # leads the runner-up by >= 9e-4 (relative, float64), so float32 rounding
+  # cannot reorder them. Seed 0 has an exact tie (class 0, 4th pick) that
+  # float32 broke one way on one CPU and the other way on another.
+  logits, z, y = _model_outputs(scale=0.1, seed=6)
   budget = 13
   got = _select('adacore', logits, z, y, budget)
   assert got.notes == () and got.weights.dtype == np.float32
