@@ -63,7 +63,8 @@ beside it), the checks run on those Q rows.
 --probes P1,P2,...: also the approximate path, knn_probe.knn_probe(x, k - 1,
 probe) for the whole graph (all N rows: its lists and votes depend on
 every row), one run each after the exact ones, with its recall against
-ours exact on the checked rows.
+ours exact on the checked rows. Its warm-up compiles the search on a
+subset; the timed run still compiles the vote for the full list count.
 
 Checks (ours vs faiss, on repeat 0):
   neighbour sets  per row, ours = {i} ∪ the k - 1 rows knn.knn(x, k - 1)

@@ -20,8 +20,9 @@ import numpy as np
 from al_jax import sharding
 from al_jax.kernels import shapes
 
-# k-NN: queries per block and reference rows per tile (the fastest measured
-# at 1M x 128 on a 2-core EPYC; the [B, T] tile is reduced while in L3).
+# k-NN: queries per block and reference rows per tile (the fastest of those
+# tried in development at 1M x 128 on a 2-core EPYC; the [B, T] tile is
+# reduced while in L3).
 _KNN_QUERIES = 512
 _TILE = 8192
 _QUERY_BLOCK = 256  # Nearest centroid.
@@ -59,14 +60,15 @@ def block_search(q, q_ids, ref_tiles, k, chunk, group):
   distances recomputed) is exact. Candidates stay in pool order at every
   level and top-k keeps the first of equal values, so ties go to the lower
   row, as in a brute-force top-k. (faiss's IndexFlatL2 keeps a heap per
-  query, a scalar loop XLA cannot express; a top-k per tile cost ~2.5x the
-  GEMM.)
+  query, a scalar loop XLA cannot express; the previous kernel's top-k per
+  tile cost ~2.5x its GEMM, measured in development.)
 
   Two things keep the scan at GEMM speed: ‖r‖² rides in the GEMM as an extra
   column (q' = [-2q, 1], r' = [r, ‖r‖²], so q'·r' = ‖r‖² - 2 q·r), and the
   query's own row is not masked in the scan but the first two levels keep
   k + 1 (the k nearest other rows are among the k + 1 nearest rows); any
-  elementwise pass between the GEMM and the minima cost ~20% at 1M x 128.
+  elementwise pass between the GEMM and the minima cost ~20% at 1M x 128
+  (measured in development).
 
   Args:
     q: [B, D] float32 queries; q_ids: [B] int32 their rows in the reference
@@ -206,8 +208,8 @@ def levels(m: int, t: int, k: int, d: int) -> tuple[int, int]:
 
   The scan writes M / chunk chunk minima per query and the last level
   gathers k · chunk rows of D floats per query, so chunk ~ sqrt(2 M / (k D))
-  balances the two (8 at 100k x 128, 16 at 1M x 128, k = 20; measured best
-  there); groups balance the two top-k levels, M / (chunk · group) group
+  balances the two (8 at 100k x 128, 16 at 1M x 128, k = 20: the fastest of
+  8, 16 and 32 tried in development); groups balance the two top-k levels, M / (chunk · group) group
   minima against k · group chunk minima. chunk · group <= M / k (so there
   are k groups) and divides T.
   """

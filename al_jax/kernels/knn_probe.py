@@ -39,33 +39,35 @@ import numpy as np
 
 from al_jax import sharding
 from al_jax.kernels import ball_blocks
+from al_jax.kernels import distances
 from al_jax.kernels import knn
 from al_jax.kernels import shapes
 
 LIST_ROWS = 4096
 # block_order's groups: ~2·ORDER_ROWS rows each, so a cluster tends to hold
-# anchors of its own and stays in few lists (64: recall 0.72 at probe 1 on
-# the benchmark's 100k mixture, 8: 0.97); at most MAX_ANCHORS anchors (its
-# chain holds an [A, A] float64 matrix).
+# anchors of its own and stays in few lists (in development, on the
+# benchmark's 100k mixture, recall at probe 1 was 0.72 with 64 and 0.97
+# with 8); at most MAX_ANCHORS anchors (its chain holds an [A, A] float64
+# matrix).
 ORDER_ROWS = 8
 MAX_ANCHORS = 8192
 QUERIES = 128  # Per block: fewer clusters per block, so fewer lists.
 
 
 @functools.partial(jax.jit, static_argnames='probe')
-def _choose(q, valid, reps, rep_sq, probe):
+def _choose(q, valid, reps, real, probe):
   """[P] lists for a query block by vote (see the module docstring).
 
   Args:
     q: [B, D] queries; valid: [B] bool (False: padding).
-    reps: [L, R, D] representatives of each list; rep_sq: [L, R] their
-      squared norms, inf on padding.
+    reps: [L, R, D] representatives of each list; real: [L, R] bool (False:
+      padding).
     probe: P.
   """
   n_lists, r, d = reps.shape
-  d2 = rep_sq.reshape(-1) - 2 * jnp.dot(q, reps.reshape(-1, d).T,
-                                        precision='highest')
-  near = d2.reshape(-1, n_lists, r).min(2)  # [B, L], up to ||q||².
+  d2 = distances.sq_distances(q, reps.reshape(-1, d))
+  d2 = jnp.where(real.reshape(-1), d2, jnp.inf)
+  near = d2.reshape(-1, n_lists, r).min(2)  # [B, L]
   top = jax.lax.top_k(-near, probe)[1]
   votes = jnp.zeros(n_lists).at[top].add(valid[:, None].astype(jnp.float32))
   best = jnp.min(jnp.where(valid[:, None], near, jnp.inf), 0)
@@ -74,10 +76,10 @@ def _choose(q, valid, reps, rep_sq, probe):
 
 
 def _representatives(xo, group, list_rows):
-  """([L, R, D] means, [L, R] squared norms) of each list's pieces.
+  """([L, R, D] means of each list's pieces, [L, R] bool real ones).
 
   A piece is the part of one `block_order` group inside one list; R is the
-  most pieces of any list (the others padded, squared norm inf).
+  most pieces of any list (the others padded).
   """
   n = len(xo)
   cuts = np.union1d(np.flatnonzero(np.diff(group)) + 1,
@@ -90,10 +92,10 @@ def _representatives(xo, group, list_rows):
   counts = np.bincount(owner, minlength=n_lists)
   slot = np.arange(len(starts)) - np.repeat(np.cumsum(counts) - counts, counts)
   reps = np.zeros((n_lists, counts.max(), xo.shape[1]), np.float32)
-  rep_sq = np.full((n_lists, counts.max()), np.inf, np.float32)
+  real = np.zeros((n_lists, counts.max()), bool)
   reps[owner, slot] = means
-  rep_sq[owner, slot] = np.einsum('ij,ij->i', means, means)
-  return reps, rep_sq
+  real[owner, slot] = True
+  return reps, real
 
 
 @jax.jit
@@ -127,7 +129,7 @@ def knn_probe(x, k: int, probe: int = 8, list_rows: int = LIST_ROWS):
   order, group_of = ball_blocks.block_order(
       (x,), 'plain', max(ORDER_ROWS, -(-n // (2 * MAX_ANCHORS))))
   xo = x[order]
-  reps, rep_sq = map(jnp.asarray, _representatives(xo, group_of, list_rows))
+  reps, real = map(jnp.asarray, _representatives(xo, group_of, list_rows))
   chunk, group = knn.levels(probe * list_rows, list_rows, k + 1, d)
   tiles = jnp.asarray(knn.tiles(xo, n_lists, list_rows, chunk))
   block = min(QUERIES, shapes.pow2(n))
@@ -137,7 +139,7 @@ def knn_probe(x, k: int, probe: int = 8, list_rows: int = LIST_ROWS):
     stop = min(start + block, n)
     valid = np.arange(block) < stop - start
     lists = np.asarray(_choose(sharding.pad_rows(xo[start:stop], block),
-                               valid, reps, rep_sq, probe))
+                               valid, reps, real, probe))
     # Each query's own row, numbered within the probed lists (-1: absent).
     pos = np.arange(start, stop)
     slot = np.searchsorted(lists, pos // list_rows)
