@@ -110,7 +110,8 @@ def knn_probe(x, k: int, probe: int = 8, list_rows: int = LIST_ROWS):
     x: [N, D] points.
     k: neighbours (clipped to N - 1).
     probe: lists searched per query block; all of them (or a pool of at
-      most probe · list_rows rows) gives the exact `knn.knn` result.
+      most probe · list_rows rows) gives the exact graph (up to the order
+      of tied rows).
     list_rows: T, rows per list; a multiple of 1024.
 
   Returns:
@@ -124,8 +125,7 @@ def knn_probe(x, k: int, probe: int = 8, list_rows: int = LIST_ROWS):
     raise ValueError(f'knn_probe: probe={probe} must be >= 1 and '
                      f'list_rows={list_rows} a multiple of 1024.')
   n_lists = -(-n // list_rows)
-  if probe >= n_lists:
-    return knn.knn(x, k)
+  probe = min(probe, n_lists)  # All lists: the exact graph.
   order, group_of = ball_blocks.block_order(
       (x,), 'plain', max(ORDER_ROWS, -(-n // (2 * MAX_ANCHORS))))
   xo = x[order]
