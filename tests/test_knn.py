@@ -64,11 +64,14 @@ def test_nearest_centroid_across_tiles_ties_to_the_lower_index():
   np.testing.assert_allclose(dist[3:], np.sqrt(brute[3:].min(1)), rtol=1e-4)
 
 
-@pytest.mark.parametrize('k', [1, 6, 13])
-def test_knn_ties_go_to_the_lower_row_like_brute_force(k):
+@pytest.mark.parametrize('k, tile', [(1, 8192), (6, 8192), (13, 8192),
+                                     (6, 1024)])
+def test_knn_ties_go_to_the_lower_row_like_brute_force(k, tile, monkeypatch):
   # A shuffled integer lattice: many exactly equal distances (float32 sums of
   # small integers are exact), so every level of the kernel's selection meets
-  # ties; a shuffled copy of 300 rows adds zero distances.
+  # ties; a shuffled copy of 300 rows adds zero distances. Tiles of 1,024
+  # rows: 3 tiles, the last one padded.
+  monkeypatch.setattr(knn, '_TILE', tile)
   rng = np.random.default_rng(k)
   grid = np.stack(np.meshgrid(np.arange(48), np.arange(48)), -1).reshape(-1, 2)
   x = np.concatenate([grid, grid[rng.choice(len(grid), 300, replace=False)]])
