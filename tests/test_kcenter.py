@@ -124,7 +124,24 @@ def test_partitioned_takes_k_over_m_from_each_part():
 _PICKS = """
 import numpy as np
 import jax
-from al_jax.kernels import kcenter
+from al_jax import sharding
+from al_jax.kernels import ball_blocks, kcenter, pruned_greedy
+
+
+def lattice(mesh, k=40):
+  # k-center on a shuffled integer lattice full of duplicates, in 8-row
+  # blocks: many exact ties, within and across blocks (and devices).
+  rng = np.random.default_rng(3)
+  x = rng.integers(0, 4, (400, 2)).astype(np.float32)
+  labeled = np.zeros(400, bool)
+  labeled[[5, 77]] = True
+  mesh = mesh or sharding.one_device_mesh()
+  blocks, slot = ball_blocks.build((x,), 'plain', mesh, rows=8)
+  m = ((x[:, None] - x[labeled][None])**2).sum(-1).min(1)
+  picks = pruned_greedy.select(
+      blocks, slot, ~labeled, ball_blocks.layout(m, slot, blocks, np.inf, mesh),
+      k, None, 'farthest', 'plain', mesh)
+  return x, labeled, picks
 
 
 def picks(mesh):
@@ -138,8 +155,18 @@ def picks(mesh):
       'unlabeled': kcenter.kcenter_greedy(x, np.zeros_like(labeled), 30,
                                           key=jax.random.key(1),
                                           mesh=mesh).tolist(),
+      'lattice': lattice(mesh)[2].tolist(),
   }
 """
+
+
+@pytest.mark.parametrize('dense_above', [2.0, -1.0])  # Never / always dense.
+def test_ties_across_blocks_go_to_the_lowest_index(dense_above, monkeypatch):
+  monkeypatch.setattr(pruned_greedy, '_DENSE_ABOVE', dense_above)
+  scope = {}
+  exec(_PICKS, scope)  # pylint: disable=exec-used
+  x, labeled, picks = scope['lattice'](None)
+  np.testing.assert_array_equal(picks, farthest_first(x, labeled, 40))
 
 
 def test_eight_devices_pick_what_one_picks():

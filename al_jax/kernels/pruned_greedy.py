@@ -23,8 +23,12 @@ Selection rules:
     block order (the CDF is taken in that order); the law is exactly D²
     sampling.
 
-Per-block summaries are all-gathered each step (B numbers per device), so 1
-and 8 devices pick the same.
+Per-block summaries (the max m of each segment; for 'd2' also the sum of m
+and the candidate count) are all-gathered each step (a few numbers per
+block), so 1 and 8 devices pick the same. A dense step therefore makes few
+passes over the [B, S] numbers beyond the distance pass: the carried m is -1
+on non-candidates (no mask is read), and the farthest row is looked up in
+the chosen block only (a full pass only when blocks tie).
 
 Dimensions: as in `ball_blocks`; K budget.
 """
@@ -47,39 +51,26 @@ _DENSE_ABOVE = 0.2
 
 class _Stats(NamedTuple):
   """Per-block summaries of the candidates' m, [B_local] each."""
-  top: jax.Array  # max m over candidates, -1 if none
-  top_index: jax.Array  # lowest pool index attaining it
-  top_slot: jax.Array  # its row within the block
-  total: jax.Array  # sum of m over candidates
-  count: jax.Array  # number of candidates
   segment_top: jax.Array  # [B_local, 2] max m over each segment's candidates
+  total: jax.Array  # sum of m over candidates ('d2' only)
+  count: jax.Array  # number of candidates ('d2' only)
 
 
-def _stats(min_d, available, index, second, rule):
-  """[..., S] m, candidate mask, pool index, second segment -> _Stats.
+def _stats(score, second, rule):
+  """[..., S] score (m, -1 for non-candidates), second segment -> _Stats.
 
-  Only the fields `rule` reads are computed (the others are zeros): in a
-  dense step these reductions are the cost beyond the distance pass.
+  In a dense step these reductions are the cost beyond the distance pass, so
+  only what `rule` reads is computed; the row of the farthest candidate is
+  found after the block is chosen (`_farthest`).
   """
-  score = jnp.where(available, min_d, -1.0)
   segment_top = jnp.stack([jnp.max(jnp.where(second, -1.0, score), axis=-1),
                            jnp.max(jnp.where(second, score, -1.0), axis=-1)],
                           axis=-1)
-  top = jnp.max(segment_top, axis=-1)
-  zero = jnp.zeros(top.shape, jnp.int32)
   if rule == 'farthest':
-    # Rows are sorted by pool index within a block, so the first row at the
-    # top has the lowest index. A masked min: on CPU much faster than XLA's
-    # argmin reduction.
-    rows = jnp.arange(score.shape[-1], dtype=jnp.int32)
-    top_slot = jnp.min(jnp.where(score == top[..., None], rows,
-                                 score.shape[-1] - 1), axis=-1)
-    top_index = jnp.take_along_axis(index, top_slot[..., None], -1)[..., 0]
-    return _Stats(top, top_index, top_slot, zero.astype(jnp.float32),
-                  zero.astype(jnp.float32), segment_top)
-  total = jnp.sum(jnp.where(available, min_d, 0), axis=-1)
-  count = jnp.sum(available, axis=-1).astype(jnp.float32)
-  return _Stats(top, zero, zero, total, count, segment_top)
+    zero = jnp.zeros(segment_top.shape[:-1], jnp.float32)
+    return _Stats(segment_top, zero, zero)
+  return _Stats(segment_top, jnp.sum(jnp.maximum(score, 0), axis=-1),
+                jnp.sum(score >= 0, axis=-1).astype(jnp.float32))
 
 
 def _gather(tree):
@@ -88,12 +79,35 @@ def _gather(tree):
       lambda v: lax.all_gather(v, sharding.DATA_AXIS, tiled=True), tree)
 
 
-def _farthest(stats):
-  """(block, row) of the largest m, lowest pool index on ties."""
-  best = jnp.max(stats.top)
-  big = jnp.iinfo(jnp.int32).max
-  b = jnp.argmin(jnp.where(stats.top == best, stats.top_index, big))
-  return b.astype(jnp.int32), stats.top_slot[b]
+def _farthest(top, score, index, offset):
+  """(block, row) of the largest m, the lowest pool index on ties.
+
+  top: [B] global block maxima; score, index: [B_local, S]. Rows are sorted
+  by pool index within a block, so when one block holds the maximum its
+  first row there is the pick; ties across blocks (rare) take one more pass
+  for the lowest index.
+  """
+  best = jnp.max(top)
+  rows = score.shape[1]
+
+  def one_block():
+    b = jnp.argmax(top == best).astype(jnp.int32)
+    j = jnp.clip(b - offset, 0, score.shape[0] - 1)
+    own = (b >= offset) & (b < offset + score.shape[0])
+    row = jnp.argmax(score[j] == best).astype(jnp.int32)
+    return b, lax.psum(jnp.where(own, row, 0), sharding.DATA_AXIS)
+
+  def many_blocks():
+    big = jnp.iinfo(jnp.int32).max
+    lowest = lax.pmin(jnp.min(jnp.where(score == best, index, big)),
+                      sharding.DATA_AXIS)
+    hit = (index == lowest).reshape(-1)
+    at = jnp.argmax(hit).astype(jnp.int32)
+    own = jnp.any(hit)
+    pick = lambda v: lax.psum(jnp.where(own, v, 0), sharding.DATA_AXIS)
+    return pick(offset + at // rows), pick(at % rows)
+
+  return lax.cond(jnp.sum(top == best) == 1, one_block, many_blocks)
 
 
 def _inverse_cdf(weights, target):
@@ -121,10 +135,11 @@ def _program_impl(blocks, available, min_d, key, first, *, k, kind, rule,
     block_id = offset + jnp.arange(n_local, dtype=jnp.int32)
     n_total = n_local * lax.psum(1, sharding.DATA_AXIS)
 
-    def choose(i, stats, min_d, available):
+    def choose(i, stats, score):
       g = _gather(stats)
       if rule == 'farthest':
-        b, row = _farthest(g)
+        b, row = _farthest(jnp.max(g.segment_top, axis=1), score,
+                           blocks.index, offset)
         b = jnp.where((i == 0) & (first[0] >= 0), first[0], b)
         row = jnp.where((i == 0) & (first[0] >= 0), first[1], row)
         return b, row
@@ -136,21 +151,22 @@ def _program_impl(blocks, available, min_d, key, first, *, k, kind, rule,
       u = jax.random.uniform(jax.random.fold_in(key, i), (2,))
       b = _inverse_cdf(weights, u[0] * jnp.sum(weights))
       j = jnp.clip(b - offset, 0, n_local - 1)
-      w = jnp.where(available[j], jnp.where(uniform, 1.0, min_d[j]), 0)
+      w = jnp.where(score[j] >= 0, jnp.where(uniform, 1.0, score[j]), 0)
       row = _inverse_cdf(w, u[1] * jnp.sum(w))
       own = (b >= offset) & (b < offset + n_local)
       return b, lax.psum(jnp.where(own, row, 0), sharding.DATA_AXIS)
 
     def step(i, carry):
-      min_d, available, stats, picks, reads = carry
-      b, row = choose(i, stats, min_d, available)
+      score, stats, picks, reads = carry
+      b, row = choose(i, stats, score)
       j = jnp.clip(b - offset, 0, n_local - 1)
       own = (b >= offset) & (b < offset + n_local)
       center, pick = jax.tree.map(
           lambda v: lax.psum(jnp.where(own, v[j, row], 0),
                              sharding.DATA_AXIS),
           (blocks.features, blocks.index))
-      available = available.at[j, row].set(available[j, row] & ~own)
+      # A pick leaves the candidates: -1 stays below every update.
+      score = score.at[j, row].set(jnp.where(own, -1.0, score[j, row]))
       cc = ball_blocks.row_norms(tuple(c[None] for c in center), kind)[0]
       c_flat = ball_blocks.embed(tuple(c[None] for c in center), kind)[0]
       lower = (jnp.sqrt(jnp.sum(jnp.square(blocks.centre - c_flat), axis=2))
@@ -162,18 +178,17 @@ def _program_impl(blocks, available, min_d, key, first, *, k, kind, rule,
                 (block_id == b))
       n_active = lax.psum(jnp.sum(active), sharding.DATA_AXIS)
 
-      def dense(min_d, stats):
+      def dense(score, stats):
+        # Every block is updated: a block the bound skips would keep its m
+        # (see the module docstring), so this equals updating the active
+        # ones only, without the masks.
         flat = tuple(f.reshape((-1,) + f.shape[2:]) for f in blocks.features)
-        d = ball_blocks.distance_to(flat, blocks.norms.reshape(-1), center, kind)
-        new = jnp.where(active[:, None],
-                        jnp.minimum(min_d, d.reshape(min_d.shape)), min_d)
-        fresh = _stats(new, available, blocks.index, blocks.second, rule)
-        return new, jax.tree.map(
-            lambda f, s: jnp.where(
-                active.reshape(active.shape + (1,) * (f.ndim - 1)), f, s),
-            fresh, stats)
+        d = ball_blocks.distance_to(flat, blocks.norms.reshape(-1), center,
+                                    kind)
+        new = jnp.minimum(score, d.reshape(score.shape))
+        return new, _stats(new, blocks.second, rule)
 
-      def sparse(min_d, stats):
+      def sparse(score, stats):
         # Results go to buffers indexed by the loop counter and are
         # scattered back once: updating the carried [B, S] array in place
         # inside the loop makes XLA copy all of it every iteration.
@@ -184,26 +199,26 @@ def _program_impl(blocks, available, min_d, key, first, *, k, kind, rule,
           blk = jnp.minimum(ids[t], n_local - 1)
           feats = tuple(f[blk] for f in blocks.features)
           d = ball_blocks.distance_to(feats, blocks.norms[blk], center, kind)
-          new = jnp.minimum(min_d[blk], d)
-          fresh = _stats(new, available[blk], blocks.index[blk],
-                         blocks.second[blk], rule)
+          new = jnp.minimum(score[blk], d)
+          fresh = _stats(new, blocks.second[blk], rule)
           put = lambda buf, v: lax.dynamic_update_index_in_dim(buf, v, t, 0)
           return put(rows_out, new), jax.tree.map(put, stats_out, fresh)
 
         rows_out, stats_out = lax.fori_loop(
-            0, jnp.sum(active), one, (jnp.zeros_like(min_d), stats))
+            0, jnp.sum(active), one, (jnp.zeros_like(score), stats))
         put = lambda v, u: v.at[ids].set(u, mode='drop')
-        return put(min_d, rows_out), jax.tree.map(put, stats, stats_out)
+        return put(score, rows_out), jax.tree.map(put, stats, stats_out)
 
-      min_d, stats = lax.cond(n_active > dense_above * n_total, dense,
-                              sparse, min_d, stats)
-      return (min_d, available, stats, picks.at[i].set(pick),
-              reads.at[i].set(n_active))
+      score, stats = lax.cond(n_active > dense_above * n_total, dense,
+                              sparse, score, stats)
+      return (score, stats, picks.at[i].set(pick), reads.at[i].set(n_active))
 
-    stats = _stats(min_d, available, blocks.index, blocks.second, rule)
-    init = (min_d, available, stats, jnp.zeros((k,), jnp.int32),
-            jnp.zeros((k,), jnp.int32))
-    return lax.fori_loop(0, k, step, init)[3:]
+    # The carried score is m on candidates and -1 elsewhere, so no mask is
+    # read per step.
+    score = jnp.where(available, min_d, -1.0)
+    init = (score, _stats(score, blocks.second, rule),
+            jnp.zeros((k,), jnp.int32), jnp.zeros((k,), jnp.int32))
+    return lax.fori_loop(0, k, step, init)[2:]
 
   data = P(sharding.DATA_AXIS)
   return jax.shard_map(
