@@ -34,7 +34,10 @@ noise of std 0.05 — clusters of low intrinsic dimension, as learned
 embeddings are.
 
 Each (data, kernel, method) runs in a fresh process on regenerated data;
-times are wall seconds of one call. Ours is called twice: "cold" includes
+times are wall seconds of one call. With `--repeats R`, ours and numpy run
+alternately R times each (this machine is shared and its bandwidth drifts
+between minutes): seconds are each method's median run, the ratio is the
+median of the R back-to-back ratios, with their range in brackets. Ours is called twice: "cold" includes
 jit compilation, "warm" is the second call (a later round of the same
 shape: block layout and selection redone, nothing cached but the compiled
 programs); both ratios are printed. "peak GiB" is the process's peak resident set during the
@@ -226,6 +229,17 @@ def run_child(spec):
   raise RuntimeError(f'{spec} failed:\n{proc.stderr[-3000:]}')
 
 
+def _median_run(runs):
+  """The run with the median seconds (the lower middle one of an even
+  count)."""
+  return sorted(runs, key=lambda r: r['seconds'])[(len(runs) - 1) // 2]
+
+
+def _spread(ratios):
+  return (f' [{min(ratios):.2f}–{max(ratios):.2f}]' if len(ratios) > 1
+          else '')
+
+
 def compare(ours, peer):
   a, b = np.asarray(ours['picks']), np.asarray(peer['picks'])
   same = ('identical' if np.array_equal(a, b) else
@@ -241,6 +255,8 @@ def main():
   parser.add_argument('--out', default=None)
   parser.add_argument('--data', default='gauss,mixture,subspaces')
   parser.add_argument('--kernels', default='kcenter,kmeanspp,badge')
+  parser.add_argument('--repeats', type=int, default=1,
+                      help='ours and numpy alternately, this many times each')
   parser.add_argument('--child', default=None)
   args = parser.parse_args()
   if args.child:
@@ -267,8 +283,11 @@ def main():
            if 'badge' in kernels]
   for data, kernel, n, d, k, c in jobs:
     spec = dict(data=data, kernel=kernel, n=n, d=d, k=k, c=c)
-    ours = run_child(dict(spec, method='ours'))
-    peer = run_child(dict(spec, method='numpy'))
+    runs = [(run_child(dict(spec, method='ours')),
+             run_child(dict(spec, method='numpy')))
+            for _ in range(args.repeats)]
+    ours, peer = (_median_run([r[i] for r in runs]) for i in (0, 1))
+    ratios = [p['seconds'] / o['seconds'] for o, p in runs]
     stored = 4 * (d + (c or 0))  # Bytes per row ours reads.
     bound = k * n * stored / bw
     read = ours['reads'] * ours['rows'] * stored / bw
@@ -276,7 +295,7 @@ def main():
     lines.append(
         f'| {data} | {kernel} | {width} | {k} | {ours["seconds"]:.2f} '
         f'({ours["cold"]:.2f}) | {peer["seconds"]:.2f} | '
-        f'**{peer["seconds"] / ours["seconds"]:.2f}** '
+        f'**{np.median(ratios):.2f}**{_spread(ratios)} '
         f'({peer["seconds"] / ours["cold"]:.2f}) |'
         f' {bound:.2f} | {read:.2f} | '
         f'{ours["reads"] / (k * ours["blocks"]):.1%} | '
