@@ -29,7 +29,9 @@ setuptools.setup(
     extras_require={
         'test': ['apricot-select', 'chex', 'fastcluster', 'ipykernel',
                  'kmedoids',  # FastPAM1 / alternating peers (a wheel).
-                 'nbclient', 'nbformat', 'pytest'],
+                 'nbclient', 'nbformat', 'pytest', 'tensorboardX'],
+        # --tensorboard: per-round metrics as TensorBoard event files.
+        'tensorboard': ['tensorboardX'],
         # The peers the benchmarks in experiments/ measure against.
         'bench': ['apricot-select', 'faiss-cpu', 'fastcluster', 'kmedoids'],
     },

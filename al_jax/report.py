@@ -35,10 +35,48 @@ def write_metrics(run_dir: str, rows: list[dict]):
 
 
 def append_metrics(run_dir: str, row: dict, name: str = METRICS):
+  """Appends one row (synced); with `log_to_tensorboard`, its numbers also
+  go to <run_dir>/tensorboard as scalars at step ``row['round']``."""
   with open(os.path.join(run_dir, name), 'a') as f:
     f.write(json.dumps(row) + '\n')
     f.flush()
     os.fsync(f.fileno())
+  if _TENSORBOARD['on']:
+    _tensorboard_scalars(run_dir, row)
+
+
+# Whether metrics rows also go to TensorBoard (the command line's
+# --tensorboard).
+_TENSORBOARD = {'on': False}
+
+
+def log_to_tensorboard():
+  """From now on, metrics rows are also TensorBoard scalars (event files
+  written by tensorboardX: no TensorFlow needed).
+
+  Raises:
+    ImportError: tensorboardX is not installed (named, with the fix).
+  """
+  try:
+    import tensorboardX  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError as e:
+    raise ImportError('--tensorboard needs tensorboardX: pip install '
+                      "tensorboardX (or al_jax's 'tensorboard' extra).") from e
+  _TENSORBOARD['on'] = True
+
+
+def _tensorboard_scalars(run_dir: str, row: dict):
+  """One event file per row, closed at once: tensorboardX writes from a
+  background queue that only `close` drains, and a run may be killed at any
+  time (TensorBoard reads every event file of the folder)."""
+  import tensorboardX  # pylint: disable=g-import-not-at-top
+  writer = tensorboardX.SummaryWriter(os.path.join(run_dir, 'tensorboard'),
+                                      filename_suffix=f'.round_{row["round"]}')
+  for key, value in row.items():
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and (
+        key != 'round'):
+      writer.add_scalar(key, value, int(row['round']))
+  writer.close()
 
 
 def seed_rows(workdir: str, entry: str) -> dict[int, list[dict]]:
@@ -47,6 +85,11 @@ def seed_rows(workdir: str, entry: str) -> dict[int, list[dict]]:
       os.path.join(workdir, entry, name))
           for name in sorted(os.listdir(os.path.join(workdir, entry)))
           if name.startswith('seed_')}
+
+
+def number(value, digits: int = 4) -> str:
+  """A metric for people: 'n/a' when there is none (no test labels)."""
+  return 'n/a' if value is None else f'{value:.{digits}f}'
 
 
 def summarize(workdir: str, metric: str,
@@ -71,7 +114,9 @@ def summarize(workdir: str, metric: str,
   out = {}
   for name, seed_rows in runs.items():
     r = min(len(rows) for rows in seed_rows)
-    values = np.array([[row[metric] for row in rows[:r]] for rows in seed_rows])
+    # float: a metric without test labels (None) becomes NaN.
+    values = np.array([[row[metric] for row in rows[:r]]
+                       for rows in seed_rows], float)
     n = len(seed_rows)
     out[name] = {
         'labels': np.array([row[x] for row in seed_rows[0][:r]]),

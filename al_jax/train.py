@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import tqdm
 from flax.training import train_state
 
 from al_jax import checkpoints
@@ -174,6 +175,13 @@ def map_blocks(fn, x: np.ndarray, batch_size: int) -> np.ndarray:
   return np.concatenate(out, -2)
 
 
+def _bar(steps, what: str, unit: str):
+  """`steps` with a transient progress bar, shown only when they take more
+  than a few seconds (long rounds: training steps, the pool pass)."""
+  return tqdm.tqdm(steps, desc=what, unit=unit, leave=False, delay=3.0,
+                   dynamic_ncols=True)
+
+
 def num_steps(cfg, n_labeled: int) -> int:
   """Steps budget: ``train.steps`` if set, else ``train.epochs`` epochs."""
   if cfg.get('steps'):
@@ -244,7 +252,7 @@ def fit(cfg, model: nn.Module, x: np.ndarray, y: np.ndarray,
            else np.asarray(weights, np.float32))
   seed = int(jax.random.randint(k_order, (), 0, 2**31 - 1))
   stream = index_stream(len(idx), batch_size, steps, np.random.default_rng(seed))
-  for step, pos in enumerate(stream):
+  for step, pos in enumerate(_bar(stream, 'training', 'step')):
     rows = idx[pos]
     batch = sharding.put_batch((x[rows], y[rows], w_all[pos]), mesh)
     args = (jnp.float32(schedule(start + step)),
@@ -300,7 +308,8 @@ def predict(state: TrainState, x: np.ndarray, mesh: jax.sharding.Mesh,
   def fetch(out, rows):
     outs.append(tuple(a[:rows] for a in jax.device_get(out)))
 
-  for b, start in enumerate(range(0, len(x), batch_size)):
+  for b, start in enumerate(_bar(range(0, len(x), batch_size), 'pool pass',
+                                 'batch')):
     chunk = x[start:start + batch_size]
     xb = sharding.put_batch(sharding.pad_rows(chunk, batch_size), mesh)
     out = _predict_step(variables, xb, jax.random.fold_in(key, b),

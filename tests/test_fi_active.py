@@ -74,19 +74,19 @@ def test_trimmed_mean_keeps_the_middle_80_percent(values, want):
 
 
 def test_candidate_pool_draws_fresh_unlabelled_items_each_round(tmp_path):
-  from al_jax.input import ledger as ledger_lib  # pylint: disable=g-import-not-at-top
+  from al_jax.labeling import oracle as oracle_lib  # pylint: disable=g-import-not-at-top
   from al_jax.loops import active  # pylint: disable=g-import-not-at-top
   from al_jax.loops import pool as pool_lib  # pylint: disable=g-import-not-at-top
   hidden = np.arange(300) % 3
   pool = pool_lib.Pool(hidden, None, pool_lib.METRIC)
-  bought = active._seed_ledger(ledger_lib.Oracle(hidden), 100,  # pylint: disable=protected-access
-                               jax.random.key(0))
+  bought = active._seed_ledger(oracle_lib.DatasetOracle(hidden), 100,  # pylint: disable=protected-access
+                               jax.random.key(0), None)
   ds = type('Ds', (), {'num_classes': 3, 'x_train': np.zeros((300, 2)),
                        'x_val': None})
   draws = []
   for r in (0, 1):
     ctx = pool_lib.Purchases(pool, bought, str(tmp_path / 'l.npz'),
-                             r + 1).context(
+                             r + 1, None).context(
         bought, None, ds, None, None, candidate_pool=40,
         key=jax.random.fold_in(jax.random.key(1), r))
     assert ctx.candidates.sum() == 40 and not (ctx.candidates &
@@ -94,7 +94,8 @@ def test_candidate_pool_draws_fresh_unlabelled_items_each_round(tmp_path):
     draws.append(ctx.candidate_indices)
   assert not np.array_equal(draws[0], draws[1])
   everything = pool_lib.Purchases(pool, bought, str(tmp_path / 'l.npz'),
-                                  1).context(bought, None, ds, None, None)
+                                  1, None).context(bought, None, ds, None,
+                                                   None)
   assert everything.candidates.sum() == 200
 
 

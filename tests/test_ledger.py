@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from al_jax.input import ledger as ledger_lib
+from al_jax.labeling import oracle as oracle_lib
 
 
 def test_add_upto_mask_and_round_trip(tmp_path):
@@ -56,7 +57,7 @@ def test_save_is_atomic_when_interrupted(tmp_path, monkeypatch):
 
 
 def test_oracle_reveals_only_what_is_asked():
-  oracle = ledger_lib.Oracle(np.array([3, 1, 4, 1, 5]))
+  oracle = oracle_lib.DatasetOracle(np.array([3, 1, 4, 1, 5]))
   np.testing.assert_array_equal(oracle.reveal(np.array([4, 0])), [5, 3])
   with pytest.raises(IndexError, match='outside the pool'):
     oracle.reveal(np.array([5]))

@@ -15,6 +15,7 @@ from al_jax import report
 from al_jax import strategies
 from al_jax import train
 from al_jax.input import ledger as ledger_lib
+from al_jax.labeling import oracle as oracle_lib
 from al_jax.loops import active
 from al_jax.strategies import base
 from conftest import ROOT, Interrupt, QueryThenDraw, load_config
@@ -253,10 +254,11 @@ def test_labels_bought_before_a_crash_are_kept_and_reused(
   partial = ledger_of(workdir, 'query_then_draw')
   assert partial.complete == 0 and np.sum(partial.rounds == 1) == 3
   monkeypatch.setattr(QueryThenDraw, 'crash', False)
-  reveal = ledger_lib.Oracle.reveal
+  reveal = oracle_lib.DatasetOracle.reveal
   asked = []
-  monkeypatch.setattr(ledger_lib.Oracle, 'reveal', lambda self, i: asked.append(
-      np.asarray(i).tolist()) or reveal(self, i))
+  monkeypatch.setattr(oracle_lib.DatasetOracle, 'reveal',
+                      lambda self, i, *args: asked.append(
+                          np.asarray(i).tolist()) or reveal(self, i, *args))
   active.run(config, workdir)
   # The 3 labels bought before the crash are not bought again.
   assert not set(sum(asked, [])) & set(partial.indices[partial.rounds == 1])

@@ -153,7 +153,8 @@ def test_check_finite_rejects_bad_labels_and_empty_train():
   with pytest.raises(ValueError, match='outside'):
     sources.check_finite(_features_ds(y_train=np.full(10, 2, np.int32)))
   with pytest.raises(ValueError, match='outside'):
-    sources.check_finite(_features_ds(y_test=np.full(4, -1, np.int32)))
+    sources.check_finite(_features_ds(y_test=np.full(4, -2, np.int32)))
+  sources.check_finite(_features_ds(y_test=np.full(4, -1, np.int32)))  # Unknown.
   with pytest.raises(ValueError, match='empty'):
     sources.check_finite(_features_ds(x_train=np.zeros((0, 3), np.float32),
                                       y_train=np.zeros(0, np.int32)))

@@ -14,7 +14,8 @@ class Dataset:
 
   Attributes:
     x_train: [N, H, W, C] uint8 images, or [N, F] float32 features.
-    y_train: [N] int32 class ids; multilabel: [N, C] int8 in
+    y_train: [N] int32 class ids, -1 where the label is unknown (a person
+      is asked for it: `labeling`); multilabel: [N, C] int8 in
       {-1 unannotated, 0 negative, 1 positive}.
     x_test: [M, ...] like x_train.
     y_test: [M, ...] like y_train.
@@ -23,6 +24,11 @@ class Dataset:
     multilabel: whether labels are [N, C] partial multi-label annotations.
     x_val, y_val: a labelled validation split like the test split, where the
       source has one (UCI Adult), else None.
+    ids_train: [N] str stable example IDs (the source's own, else the row
+      number in the source before any split); None fills row numbers.
+    paths_train: [N] str file of each example, for annotators, or None.
+    version: the source's version, where it has one.
+    class_names: C names people answer with (else the class numbers).
   """
   x_train: np.ndarray
   y_train: np.ndarray
@@ -33,6 +39,24 @@ class Dataset:
   multilabel: bool = False
   x_val: np.ndarray | None = None
   y_val: np.ndarray | None = None
+  ids_train: np.ndarray | None = None
+  paths_train: np.ndarray | None = None
+  version: str = ''
+  class_names: tuple[str, ...] | None = None
+
+  @property
+  def train_ids(self) -> np.ndarray:
+    """[N] str stable IDs of the training examples."""
+    if self.ids_train is None:
+      return np.arange(len(self.x_train)).astype(str)
+    return np.asarray(self.ids_train).astype(str)
+
+  def train_rows(self, keep: np.ndarray) -> 'Dataset':
+    """The data set with only training rows `keep` (IDs and paths follow)."""
+    take = lambda a: None if a is None else np.asarray(a)[keep]
+    return dataclasses.replace(
+        self, x_train=self.x_train[keep], y_train=self.y_train[keep],
+        ids_train=self.train_ids[keep], paths_train=take(self.paths_train))
 
   @property
   def is_image(self) -> bool:
@@ -54,7 +78,7 @@ def config_value(cfg: Any, key: str, default: Any = None) -> Any:
 
 
 def split_train_test(x: np.ndarray, y: np.ndarray, test_fraction: float,
-                     seed: int):
+                     seed: int, **fields) -> Dataset:
   """Seeded random train/test split for sources without a test split.
 
   Args:
@@ -62,9 +86,11 @@ def split_train_test(x: np.ndarray, y: np.ndarray, test_fraction: float,
     y: [N, ...] labels.
     test_fraction: fraction of the N examples put in the test set.
     seed: the same seed always gives the same split.
+    **fields: the other `Dataset` fields; `ids_train` and `paths_train`,
+      if given, are [N] over all examples (IDs default to row numbers).
 
   Returns:
-    (x_train, y_train, x_test, y_test).
+    The Dataset; its training IDs are those of the rows it kept.
   """
   if not 0.0 <= test_fraction < 1.0:
     raise ValueError(f'test_fraction must be in [0, 1), got {test_fraction}')
@@ -72,7 +98,12 @@ def split_train_test(x: np.ndarray, y: np.ndarray, test_fraction: float,
   order = np.random.default_rng([seed, 1]).permutation(len(x))
   num_test = int(round(test_fraction * len(x)))
   test, train = order[:num_test], order[num_test:]
-  return x[train], y[train], x[test], y[test]
+  ids = fields.pop('ids_train', None)
+  ids = np.arange(len(x)).astype(str) if ids is None else np.asarray(ids)
+  paths = fields.pop('paths_train', None)
+  return Dataset(x[train], y[train], x[test], y[test], ids_train=ids[train],
+                 paths_train=None if paths is None else
+                 np.asarray(paths)[train], **fields)
 
 
 def subsample_indices(num_examples: int, max_examples: int | None,
@@ -118,11 +149,20 @@ def check_rows_finite(x: np.ndarray, what: str) -> None:
 def check_finite(ds: Dataset) -> None:
   """Validates a data set; raises ValueError on the first problem found.
 
-  Checks: non-empty train set, matching x/y lengths, finite float features
-  and labels in range ([0, C) class ids, or {-1, 0, 1} with C columns).
+  Checks: non-empty train set, matching x/y lengths, finite float features,
+  labels in range ([0, C) class ids or -1 unknown, or {-1, 0, 1} with C
+  columns) and unique training IDs.
   """
   if len(ds.x_train) == 0:
     raise ValueError(f'{ds.name}: the train set is empty.')
+  ids = ds.train_ids
+  if len(ids) != len(ds.x_train):
+    raise ValueError(f'{ds.name}: {len(ids)} IDs for {len(ds.x_train)} '
+                     'training examples.')
+  uniq, counts = np.unique(ids, return_counts=True)
+  if (counts > 1).any():
+    raise ValueError(f'{ds.name}: example IDs repeat, e.g. '
+                     f'{uniq[counts > 1][:5].tolist()}; each needs its own.')
   for split in ('train', 'test'):
     x, y = getattr(ds, f'x_{split}'), getattr(ds, f'y_{split}')
     if len(x) != len(y):
@@ -136,6 +176,7 @@ def check_finite(ds: Dataset) -> None:
       if not np.isin(y, (-1, 0, 1)).all():
         raise ValueError(f'{ds.name}: multilabel y_{split} has values outside '
                          '{-1, 0, 1}.')
-    elif y.size and (y.min() < 0 or y.max() >= ds.num_classes):
+    elif y.size and (y.min() < -1 or y.max() >= ds.num_classes):
       raise ValueError(f'{ds.name}: y_{split} has labels in [{y.min()}, '
-                       f'{y.max()}], outside [0, {ds.num_classes}).')
+                       f'{y.max()}], outside [0, {ds.num_classes}) and -1 '
+                       '(unknown).')

@@ -1,4 +1,4 @@
-"""The label ledger (labels bought so far) and the oracle that sells them.
+"""The label ledger: the labels bought so far (`labeling.oracle` sells them).
 
 The ledger is the source of truth of an active-learning run: it is written
 atomically after every purchase, and a resumed run continues from it. Nothing
@@ -8,9 +8,12 @@ Dimensions: N pool, L labels bought.
 """
 
 import dataclasses
+import json
 import os
 
 import numpy as np
+
+from al_jax.input.pool_id import PoolId
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,24 +29,37 @@ class Ledger:
     complete: the last round whose selection finished; labels of a later
       round were bought in the middle of a selection (`Context.query`) that
       was interrupted, and a resumed run reuses them.
+    ids: [L] str stable IDs of the bought items ('' in files written before
+      IDs existed).
+    pool: the `PoolId` the indices point into (saved as its fingerprint;
+      `load` checks it), or None.
   """
   indices: np.ndarray
   labels: np.ndarray
   rounds: np.ndarray
   weights: np.ndarray = None
   complete: int = -1
+  ids: np.ndarray = None
+  pool: PoolId | None = dataclasses.field(default=None, compare=False)
 
   def __post_init__(self):
     if self.weights is None:
       object.__setattr__(self, 'weights',
                          np.ones(len(self.indices), np.float32))
+    if self.ids is None:
+      object.__setattr__(self, 'ids', self._ids_of(self.indices))
+
+  def _ids_of(self, indices) -> np.ndarray:
+    if self.pool is None:
+      return np.full(len(indices), '')
+    return self.pool.ids[np.asarray(indices, np.int64)]
 
   @classmethod
-  def empty(cls, label_shape: tuple[int, ...] = (),
-            label_dtype=np.int32) -> 'Ledger':
+  def empty(cls, label_shape: tuple[int, ...] = (), label_dtype=np.int32,
+            pool: PoolId | None = None) -> 'Ledger':
     return cls(np.zeros((0,), np.int64),
                np.zeros((0,) + tuple(label_shape), label_dtype),
-               np.zeros((0,), np.int32))
+               np.zeros((0,), np.int32), pool=pool)
 
   def __len__(self) -> int:
     return len(self.indices)
@@ -79,7 +95,8 @@ class Ledger:
         np.concatenate([self.labels, np.asarray(labels, self.labels.dtype)]),
         np.concatenate([self.rounds, np.full(len(indices), round_, np.int32)]),
         np.concatenate([self.weights, np.ones(len(indices), np.float32)]),
-        max(self.complete, round_) if complete else self.complete)
+        max(self.complete, round_) if complete else self.complete,
+        np.concatenate([self.ids, self._ids_of(indices)]), self.pool)
 
   def position(self, indices) -> np.ndarray:
     """[K] position of each pool index in the ledger, -1 if not bought."""
@@ -103,7 +120,8 @@ class Ledger:
     """The labels bought in rounds <= `round_`."""
     keep = self.rounds <= round_
     return Ledger(self.indices[keep], self.labels[keep], self.rounds[keep],
-                  self.weights[keep], min(self.complete, round_))
+                  self.weights[keep], min(self.complete, round_),
+                  self.ids[keep], self.pool)
 
   def labeled_mask(self, n: int) -> np.ndarray:
     """[N] bool, True where the label was bought."""
@@ -112,42 +130,41 @@ class Ledger:
     return mask
 
   def save(self, path: str):
-    """Writes atomically: a crash leaves the old file or the new one."""
+    """Writes atomically: a crash leaves the old file or the new one. The
+    pool's fingerprint goes with it."""
+    fingerprint = json.dumps(self.pool.fingerprint() if self.pool else {})
     tmp = f'{path}.tmp'
     with open(tmp, 'wb') as f:
       np.savez(f, indices=self.indices, labels=self.labels, rounds=self.rounds,
-               weights=self.weights, complete=self.complete)
+               weights=self.weights, complete=self.complete,
+               ids=self.ids.astype(str), fingerprint=fingerprint)
       f.flush()
       os.fsync(f.fileno())
     os.replace(tmp, path)
 
   @classmethod
-  def load(cls, path: str) -> 'Ledger':
+  def load(cls, path: str, pool: PoolId | None = None) -> 'Ledger':
     """Reads a ledger; files written before weights existed weigh 1 and are
-    complete through their last round."""
+    complete through their last round.
+
+    Args:
+      path: the file.
+      pool: the pool the run has loaded: it must be the one the ledger was
+        written with (`PoolId.check`), and is attached to the ledger.
+
+    Raises:
+      ValueError: the pool differs, naming what changed.
+    """
     with np.load(path) as z:
-      rounds = z['rounds']
-      return cls(z['indices'], z['labels'], rounds,
+      rounds, indices = z['rounds'], z['indices']
+      stored = json.loads(str(z['fingerprint'])) if 'fingerprint' in z else {}
+      # IDs are those of the fingerprinted pool, else filled from `pool`.
+      ids = z['ids'].astype(str) if stored else None
+      if pool is not None:
+        pool.check(stored, indices, ids, path)
+      return cls(indices, z['labels'], rounds,
                  z['weights'] if 'weights' in z else None,
                  int(z['complete']) if 'complete' in z else
-                 (int(rounds.max()) if len(rounds) else -1))
+                 (int(rounds.max()) if len(rounds) else -1),
+                 ids, pool)
 
-
-class Oracle:
-  """Reveals hidden labels, only for the indices it is asked about."""
-
-  def __init__(self, hidden_labels: np.ndarray):
-    self._labels = hidden_labels
-
-  @property
-  def pool_size(self) -> int:
-    return len(self._labels)
-
-  def reveal(self, indices: np.ndarray) -> np.ndarray:
-    """Labels of `indices` ([K] int) -> [K] (or [K, C])."""
-    indices = np.asarray(indices)
-    if indices.size and (indices.min() < 0 or
-                         indices.max() >= len(self._labels)):
-      raise IndexError(f'Oracle asked about indices outside the pool of '
-                       f'{len(self._labels)}.')
-    return self._labels[indices]

@@ -178,7 +178,7 @@ def _decode(path: str, size: int) -> np.ndarray:
       im = im.convert('RGB')
       return np.asarray(im.resize((size, size), Image.Resampling.BILINEAR))
   except OSError as error:
-    raise ValueError(f'openimages_v6: cannot decode {path}: {error}') from error
+    raise ValueError(f'cannot decode the image {path}: {error}') from error
 
 
 def read_images(paths: list[str], size: int) -> np.ndarray:
@@ -267,11 +267,15 @@ def load_openimages_v6(cfg, root: str) -> dataset.Dataset:
     if i == 0 and test_split:  # Subsample before decoding, as tfds_source.
       rows = dataset.subsample_indices(
           len(ids), dataset.config_value(cfg, 'max_train_examples'), seed)
+    if i == 0:
+      train_ids = [ids[r] for r in rows]  # Open Images' own image IDs.
     paths = _image_paths(folder, split, [ids[r] for r in rows])
     parts += [read_images(paths, size),
               dense_labels(image, label, value, rows, len(mids))]
+  fields = dict(num_classes=len(mids), name=f'openimages_v6:{root}',
+                multilabel=True)
   if not test_split:
-    parts = dataset.split_train_test(
-        *parts, dataset.config_value(cfg, 'test_fraction', 0.2), seed)
-  return dataset.Dataset(*parts, num_classes=len(mids),
-                         name=f'openimages_v6:{root}', multilabel=True)
+    return dataset.split_train_test(
+        *parts, dataset.config_value(cfg, 'test_fraction', 0.2), seed,
+        ids_train=np.asarray(train_ids), **fields)
+  return dataset.Dataset(*parts, ids_train=np.asarray(train_ids), **fields)

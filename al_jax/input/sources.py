@@ -27,10 +27,10 @@ from al_jax.input.dataset import subsample_indices
 
 def _split_dataset(cfg, name, x, y, num_classes, multilabel=False) -> Dataset:
   """Wraps a single pool of examples into a Dataset via a seeded split."""
-  parts = split_train_test(x, y, config_value(cfg, 'test_fraction', 0.2),
-                           config_value(cfg, 'seed', 0))
-  return Dataset(*parts, num_classes=num_classes, name=name,
-                 multilabel=multilabel)
+  return split_train_test(x, y, config_value(cfg, 'test_fraction', 0.2),
+                          config_value(cfg, 'seed', 0),
+                          num_classes=num_classes, name=name,
+                          multilabel=multilabel)
 
 
 # Heavy imports (sklearn, mlxtend, tfds: ~1 s each) happen only in the loader
@@ -115,23 +115,43 @@ def _load_npz(cfg, path: str) -> Dataset:
   multilabel = bool(arrays.get('multilabel', False))
   label_dtype = np.int8 if multilabel else np.int32
   x, y = as_model_inputs(arrays['x_train'], path), arrays['y_train']
+  names = (tuple(str(c) for c in arrays['class_names'])
+           if 'class_names' in arrays else None)
   if 'num_classes' in arrays:
     num_classes = int(arrays['num_classes'])
+  elif names:
+    num_classes = len(names)
   else:
     num_classes = y.shape[1] if multilabel else int(y.max(initial=-1)) + 1
-  name = f'npz:{path}'
+  if num_classes < 1:
+    raise KeyError(f'{path}: y_train holds no label; give num_classes (or '
+                   'class_names) for a pool whose labels people will give.')
+  fields = dict(num_classes=num_classes, name=f'npz:{path}',
+                multilabel=multilabel, class_names=names,
+                ids_train=arrays.get('ids_train'),
+                paths_train=arrays.get('paths_train'))
   if 'x_test' not in arrays:
-    return _split_dataset(cfg, name, x, y.astype(label_dtype), num_classes,
-                          multilabel)
+    return split_train_test(x, y.astype(label_dtype),
+                            config_value(cfg, 'test_fraction', 0.2),
+                            config_value(cfg, 'seed', 0), **fields)
   return Dataset(x, y.astype(label_dtype),
                  as_model_inputs(arrays['x_test'], path),
-                 arrays['y_test'].astype(label_dtype),
-                 num_classes=num_classes, name=name, multilabel=multilabel)
+                 arrays['y_test'].astype(label_dtype), **fields)
 
 
 def _load_tfds(cfg, name: str) -> Dataset:
   from al_jax.input import tfds_source  # pylint: disable=g-import-not-at-top
   return tfds_source.load_tfds(cfg, name)
+
+
+def _load_folder(cfg, root: str) -> Dataset:
+  from al_jax.input import manifest  # pylint: disable=g-import-not-at-top
+  return manifest.load_folder(cfg, root)
+
+
+def _load_manifest(cfg, path: str) -> Dataset:
+  from al_jax.input import manifest  # pylint: disable=g-import-not-at-top
+  return manifest.load_manifest(cfg, path)
 
 
 def _load_openimages_v6(cfg, root: str) -> Dataset:
@@ -148,7 +168,8 @@ _REGISTRY: dict[str, Callable[[Any], Dataset]] = {
     'multilabel': _load_multilabel,
 }
 _PREFIX_LOADERS = {'tfds:': _load_tfds, 'npz:': _load_npz,
-                   'openimages_v6:': _load_openimages_v6}
+                   'openimages_v6:': _load_openimages_v6,
+                   'folder:': _load_folder, 'manifest:': _load_manifest}
 
 # Every field some source reads; a config key outside this set is a typo.
 INPUT_KEYS = ('source', 'seed', 'test_fraction', 'max_train_examples',
@@ -157,7 +178,8 @@ INPUT_KEYS = ('source', 'seed', 'test_fraction', 'max_train_examples',
               'annotated_per_example', 'data_dir', 'train_split', 'test_split',
               'image_key', 'label_key', 'image_size', 'images_dir',
               'oi_classes', 'imbalance', 'imbalance_rate',
-              'imbalance_classes', 'imbalance_prune', 'label_groups')
+              'imbalance_classes', 'imbalance_prune', 'label_groups',
+              'class_names')
 
 
 def load(cfg) -> Dataset:
@@ -172,9 +194,15 @@ def load(cfg) -> Dataset:
       (num_examples=2000, num_classes=20, num_features=32,
       annotated_per_example=6, noise=1.0), tfds:<name> (see
       `tfds_source.load_tfds`), npz:<path> (keys x_train, y_train, optional
-      x_test + y_test, num_classes (else max label + 1), multilabel) or
+      x_test + y_test, num_classes (else the number of class_names, else
+      max label + 1), multilabel, ids_train ([N] stable example IDs),
+      paths_train ([N] files, shown to annotators), class_names; y_train
+      may be -1 where the label is unknown) or
       openimages_v6:<dir> (the official Open Images v6 CSV files and images,
-      human-verified labels only; see `openimages_v6.load_openimages_v6`).
+      human-verified labels only; see `openimages_v6.load_openimages_v6`),
+      folder:<dir> (an image folder, labels from class subfolders) or
+      manifest:<csv or jsonl> (id, path or features, optional label and
+      split; both in `manifest`, with class_names, image_size).
       Common fields: seed (0), test_fraction (0.2; for sources without a test
       split), max_train_examples (None = all; else a seeded train subsample),
       imbalance (None, 'exponential' or 'step': a class-imbalanced train
@@ -197,7 +225,8 @@ def load(cfg) -> Dataset:
   else:
     raise ValueError(f'Unknown source {source!r}. Valid names: '
                      f'{", ".join(sorted(_REGISTRY))}, or the prefixes '
-                     "'tfds:<name>', 'npz:<path>' and 'openimages_v6:<dir>'.")
+                     "'tfds:<name>', 'npz:<path>', 'openimages_v6:<dir>', "
+                     "'folder:<dir>' and 'manifest:<file>'.")
   keep = subsample_indices(len(ds.x_train),
                            config_value(cfg, 'max_train_examples'),
                            config_value(cfg, 'seed', 0))
@@ -209,8 +238,7 @@ def load(cfg) -> Dataset:
         fraction=config_value(cfg, 'imbalance_classes', 0.2),
         prune=config_value(cfg, 'imbalance_prune', 0.8))]
   if len(keep) < len(ds.x_train):
-    ds = dataclasses.replace(ds, x_train=ds.x_train[keep],
-                             y_train=ds.y_train[keep])
+    ds = ds.train_rows(keep)
   if config_value(cfg, 'label_groups'):
     ds = _regroup(ds, config_value(cfg, 'label_groups'))
   check_finite(ds)

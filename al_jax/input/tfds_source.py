@@ -260,12 +260,15 @@ def load_tfds(cfg, name: str) -> dataset.Dataset:
     test = _open(name, test_split, data_dir)
     x_test, y_test = _read(test, np.arange(len(test)),
                            where=f'tfds:{name}[{test_split}]', **read)
-    parts = (x, y, x_test, y_test)
-  else:
-    parts = dataset.split_train_test(
-        x, y, dataset.config_value(cfg, 'test_fraction', 0.2), seed)
   where = f'tfds:{name}'
-  parts = (dataset.as_model_inputs(parts[0], where), parts[1],
-           dataset.as_model_inputs(parts[2], where), parts[3])
-  return dataset.Dataset(*parts, num_classes=num_classes, name=f'tfds:{name}',
-                         multilabel=multilabel)
+  fields = dict(num_classes=num_classes, name=where, multilabel=multilabel,
+                version=str(train.dataset_info.version)
+                if hasattr(train, 'dataset_info') else '')
+  if test_split:
+    return dataset.Dataset(
+        dataset.as_model_inputs(x, where), y,
+        dataset.as_model_inputs(x_test, where), y_test,
+        ids_train=keep.astype(str), **fields)
+  return dataset.split_train_test(
+      dataset.as_model_inputs(x, where), y,
+      dataset.config_value(cfg, 'test_fraction', 0.2), seed, **fields)

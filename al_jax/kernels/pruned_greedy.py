@@ -23,9 +23,9 @@ Selection rules:
     block order (the CDF is taken in that order); the law is exactly D²
     sampling.
 
-Per-block summaries (the max m of each segment; for 'd2' also the sum of m
-and the candidate count) are all-gathered each step (a few numbers per
-block), so 1 and 8 devices pick the same. A dense step therefore makes few
+Per-block summaries (the max m of each segment; for 'd2' also the sum of m)
+are all-gathered each step (a few numbers per block), so 1 and 8 devices
+pick the same; a uniform draw counts the candidates per block then. A dense step therefore makes few
 passes over the [B, S] numbers beyond the distance pass: the carried m is -1
 on non-candidates (no mask is read), and the farthest row is looked up in
 the chosen block only (a full pass only when blocks tie).
@@ -53,7 +53,6 @@ class _Stats(NamedTuple):
   """Per-block summaries of the candidates' m, [B_local] each."""
   segment_top: jax.Array  # [B_local, 2] max m over each segment's candidates
   total: jax.Array  # sum of m over candidates ('d2' only)
-  count: jax.Array  # number of candidates ('d2' only)
 
 
 def _stats(score, second, rule):
@@ -67,10 +66,8 @@ def _stats(score, second, rule):
                            jnp.max(jnp.where(second, score, -1.0), axis=-1)],
                           axis=-1)
   if rule == 'farthest':
-    zero = jnp.zeros(segment_top.shape[:-1], jnp.float32)
-    return _Stats(segment_top, zero, zero)
-  return _Stats(segment_top, jnp.sum(jnp.maximum(score, 0), axis=-1),
-                jnp.sum(score >= 0, axis=-1).astype(jnp.float32))
+    return _Stats(segment_top, jnp.zeros(segment_top.shape[:-1], jnp.float32))
+  return _Stats(segment_top, jnp.sum(jnp.maximum(score, 0), axis=-1))
 
 
 def _gather(tree):
@@ -144,7 +141,10 @@ def _program_impl(blocks, available, min_d, key, first, *, k, kind, rule,
         row = jnp.where((i == 0) & (first[0] >= 0), first[1], row)
         return b, row
       uniform = (i == 0) | (jnp.sum(g.total) <= 0)
-      weights = jnp.where(uniform, g.count, g.total)
+      weights = lax.cond(
+          uniform, lambda: _gather(
+              jnp.sum(score >= 0, axis=-1).astype(jnp.float32)),
+          lambda: g.total)
       # Two uniforms, one for the block and one within it: a single float32
       # uniform over the whole pool would resolve only ~1e-7 of the total
       # weight, coarser than one row's share in a large pool.

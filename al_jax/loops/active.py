@@ -8,14 +8,16 @@ Work dir layout, one run directory per strategy and seed:
   <workdir>/<strategy>/seed_<s>/ledger.npz       labels bought (source of truth)
                                metrics.jsonl     one row per completed round
                                model/round_<r>/  orbax checkpoint of M_r
+                               model/round_<r>.train_seconds
                                strategy_state.pkl  one-time strategy work
   <workdir>/results.md, <workdir>/learning_curve.png
 
 Round r trains model M_r on the labels of rounds <= r, evaluates it, and (if
 r < rounds) buys the labels of round r + 1. Persistence order within a round
 is checkpoint -> ledger -> metrics row, so a metrics row means the round is
-complete. A resumed run restarts after the last metrics row; labels already in
-the ledger are reused, never bought again or dropped. Every random choice is
+complete. A resumed run restarts after the last metrics row (from M_r's
+checkpoint when round r trained but its selection did not finish); labels
+already in the ledger are reused, never bought again or dropped. Every random choice is
 derived from (seed, round) with `jax.random.fold_in`, so a resumed run ends
 with the same ledger as an uninterrupted one. Labels a strategy buys in the
 middle of its selection (`Context.query`) reach the ledger at once
@@ -46,6 +48,8 @@ from al_jax import strategies
 from al_jax import train
 from al_jax.input import ledger as ledger_lib
 from al_jax.input import sources
+from al_jax.input.pool_id import PoolId
+from al_jax.labeling import oracle as oracle_lib
 from al_jax.loops import rundir
 from al_jax.loops.pool import Pool
 from al_jax.loops.pool import Purchases
@@ -60,6 +64,8 @@ FREE_KEYS = ('seeds', 'al.strategies', 'al.rounds', 'train.predict_batch_size')
 # What this job lets a strategy see (strategies.base.NEEDS): not every label.
 # VALIDATION: where the data set has a validation split (else the strategy
 # that needs it says so when it selects).
+# Next to model/round_<r>: how long M_r trained (written after the model).
+_TRAIN_SECONDS = '.train_seconds'
 PROVIDES = (base.LOGITS, base.EMBEDDINGS, base.MODEL, base.QUERY, base.CHOSEN,
             base.VALIDATION)
 
@@ -98,11 +104,14 @@ def check_budget(config, pool_size: int):
         f'unlabeled pool has only {pool_size} examples.')
 
 
-def run(config, workdir: str) -> dict:
+def run(config, workdir: str,
+        labels: oracle_lib.Options = oracle_lib.Options()) -> dict:
   """Runs every strategy x seed of `config`; returns the summary per strategy.
 
   The work dir is locked while it runs; rerunning it resumes, with more
-  seeds, strategies or rounds if the config asks (`FREE_KEYS`).
+  seeds, strategies or rounds if the config asks (`FREE_KEYS`). With people
+  as the oracle (`labels`), each run goes as far as the answers allow; then
+  the job raises `oracle.WaitingForLabels` after exporting the questions.
   """
   check_config(config)
   with rundir.open_workdir(workdir, config, FREE_KEYS,
@@ -110,18 +119,29 @@ def run(config, workdir: str) -> dict:
     ds = sources.load(config.input)
     pool = Pool.of(ds)
     check_budget(config, pool.size)
+    pool_id = PoolId.of(ds, pool.pairs)
+    source = oracle_lib.Source(labels, workdir, ds, pool_id,
+                               pool.pairs is not None)
     model = models.from_config(config.model, ds.num_classes)
     mesh = sharding.make_mesh()
     runs = list(itertools.product(config.al.strategies, config.seeds))
     bar = tqdm.tqdm(total=len(runs) * (config.al.rounds + 1), unit='round',
                     dynamic_ncols=True)
+    waiting = []
     for name, seed in runs:
       run_dir = os.path.join(workdir, name, f'seed_{seed}')
-      run_one(config, ds, pool, model, mesh, name, int(seed), run_dir, bar)
+      try:
+        run_one(config, ds, (pool, pool_id), model, mesh, name, int(seed),
+                run_dir, bar, source.oracle(pool.hidden,
+                                            f'{name}/seed_{seed}'))
+      except oracle_lib.LabelsNeeded:
+        waiting.append(f'{name}/seed_{seed}')
     bar.close()
-    return report.write_summary(
+    summary = report.write_summary(
         workdir, pool.metric, 'learning_curve.png',
         f'{config.input.source}: {config.model.name}')
+    source.stop_if_waiting(waiting)
+    return summary
 
 
 def _rounds_only_grow(old: dict, new: dict):
@@ -132,23 +152,24 @@ def _rounds_only_grow(old: dict, new: dict):
         'new --workdir.')
 
 
-def _seed_ledger(oracle, n_seed: int, key) -> ledger_lib.Ledger:
+def _seed_ledger(oracle, n_seed: int, key, pool_id) -> ledger_lib.Ledger:
   """Round 0: `n_seed` pool items uniformly at random (paper 000 Alg. 2)."""
   idx = np.asarray(jax.random.choice(key, oracle.pool_size, (n_seed,),
                                      replace=False), np.int64)
-  labels = oracle.reveal(idx)
-  return ledger_lib.Ledger.empty(labels.shape[1:], labels.dtype).add(
-      0, idx, labels)
+  labels = oracle.reveal(idx, 0)
+  return ledger_lib.Ledger.empty(labels.shape[1:], labels.dtype,
+                                 pool_id).add(0, idx, labels)
 
 
-def _resume(run_dir: str) -> tuple[ledger_lib.Ledger | None, list]:
+def _resume(run_dir: str, pool_id) -> tuple[ledger_lib.Ledger | None, list]:
   """Reads the ledger and the complete metrics rows of an earlier run (the
-  config it ran with was checked by `rundir.check_resume`)."""
+  config it ran with was checked by `rundir.check_resume`, the pool by the
+  ledger's fingerprint)."""
   path = os.path.join(run_dir, 'ledger.npz')
   if not os.path.exists(path):
     return None, []
   try:
-    ledger = ledger_lib.Ledger.load(path)
+    ledger = ledger_lib.Ledger.load(path, pool_id)
   except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
     raise ValueError(
         f'{path} is unreadable ({type(e).__name__}: {e}). It holds the labels '
@@ -161,15 +182,19 @@ def _resume(run_dir: str) -> tuple[ledger_lib.Ledger | None, list]:
   return ledger, [row for _, row in done]
 
 
-def run_one(config, ds, pool: Pool, model, mesh, name: str, seed: int,
-            run_dir: str, bar: tqdm.tqdm) -> list[dict]:
-  """One strategy, one seed; resumes from `run_dir` when it holds a run."""
+def run_one(config, ds, pool: tuple[Pool, PoolId], model, mesh, name: str,
+            seed: int, run_dir: str, bar: tqdm.tqdm, oracle) -> list[dict]:
+  """One strategy, one seed; resumes from `run_dir` when it holds a run.
+
+  Raises:
+    oracle.LabelsNeeded: people have not answered what the run asks yet.
+  """
   al = config.al
+  pool, pool_id = pool
   os.makedirs(run_dir, exist_ok=True)
   ledger_path = os.path.join(run_dir, 'ledger.npz')
   ckpt_dir = os.path.abspath(os.path.join(run_dir, 'model'))
   state_path = os.path.join(run_dir, 'strategy_state.pkl')
-  oracle = ledger_lib.Oracle(pool.hidden)
   key = jax.random.key(seed)
   k_seed, k_train, k_select, k_pool = (jax.random.fold_in(key, i)
                                        for i in range(4))
@@ -177,9 +202,9 @@ def run_one(config, ds, pool: Pool, model, mesh, name: str, seed: int,
   finetune = al.get('retrain', 'scratch') == 'finetune'
   predict_bs = config.train.get('predict_batch_size', 1024)
 
-  ledger, rows = _resume(run_dir)
+  ledger, rows = _resume(run_dir, pool_id)
   if ledger is None:
-    ledger = _seed_ledger(oracle, al.seed_examples, k_seed)
+    ledger = _seed_ledger(oracle, al.seed_examples, k_seed, pool_id)
     ledger.save(ledger_path)
   report.write_metrics(run_dir, rows)
   bar.update(len(rows))
@@ -192,7 +217,7 @@ def run_one(config, ds, pool: Pool, model, mesh, name: str, seed: int,
     """Round r's selection with model `state`: buys round r + 1's labels;
     returns the seconds it took."""
     nonlocal ledger, strategy_state
-    purchases = Purchases(pool, ledger, ledger_path, r + 1)
+    purchases = Purchases(pool, ledger, ledger_path, r + 1, oracle)
     ctx = purchases.context(
         ledger.upto(r), state, ds, functools.partial(
             train.predict, mesh=mesh, batch_size=predict_bs), mesh,
@@ -226,15 +251,27 @@ def run_one(config, ds, pool: Pool, model, mesh, name: str, seed: int,
   for r in range(start, al.rounds + 1):
     bar.set_description(f'{name} seed {seed} round {r}')
     bought = ledger.upto(r)
-    known, train_idx, weights = pool.training_labels(ds, bought)
-    t0 = time.perf_counter()
-    state = train.fit(config.train, model, ds.x_train, known, train_idx,
-                      jax.random.fold_in(k_train, r), mesh,
-                      state=state if finetune else None, weights=weights)
-    train_seconds = time.perf_counter() - t0
+    saved = os.path.join(ckpt_dir, f'round_{r}')
+    if r == start and os.path.exists(saved + _TRAIN_SECONDS):
+      # M_r was trained and saved before its selection stopped (a crash, or
+      # questions for people): training again would give the same model.
+      state = checkpoints.restore_variables(saved, train.create_state(
+          model, ds.x_train.shape[1:], optim.make_optimizer(config.train),
+          k_train))
+      with open(saved + _TRAIN_SECONDS) as f:
+        train_seconds = float(f.read())
+    else:
+      known, train_idx, weights = pool.training_labels(ds, bought)
+      t0 = time.perf_counter()
+      state = train.fit(config.train, model, ds.x_train, known, train_idx,
+                        jax.random.fold_in(k_train, r), mesh,
+                        state=state if finetune else None, weights=weights)
+      train_seconds = time.perf_counter() - t0
+      checkpoints.save_variables(saved, state)
+      rundir.atomic_write(saved + _TRAIN_SECONDS,
+                          lambda f: f.write(repr(train_seconds)), 'w')
     test_logits, _ = train.predict(state, ds.x_test, mesh, predict_bs)
     score = pool.evaluate(test_logits, ds.y_test)
-    checkpoints.save_variables(os.path.join(ckpt_dir, f'round_{r}'), state)
     select_seconds = (buy(r, state) if r < al.rounds and ledger.complete <= r
                       else None)
     row = {'round': r, 'labels': len(bought), pool.metric: score,
@@ -245,10 +282,14 @@ def run_one(config, ds, pool: Pool, model, mesh, name: str, seed: int,
     report.append_metrics(run_dir, row)
     rows.append(row)
     # Only the last complete round's model is needed to resume.
-    shutil.rmtree(os.path.join(ckpt_dir, f'round_{r - 1}'), ignore_errors=True)
+    previous = os.path.join(ckpt_dir, f'round_{r - 1}')
+    shutil.rmtree(previous, ignore_errors=True)
+    if os.path.exists(previous + _TRAIN_SECONDS):
+      os.remove(previous + _TRAIN_SECONDS)
     bar.update(1)
     bar.write(f'{name} seed {seed} round {r}: {len(bought)} labels, '
-              f'{pool.metric} {score:.4f}, train {train_seconds:.1f}s'
+              f'{pool.metric} {report.number(score)}, '
+              f'train {train_seconds:.1f}s'
               + ('' if select_seconds is None
                  else f', selection {select_seconds:.2f}s'))
   return rows

@@ -49,6 +49,8 @@ from al_jax.evaluators import accuracy
 from al_jax.evaluators import linear_probe
 from al_jax.input import ledger as ledger_lib
 from al_jax.input import sources
+from al_jax.input.pool_id import PoolId
+from al_jax.labeling import oracle as oracle_lib
 from al_jax.loops import rundir
 from al_jax.semisup import fixmatch
 from al_jax.strategies import base
@@ -99,11 +101,14 @@ def check_config(config):
                           'config.label_free.probe')
 
 
-def run(config, workdir: str) -> dict:
+def run(config, workdir: str,
+        labels: oracle_lib.Options = oracle_lib.Options()) -> dict:
   """Runs every method entry x budget x seed; returns the accuracy summary.
 
   The work dir is locked while it runs; rerunning it resumes, with more
-  seeds, methods or budgets if the config asks (`FREE_KEYS`).
+  seeds, methods or budgets if the config asks (`FREE_KEYS`). With people
+  as the oracle (`labels`), every selection is made and its questions
+  exported; the job then raises `oracle.WaitingForLabels`.
   """
   check_config(config)
   with rundir.open_workdir(workdir, config, FREE_KEYS,
@@ -117,6 +122,8 @@ def run(config, workdir: str) -> dict:
       if m > len(ds.y_train):
         raise ValueError(f'config.label_free.budgets: {m} labels from a pool '
                          f'of {len(ds.y_train)}.')
+    pool_id = PoolId.of(ds)
+    source = oracle_lib.Source(labels, workdir, ds, pool_id, False)
     feats = features_lib.compute(config.features, ds,
                                  os.path.join(workdir, 'features'))
     mesh = sharding.make_mesh()
@@ -127,14 +134,18 @@ def run(config, workdir: str) -> dict:
                        num_classes=ds.num_classes,
                        outputs=lambda: (None, feats[0]), mesh=mesh,
                        model=encoder_model(config, ds, workdir))
+    waiting = []
     for entry in cfg.methods:
       strategy = strategies.get(entry, cfg, 'config.label_free')
       # `init` takes no key: its one-time work (USL's density) serves every
       # seed, and runs only if some budget is left to select.
       state = functools.cache(functools.partial(strategy.init, ctx))
       for seed in config.seeds:
-        run_one(config, ds, feats, mesh, entry, (strategy, ctx, state),
-                int(seed), os.path.join(workdir, entry, f'seed_{seed}'), bar)
+        run = f'{entry}/seed_{seed}'
+        waiting += run_one(
+            config, ds, feats, mesh, entry, (strategy, ctx, state), int(seed),
+            os.path.join(workdir, entry, f'seed_{seed}'), bar,
+            (source.oracle(ds.y_train, run), pool_id))
     bar.close()
     summary = report.write_summary(
         workdir, METRIC, 'label_free_accuracy.png',
@@ -144,6 +155,7 @@ def run(config, workdir: str) -> dict:
       for metric in ('classes_hit', 'count_spread'):
         f.write('\n' + report.table(report.summarize(workdir, metric),
                                     metric) + '\n')
+    source.stop_if_waiting(waiting)
     return summary
 
 
@@ -172,21 +184,39 @@ def coverage(labels, num_classes: int) -> dict:
 
 def select_and_buy(strategy, state, ctx, oracle, budget: int, key, entry,
                    path: str) -> tuple[ledger_lib.Ledger, float]:
-  """The ledger of `budget` labels `entry` picks (read back from `path`
-  when an earlier run bought them), and the selection seconds (0 then).
+  """The ledger of `budget` labels `entry` picks, and the seconds its
+  selection took.
+
+  The selection is kept in `path`.selection.npz before its labels are
+  asked for, so a rerun (after a crash, or once people answered) buys the
+  same items without selecting again; the ledger is `path`.
 
   state: a function returning the strategy's `init` state (called only
   when a selection is needed; its one-time work counts in the seconds of
   the first selection that calls it).
+  oracle: (the oracle, the pool's `PoolId`).
+
+  Raises:
+    oracle.LabelsNeeded: people have not answered the selection yet.
   """
+  oracle, pool_id = oracle
+  asked = path + '.selection.npz'
+  if not os.path.exists(asked):
+    t0 = time.perf_counter()
+    sel, _ = strategy.select(state(), ctx, budget, key)
+    seconds = time.perf_counter() - t0
+    sel = base.check_selection(sel, ctx, budget, entry)
+    extra = {} if sel.scores is None else {'scores': sel.scores}
+    rundir.atomic_write(asked, lambda f: np.savez(
+        f, indices=sel.indices, seconds=seconds, **extra))
+  with np.load(asked) as z:
+    sel = base.Selection(z['indices'], scores=z['scores'] if 'scores' in z
+                         else None)
+    seconds = float(z['seconds'])
   if os.path.exists(path):
-    return ledger_lib.Ledger.load(path), 0.
-  t0 = time.perf_counter()
-  sel, _ = strategy.select(state(), ctx, budget, key)
-  seconds = time.perf_counter() - t0
-  sel = base.check_selection(sel, ctx, budget, entry)
-  ledger = ledger_lib.Ledger.empty().add(0, sel.indices,
-                                         oracle.reveal(sel.indices))
+    return ledger_lib.Ledger.load(path, pool_id), seconds
+  labels = oracle.reveal(sel.indices, 0, sel.scores)
+  ledger = ledger_lib.Ledger.empty(pool=pool_id).add(0, sel.indices, labels)
   ledger.save(path)
   return ledger, seconds
 
@@ -197,13 +227,14 @@ def downstream_accuracy(config, ds, feats, mesh, ledger, key) -> float:
   if cfg.get('downstream', 'linear_probe') == 'linear_probe':
     probe = linear_probe.fit(feats[0][ledger.indices], ledger.labels,
                              ds.num_classes, key, **(cfg.get('probe') or {}))
-    return linear_probe.accuracy(probe, feats[1], ds.y_test)
+    return accuracy.known_accuracy(linear_probe.logits(probe, feats[1]),
+                                   ds.y_test)
   model = models.from_config(config.model, ds.num_classes)
   if cfg.downstream == 'fixmatch':
     variables, _ = fixmatch.train(model, ds.x_train[ledger.indices],
                                   ledger.labels, ds.x_train, key,
                                   **(cfg.get('fixmatch') or {}))
-    return accuracy.accuracy(
+    return accuracy.known_accuracy(
         fixmatch.predict(model, variables, ds.x_test, mesh), ds.y_test)
   known = np.full(len(ds.y_train), -1, ds.y_train.dtype)  # Bought labels only.
   known[ledger.indices] = ledger.labels
@@ -211,14 +242,19 @@ def downstream_accuracy(config, ds, feats, mesh, ledger, key) -> float:
                     key, mesh)
   logits, _ = train.predict(state, ds.x_test, mesh,
                             config.train.get('predict_batch_size', 1024))
-  return accuracy.accuracy(logits, ds.y_test)
+  return accuracy.known_accuracy(logits, ds.y_test)
 
 
 def run_one(config, ds, feats, mesh, entry: str, method, seed: int,
-            run_dir: str, bar: tqdm.tqdm) -> list[dict]:
+            run_dir: str, bar: tqdm.tqdm, oracle) -> list[str]:
   """One method entry, one seed, every budget; resumes from `run_dir`.
 
   method: (strategy, its context, a function returning its `init` state).
+  oracle: (the oracle, the pool's `PoolId`).
+
+  Returns:
+    ['<entry>/seed_<s>'] if some budget waits for people's answers (the
+    budgets after it are still selected and asked), else [].
   """
   os.makedirs(run_dir, exist_ok=True)
   cfg = config.label_free
@@ -227,15 +263,21 @@ def run_one(config, ds, feats, mesh, entry: str, method, seed: int,
   report.write_metrics(run_dir, rows)
   bar.update(len(rows))
   strategy, ctx, state = method
-  oracle = ledger_lib.Oracle(ds.y_train)
   key = jax.random.key(seed)
+  waiting = False
   for i in range(len(rows), len(cfg.budgets)):
     m = int(cfg.budgets[i])
     bar.set_description(f'{entry} seed {seed} budget {m}')
-    ledger, select_seconds = select_and_buy(
-        strategy, state, ctx, oracle, m,
-        jax.random.fold_in(jax.random.fold_in(key, 2), i), entry,
-        os.path.join(run_dir, f'ledger_{i}.npz'))
+    try:
+      ledger, select_seconds = select_and_buy(
+          strategy, state, ctx, oracle, m,
+          jax.random.fold_in(jax.random.fold_in(key, 2), i), entry,
+          os.path.join(run_dir, f'ledger_{i}.npz'))
+    except oracle_lib.LabelsNeeded:
+      waiting = True  # Budgets are independent: ask the next ones too.
+      continue
+    if waiting:
+      continue  # Metrics rows stay in budget order.
     t0 = time.perf_counter()
     score = downstream_accuracy(
         config, ds, feats, mesh, ledger,
@@ -250,7 +292,8 @@ def run_one(config, ds, feats, mesh, entry: str, method, seed: int,
     report.append_metrics(run_dir, row)
     rows.append(row)
     bar.update(1)
-    bar.write(f'{entry} seed {seed}: {m} labels, {METRIC} {score:.4f}, '
+    bar.write(f'{entry} seed {seed}: {m} labels, {METRIC} '
+              f'{report.number(score)}, '
               f'{row["classes_hit"]} classes hit, selection '
               f'{select_seconds:.2f}s')
-  return rows
+  return [f'{entry}/seed_{seed}'] if waiting else []

@@ -61,9 +61,13 @@ class Pool(NamedTuple):
     known[images, self.pairs.cls[bought.indices]] = bought.labels
     return known, np.unique(images), None
 
-  def evaluate(self, logits: np.ndarray, labels: np.ndarray) -> float:
+  def evaluate(self, logits: np.ndarray, labels: np.ndarray) -> float | None:
+    """The test metric over the test labels that are known; None when none
+    is (a pool without labels: the run still buys and trains)."""
     if self.pairs is None:
-      return accuracy.accuracy(logits, labels)
+      return accuracy.known_accuracy(logits, labels)
+    if not (labels >= 0).any():
+      return None
     return average_precision.pooled_average_precision(logits, labels)
 
 
@@ -73,15 +77,16 @@ class Purchases:
   reuses them without buying again), then the selection's own (`close`)."""
 
   def __init__(self, pool: Pool, ledger: ledger_lib.Ledger, path: str,
-               round_: int):
+               round_: int, oracle):
     self.pool, self.ledger, self.path, self.round = pool, ledger, path, round_
-    self.oracle = ledger_lib.Oracle(pool.hidden)
+    self.oracle = oracle
 
   def query(self, idx: np.ndarray) -> np.ndarray:
     new = idx[self.ledger.position(idx) < 0]
     if len(new):
-      self.ledger = self.ledger.add(self.round, new, self.oracle.reveal(new),
-                                    complete=False)
+      self.ledger = self.ledger.add(
+          self.round, new, self.oracle.reveal(new, self.round),
+          complete=False)
       self.ledger.save(self.path)
     return self.ledger.labels[self.ledger.position(idx)]
 
@@ -126,8 +131,12 @@ class Purchases:
                        'pools (a weight would be per pair, training is per '
                        'image).')
     idx = np.asarray(selection.indices, np.int64)
-    new = idx[self.ledger.position(idx) < 0]
-    ledger = self.ledger.add(self.round, new, self.oracle.reveal(new))
+    fresh = self.ledger.position(idx) < 0
+    new = idx[fresh]
+    scores = (None if selection.scores is None
+              else np.asarray(selection.scores)[fresh])
+    ledger = self.ledger.add(self.round, new,
+                             self.oracle.reveal(new, self.round, scores))
     if selection.weights is not None:
       ledger = ledger.with_weights(idx, selection.weights)
     ledger.save(self.path)

@@ -40,10 +40,13 @@ class Selection(NamedTuple):
       with replacement may repeat an index; `check_selection` merges repeats.
     weights: optional [K] float32 >= 0, e.g. coreset weights; None = 1 each.
     notes: what the method changed or re-spread, for the metrics row.
+    scores: optional [K] float, the strategy's score of each pick (e.g. its
+      margin), exported with the questions people answer.
   """
   indices: np.ndarray
   weights: np.ndarray | None = None
   notes: tuple[str, ...] = ()
+  scores: np.ndarray | None = None
 
 
 class Strategy(NamedTuple):
@@ -306,8 +309,10 @@ def merge_duplicates(selection: Selection) -> Selection:
        else np.asarray(selection.weights, np.float64))
   summed = np.bincount(inverse.reshape(-1), weights=w)
   order = np.argsort(first, kind='stable')
+  scores = (None if selection.scores is None else
+            np.asarray(selection.scores)[first[order]])
   return Selection(idx[first[order]], summed[order].astype(np.float32),
-                   selection.notes)
+                   selection.notes, scores)
 
 
 def check_selection(selection: Selection, ctx: Context, budget: int,

@@ -51,8 +51,9 @@ def lowest_of(score_fn) -> base.Strategy:
 
   def select(state, ctx: base.Context, budget: int, key: jax.Array):
     del key
-    return base.Selection(lowest(score_fn(ctx), ~ctx.candidates,
-                                 budget)), state
+    scores = np.asarray(score_fn(ctx))
+    picks = lowest(scores, ~ctx.candidates, budget)
+    return base.Selection(picks, scores=scores[picks]), state
 
   return base.Strategy(base.no_state, select)
 

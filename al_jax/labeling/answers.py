@@ -1,0 +1,100 @@
+"""Answer files people fill: CSV (with a header) or JSONL, one answer per
+line.
+
+Columns (other columns, e.g. those of the exported questions, are ignored):
+  id     the example's ID
+  class  multi-label pools only: the class asked about (name or number)
+  label  a class name or number (multi-label: 0/1, no/yes, false/true);
+         empty leaves the question open
+"""
+
+import csv
+import json
+import os
+
+from al_jax.loops import rundir
+
+_NO, _YES = ('0', 'no', 'false', 'n'), ('1', 'yes', 'true', 'y')
+
+
+def write_csv(path: str, rows: list[dict], columns):
+
+  def write(f):
+    out = csv.DictWriter(f, fieldnames=list(columns), extrasaction='ignore')
+    out.writeheader()
+    out.writerows(rows)
+
+  rundir.atomic_write(path, write, 'w')
+
+
+def _records(path: str):
+  """(line number, dict) per answer line of a CSV or JSONL file."""
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f'--import_labels: no such file: {path}')
+  with open(path, newline='') as f:
+    if path.endswith('.jsonl') or path.endswith('.json'):
+      for n, line in enumerate(f, 1):
+        if line.strip():
+          try:
+            yield n, json.loads(line)
+          except json.JSONDecodeError as e:
+            raise ValueError(f'{path} line {n}: not JSON ({e}).') from e
+      return
+    reader = csv.DictReader(f)
+    if reader.fieldnames is None or 'id' not in reader.fieldnames or (
+        'label' not in reader.fieldnames):
+      raise ValueError(f'{path}: the first line must name the columns, with '
+                       f'"id" and "label"; got {reader.fieldnames}.')
+    for row in reader:
+      yield reader.line_num, row
+
+
+def _class_index(value, classes) -> int | None:
+  text = str(value).strip()
+  if text in classes:
+    return classes.index(text)
+  try:
+    c = int(text)
+  except ValueError:
+    return None
+  return c if 0 <= c < len(classes) else None
+
+
+def _binary(value) -> int | None:
+  text = str(value).strip().lower()
+  return 0 if text in _NO else 1 if text in _YES else None
+
+
+def parse(path: str, classes, pairs: bool):
+  """Reads an answer file.
+
+  Returns:
+    (rows, errors): rows of (line, ID or (ID, class index), label or None
+    for an open question); errors, one string per bad line.
+  """
+  rows, errors = [], []
+  for line, rec in _records(path):
+    image, label = rec.get('id'), rec.get('label')
+    if image is None or str(image).strip() == '':
+      errors.append(f'line {line}: no id')
+      continue
+    image = str(image).strip()
+    if pairs:
+      cls = _class_index(rec.get('class', ''), classes)
+      if cls is None:
+        errors.append(f'line {line}: class {rec.get("class")!r} is not one '
+                      f'of the {len(classes)} classes')
+        continue
+      image = (image, cls)
+    if label is None or str(label).strip() == '':
+      rows.append((line, image, None))
+      continue
+    value = _binary(label) if pairs else _class_index(label, classes)
+    if value is None:
+      valid = ('0 or 1' if pairs else
+               f'a class number 0..{len(classes) - 1} or a name, e.g. '
+               f'{list(classes[:3])}')
+      errors.append(f'line {line}: label {label!r} is not {valid}')
+      continue
+    rows.append((line, image, value))
+  return rows, errors
