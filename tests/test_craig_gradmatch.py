@@ -120,7 +120,8 @@ def test_omp_fills_the_budget_when_the_residual_vanishes():
 
 def test_gradmatch_select_spends_the_budget_per_class():
   logits, z, y = _model_outputs(seed=4)
-  idx, w, notes = _select('gradmatch', logits, z, y, 50)
+  sel = _select('gradmatch', logits, z, y, 50)
+  idx, w, notes = sel.indices, sel.weights, sel.notes
   classes, budgets, _ = combinators.class_budgets(y, 50)
   assert idx.dtype == np.int64 and w.dtype == np.float32 and notes == ()
   assert len(np.unique(idx)) == 50
@@ -138,7 +139,8 @@ def test_gradmatch_select_spends_the_budget_per_class():
   # λ = 0 and class 0 all one example: one pick fits its mean exactly (the
   # others' gradients have rank (C - 1)·(D + 1) = 10 > their budgets).
   logits[y == 0], z[y == 0] = logits[y == 0][0], z[y == 0][0]
-  idx, w, notes = _select('gradmatch', logits, z, y, 20, lam=0.)
+  sel = _select('gradmatch', logits, z, y, 20, lam=0.)
+  idx, w, notes = sel.indices, sel.weights, sel.notes
   k0 = combinators.class_budgets(y, 20)[1][0]
   assert len(np.unique(idx)) == 20 and len(notes) == 1
   assert notes[0].startswith(f'class 0: OMP stopped after 1 of {k0} picks')

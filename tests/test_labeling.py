@@ -202,3 +202,24 @@ def test_resume_refuses_a_pool_whose_ids_changed(tmp_path):
   with pytest.raises(ValueError, match=r'ledger.npz indexes another pool .*'
                      r'the example IDs.*bought items moved'):
     active.run(cfg, str(tmp_path / 'w'))
+
+
+def test_multi_label_candidate_pairs_without_labels_are_asked():
+  from al_jax.loops.pool import Pool  # pylint: disable=g-import-not-at-top
+  y = np.array([[-2, -1, 1], [0, -2, -1]], np.int8)  # -2: ask a person.
+  ds = sources.Dataset(np.zeros((2, 3), np.float32), y,
+                       np.zeros((1, 3), np.float32),
+                       np.array([[1, -1, -2]], np.int8), num_classes=3,
+                       name='toy', multilabel=True, ids_train=np.array(
+                           ['im0', 'im1']))
+  sources.check_finite(ds)
+  pool = Pool.of(ds)
+  pool_id = PoolId.of(ds, pool.pairs)
+  np.testing.assert_array_equal(pool_id.ids, ['im0/0', 'im0/2', 'im1/0',
+                                              'im1/1'])
+  oracle = oracle_lib.DatasetOracle(pool.hidden, pool_id)
+  np.testing.assert_array_equal(oracle.reveal(np.array([1, 2])), [1, 0])
+  with pytest.raises(ValueError, match=r"'im0/0', 'im1/1'.*--oracle=export"):
+    oracle.reveal(np.array([0, 3]))
+  # Only the annotated test pair is scored.
+  assert pool.evaluate(np.array([[5., 0., -5.]]), ds.y_test) == 1.0

@@ -16,7 +16,8 @@ class Dataset:
     x_train: [N, H, W, C] uint8 images, or [N, F] float32 features.
     y_train: [N] int32 class ids, -1 where the label is unknown (a person
       is asked for it: `labeling`); multilabel: [N, C] int8 in
-      {-1 unannotated, 0 negative, 1 positive}.
+      {-1 not a candidate pair, 0 negative, 1 positive, -2 a candidate pair
+      whose label is unknown (a person is asked)}.
     x_test: [M, ...] like x_train.
     y_test: [M, ...] like y_train.
     num_classes: number of classes C.
@@ -150,8 +151,8 @@ def check_finite(ds: Dataset) -> None:
   """Validates a data set; raises ValueError on the first problem found.
 
   Checks: non-empty train set, matching x/y lengths, finite float features,
-  labels in range ([0, C) class ids or -1 unknown, or {-1, 0, 1} with C
-  columns) and unique training IDs.
+  labels in range ([0, C) class ids or -1 unknown, or {-2, -1, 0, 1} with
+  C columns) and unique training IDs.
   """
   if len(ds.x_train) == 0:
     raise ValueError(f'{ds.name}: the train set is empty.')
@@ -173,10 +174,22 @@ def check_finite(ds: Dataset) -> None:
       if y.ndim != 2 or y.shape[1] != ds.num_classes:
         raise ValueError(f'{ds.name}: multilabel y_{split} must be '
                          f'[N, {ds.num_classes}], got {y.shape}.')
-      if not np.isin(y, (-1, 0, 1)).all():
+      if not np.isin(y, (-2, -1, 0, 1)).all():
         raise ValueError(f'{ds.name}: multilabel y_{split} has values outside '
-                         '{-1, 0, 1}.')
+                         '{-2, -1, 0, 1}.')
     elif y.size and (y.min() < -1 or y.max() >= ds.num_classes):
       raise ValueError(f'{ds.name}: y_{split} has labels in [{y.min()}, '
                        f'{y.max()}], outside [0, {ds.num_classes}) and -1 '
                        '(unknown).')
+
+
+def require_labels(ds: Dataset, job: str) -> None:
+  """Raises ValueError when `job`, which trains on the whole pool, gets a
+  pool with unknown (-1) labels."""
+  if not ds.multilabel and len(ds.y_train) and ds.y_train.min() < 0:
+    missing = np.flatnonzero(ds.y_train < 0)
+    raise ValueError(
+        f'{ds.name}: the {job} job trains on every pool label, but '
+        f'{len(missing)} examples have none (e.g. IDs '
+        f'{ds.train_ids[missing[:5]].tolist()}). The active and label_free '
+        'jobs ask people for them (--oracle=export).')

@@ -83,27 +83,32 @@ def load_folder(cfg, root: str) -> dataset.Dataset:
                  np.zeros(len(files), bool))
 
 
-def _rows(path: str):
-  """(line number, dict) per example row."""
+def records(path: str, required=()):
+  """(line number, dict) per row of a JSONL file (.jsonl, .json) or of a CSV
+  file with a header, which must name the `required` columns."""
   with open(path, newline='') as f:
-    if path.endswith('.jsonl'):
+    if path.endswith(('.jsonl', '.json')):
       for n, line in enumerate(f, 1):
         if line.strip():
           try:
             yield n, json.loads(line)
           except json.JSONDecodeError as e:
             raise ValueError(f'{path} line {n}: not JSON ({e}).') from e
-    else:
-      reader = csv.DictReader(f)
-      for row in reader:
-        yield reader.line_num, row
+      return
+    reader = csv.DictReader(f)
+    if reader.fieldnames is None or not set(required) <= set(
+        reader.fieldnames):
+      raise ValueError(f'{path}: the first line must name the columns, with '
+                       f'{list(required)}; got {reader.fieldnames}.')
+    for row in reader:
+      yield reader.line_num, row
 
 
 def load_manifest(cfg, path: str) -> dataset.Dataset:
   """The examples listed in `path` (see the module docstring)."""
   if not os.path.isfile(path):
     raise FileNotFoundError(f'manifest source: no such file: {path}')
-  rows = list(_rows(path))
+  rows = list(records(path, ('id',)))
   if not rows:
     raise ValueError(f'{path}: no example rows.')
   for n, row in rows:

@@ -1,9 +1,9 @@
 """Multi-label pools of image-class pairs (paper 000, section 3.2).
 
 In multi-label mode the unit of labeling is an annotated (image, class) pair
-with a binary label: the pool is every pair whose label exists (y >= 0 in the
-{-1 unannotated, 0 negative, 1 positive} convention of `input.sources`), and
-a query buys one pair's label. Models still see images: Margin scores each
+with a binary label: the pool is every candidate pair (y >= 0, or -2 when
+people will give its label, in the {-1 not a pair, 0 negative, 1 positive}
+convention of `input.sources`), and a query buys one pair's label. Models still see images: Margin scores each
 pair by its binary margin (`strategies/margin.py`), BADGE by its 2-block
 gradient (`scores/gradients.py`), and every other strategy picks k images,
 then k pairs uniformly among those images' unlabeled pairs
@@ -32,8 +32,9 @@ class PairPool(NamedTuple):
 
   @classmethod
   def from_labels(cls, y: np.ndarray) -> 'PairPool':
-    """y: [N, C] int labels in {-1, 0, 1}; pairs are the entries >= 0."""
-    image, c = np.nonzero(np.asarray(y) >= 0)
+    """y: [N, C] int labels in {-2, -1, 0, 1}; pairs are the entries other
+    than -1 (-2: a pair whose label people will give)."""
+    image, c = np.nonzero(np.asarray(y) != -1)
     return cls(image.astype(np.int64), c.astype(np.int64), len(y))
 
   def __len__(self) -> int:

@@ -9,9 +9,9 @@ Columns (other columns, e.g. those of the exported questions, are ignored):
 """
 
 import csv
-import json
 import os
 
+from al_jax.input import manifest
 from al_jax.loops import rundir
 
 _NO, _YES = ('0', 'no', 'false', 'n'), ('1', 'yes', 'true', 'y')
@@ -28,25 +28,9 @@ def write_csv(path: str, rows: list[dict], columns):
 
 
 def _records(path: str):
-  """(line number, dict) per answer line of a CSV or JSONL file."""
   if not os.path.isfile(path):
     raise FileNotFoundError(f'--import_labels: no such file: {path}')
-  with open(path, newline='') as f:
-    if path.endswith('.jsonl') or path.endswith('.json'):
-      for n, line in enumerate(f, 1):
-        if line.strip():
-          try:
-            yield n, json.loads(line)
-          except json.JSONDecodeError as e:
-            raise ValueError(f'{path} line {n}: not JSON ({e}).') from e
-      return
-    reader = csv.DictReader(f)
-    if reader.fieldnames is None or 'id' not in reader.fieldnames or (
-        'label' not in reader.fieldnames):
-      raise ValueError(f'{path}: the first line must name the columns, with '
-                       f'"id" and "label"; got {reader.fieldnames}.')
-    for row in reader:
-      yield reader.line_num, row
+  return manifest.records(path, ('id', 'label'))
 
 
 def _class_index(value, classes) -> int | None:

@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from al_jax.input.pool_id import PoolId
+from al_jax.labeling import book as book_lib
 
 MODES = ('dataset', 'export')
 
@@ -115,7 +116,6 @@ class Source:
     Raises:
       ValueError: an unknown mode, or bad answers (`Book.import_file`).
     """
-    from al_jax.labeling import book as book_lib  # pylint: disable=g-import-not-at-top
     if options.mode not in MODES:
       raise ValueError(f'Unknown --oracle={options.oracle!r}; valid: '
                        f'{", ".join(MODES)}.')

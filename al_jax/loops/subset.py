@@ -48,6 +48,7 @@ from al_jax import sharding
 from al_jax import strategies
 from al_jax import train
 from al_jax.evaluators import accuracy
+from al_jax.input import dataset
 from al_jax.input import sources
 from al_jax.loops import initial
 from al_jax.loops import rundir
@@ -145,6 +146,7 @@ def run(config, workdir: str) -> dict:
                            ('subset.methods', 'subset'),
                            rundir.only_appended('subset.fractions')):
     ds = sources.load(config.input)
+    dataset.require_labels(ds, 'subset')
     if ds.multilabel:
       raise ValueError('One-shot subset selection needs multi-class labels; '
                        f'{ds.name} is multi-label.')
