@@ -15,6 +15,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from al_jax import distributed
 from al_jax import report
 from al_jax.labeling import oracle as oracle_lib
 from al_jax.loops import active
@@ -53,6 +54,7 @@ BUY_LABELS = ('active', 'label_free')
 
 def main(argv):
   del argv
+  distributed.initialize()  # Several processes: join them, before devices.
   if not flags.FLAGS['verbosity'].present:
     # Orbax logs every checkpoint write at INFO; the progress bar is enough.
     logging.set_verbosity(logging.WARNING)

@@ -15,6 +15,8 @@ matplotlib.use('Agg')  # No display on training machines.
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
+from al_jax import distributed
+
 METRICS = 'metrics.jsonl'
 
 
@@ -27,7 +29,9 @@ def read_metrics(run_dir: str, name: str = METRICS) -> list[dict]:
 
 
 def write_metrics(run_dir: str, rows: list[dict]):
-  """Replaces the metrics file atomically."""
+  """Replaces the metrics file atomically (process 0 of a job writes)."""
+  if not distributed.is_main():
+    return
   path = os.path.join(run_dir, METRICS)
   with open(path + '.tmp', 'w') as f:
     f.writelines(json.dumps(r) + '\n' for r in rows)
@@ -36,7 +40,10 @@ def write_metrics(run_dir: str, rows: list[dict]):
 
 def append_metrics(run_dir: str, row: dict, name: str = METRICS):
   """Appends one row (synced); with `log_to_tensorboard`, its numbers also
-  go to <run_dir>/tensorboard as scalars at step ``row['round']``."""
+  go to <run_dir>/tensorboard as scalars at step ``row['round']``. Process
+  0 of a job writes."""
+  if not distributed.is_main():
+    return
   with open(os.path.join(run_dir, name), 'a') as f:
     f.write(json.dumps(row) + '\n')
     f.flush()
@@ -199,8 +206,11 @@ def plot(summary: dict, metric: str, path: str, title: str = '',
 def write_summary(workdir: str, metric: str, plot_name: str, title: str,
                   x: str = 'labels', xlabel: str = 'labels bought') -> dict:
   """Summarizes `workdir`, prints the table and writes results.md and the
-  plot `plot_name`; returns the summary."""
+  plot `plot_name` (process 0 of a job); returns the summary."""
+  distributed.barrier('metrics written')
   summary = summarize(workdir, metric, x)
+  if not distributed.is_main():
+    return summary
   text = table(summary, metric, x)
   print(text)
   with open(os.path.join(workdir, 'results.md'), 'w') as f:

@@ -21,6 +21,7 @@ from flax.training import train_state
 
 from al_jax import checkpoints
 from al_jax import config_check
+from al_jax import distributed
 from al_jax import optim
 from al_jax import sharding
 from al_jax.input import preprocess
@@ -306,7 +307,7 @@ def predict(state: TrainState, x: np.ndarray, mesh: jax.sharding.Mesh,
   outs, pending = [], None
 
   def fetch(out, rows):
-    outs.append(tuple(a[:rows] for a in jax.device_get(out)))
+    outs.append(tuple(distributed.to_host(a)[:rows] for a in out))
 
   for b, start in enumerate(_bar(range(0, len(x), batch_size), 'pool pass',
                                  'batch')):

@@ -9,11 +9,11 @@ Dimensions: N pool, L labels bought.
 
 import dataclasses
 import json
-import os
 
 import numpy as np
 
 from al_jax.input.pool_id import PoolId
+from al_jax.loops import rundir
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,14 +133,10 @@ class Ledger:
     """Writes atomically: a crash leaves the old file or the new one. The
     pool's fingerprint goes with it."""
     fingerprint = json.dumps(self.pool.fingerprint() if self.pool else {})
-    tmp = f'{path}.tmp'
-    with open(tmp, 'wb') as f:
-      np.savez(f, indices=self.indices, labels=self.labels, rounds=self.rounds,
-               weights=self.weights, complete=self.complete,
-               ids=self.ids.astype(str), fingerprint=fingerprint)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
+    rundir.atomic_write(path, lambda f: np.savez(
+        f, indices=self.indices, labels=self.labels, rounds=self.rounds,
+        weights=self.weights, complete=self.complete,
+        ids=self.ids.astype(str), fingerprint=fingerprint))
 
   @classmethod
   def load(cls, path: str, pool: PoolId | None = None) -> 'Ledger':

@@ -40,6 +40,7 @@ import tqdm
 
 from al_jax import checkpoints
 from al_jax import config_check
+from al_jax import distributed
 from al_jax import models
 from al_jax import optim
 from al_jax import report
@@ -209,14 +210,17 @@ def run_one(config, ds, pool: tuple[Pool, PoolId], model, mesh, name: str,
   report.write_metrics(run_dir, rows)
   bar.update(len(rows))
   strategy_state = None
-  if os.path.exists(state_path):
+  # Decided once: in a multi-process job, process 0 may write the file while
+  # another process is about to look for it.
+  initialized = os.path.exists(state_path)
+  if initialized:
     with open(state_path, 'rb') as f:
       strategy_state = pickle.load(f)
 
   def buy(r: int, state) -> float:
     """Round r's selection with model `state`: buys round r + 1's labels;
     returns the seconds it took."""
-    nonlocal ledger, strategy_state
+    nonlocal ledger, strategy_state, initialized
     purchases = Purchases(pool, ledger, ledger_path, r + 1, oracle)
     ctx = purchases.context(
         ledger.upto(r), state, ds, functools.partial(
@@ -224,10 +228,11 @@ def run_one(config, ds, pool: tuple[Pool, PoolId], model, mesh, name: str,
         config.train.get('weight_decay', 0.), al.get('candidate_pool', 0),
         jax.random.fold_in(k_pool, r))
     t0 = time.perf_counter()
-    if not os.path.exists(state_path):
+    if not initialized:
       strategy_state = strategy.init(ctx)
       rundir.atomic_write(state_path,
                           functools.partial(pickle.dump, strategy_state))
+      initialized = True
     selection, strategy_state = strategy.select(
         strategy_state, ctx, al.budget_examples,
         jax.random.fold_in(k_select, r))
@@ -283,9 +288,10 @@ def run_one(config, ds, pool: tuple[Pool, PoolId], model, mesh, name: str,
     rows.append(row)
     # Only the last complete round's model is needed to resume.
     previous = os.path.join(ckpt_dir, f'round_{r - 1}')
-    shutil.rmtree(previous, ignore_errors=True)
-    if os.path.exists(previous + _TRAIN_SECONDS):
-      os.remove(previous + _TRAIN_SECONDS)
+    if distributed.is_main():
+      shutil.rmtree(previous, ignore_errors=True)
+      if os.path.exists(previous + _TRAIN_SECONDS):
+        os.remove(previous + _TRAIN_SECONDS)
     bar.update(1)
     bar.write(f'{name} seed {seed} round {r}: {len(bought)} labels, '
               f'{pool.metric} {report.number(score)}, '

@@ -38,6 +38,7 @@ import ml_collections
 import numpy as np
 
 from al_jax import checkpoints
+from al_jax import distributed
 from al_jax import optim
 from al_jax import strategies
 from al_jax import train
@@ -123,8 +124,10 @@ def initial_model(config, ds, model, mesh, seed: int,
                       mesh, on_batch=recorder, on_step=snapshot)
     seconds = time.perf_counter() - t_start
     final_logits, _ = train.predict(state, ds.x_test, mesh, bs)
-    dynamics.save(dyn_path + '.tmp', recorder)
-    os.replace(dyn_path + '.tmp', dyn_path)  # Atomic.
+    recorder.flush()  # On every process: fetching the last batch gathers.
+    if distributed.is_main():
+      dynamics.save(dyn_path + '.tmp', recorder)
+      os.replace(dyn_path + '.tmp', dyn_path)  # Atomic.
     info = {'seed': seed, 'epochs': epochs, 'snapshot_epoch': t0,
             'snapshot_step': snap_step, 'steps': train.num_steps(cfg, n),
             METRIC: accuracy.accuracy(snap['test_logits'], ds.y_test),
@@ -132,6 +135,7 @@ def initial_model(config, ds, model, mesh, seed: int,
             'train_seconds': round(seconds, 3),
             'run': initial_run_config(config)}
     rundir.atomic_write(info_path, lambda f: f.write(json.dumps(info)), 'w')
+  distributed.barrier('initial model written')  # Process 0 wrote; all read.
   with open(info_path) as f:
     _check_initial(json.load(f), config, out_dir)
   with np.load(out_path) as f:

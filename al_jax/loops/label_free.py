@@ -39,6 +39,7 @@ import numpy as np
 import tqdm
 
 from al_jax import config_check
+from al_jax import distributed
 from al_jax import features as features_lib
 from al_jax import models
 from al_jax import report
@@ -151,10 +152,11 @@ def run(config, workdir: str,
         workdir, METRIC, 'label_free_accuracy.png',
         f'{config.input.source}: {config.features.source} features, '
         f'{cfg.get("downstream", "linear_probe")}')
-    with open(os.path.join(workdir, 'results.md'), 'a') as f:
-      for metric in ('classes_hit', 'count_spread'):
-        f.write('\n' + report.table(report.summarize(workdir, metric),
-                                    metric) + '\n')
+    if distributed.is_main():
+      with open(os.path.join(workdir, 'results.md'), 'a') as f:
+        for metric in ('classes_hit', 'count_spread'):
+          f.write('\n' + report.table(report.summarize(workdir, metric),
+                                      metric) + '\n')
     source.stop_if_waiting(waiting)
     return summary
 
@@ -201,7 +203,12 @@ def select_and_buy(strategy, state, ctx, oracle, budget: int, key, entry,
   """
   oracle, pool_id = oracle
   asked = path + '.selection.npz'
-  if not os.path.exists(asked):
+  if os.path.exists(asked):
+    with np.load(asked) as z:
+      sel = base.Selection(z['indices'], scores=z['scores'] if 'scores' in z
+                           else None)
+      seconds = float(z['seconds'])
+  else:
     t0 = time.perf_counter()
     sel, _ = strategy.select(state(), ctx, budget, key)
     seconds = time.perf_counter() - t0
@@ -209,10 +216,6 @@ def select_and_buy(strategy, state, ctx, oracle, budget: int, key, entry,
     extra = {} if sel.scores is None else {'scores': sel.scores}
     rundir.atomic_write(asked, lambda f: np.savez(
         f, indices=sel.indices, seconds=seconds, **extra))
-  with np.load(asked) as z:
-    sel = base.Selection(z['indices'], scores=z['scores'] if 'scores' in z
-                         else None)
-    seconds = float(z['seconds'])
   if os.path.exists(path):
     return ledger_lib.Ledger.load(path, pool_id), seconds
   labels = oracle.reveal(sel.indices, 0, sel.scores)

@@ -22,6 +22,8 @@ from typing import Callable, Iterable
 
 from absl import logging
 
+from al_jax import distributed
+
 CONFIG = 'config.json'
 LOCK = '.lock'
 
@@ -32,7 +34,10 @@ class WorkdirBusy(RuntimeError):
 
 def atomic_write(path: str, write: Callable, mode: str = 'wb'):
   """Calls write(file) on a temporary file, syncs it, then renames it to
-  `path`: a crash leaves the old file or the new one, never a torn one."""
+  `path`: a crash leaves the old file or the new one, never a torn one.
+  Only process 0 of a multi-process job writes (`distributed`)."""
+  if not distributed.is_main():
+    return
   tmp = f'{path}.tmp'
   with open(tmp, mode) as f:
     write(f)
@@ -180,9 +185,22 @@ def open_workdir(workdir: str, config, free: Iterable[str],
                  entries: tuple[str, str] | None = None,
                  check: Callable[[dict, dict], None] | None = None):
   """Locks `workdir`, checks `config` against the stored one
-  (`check_resume`), stores it."""
+  (`check_resume`), stores it. In a multi-process job process 0 does this,
+  and the others go on only if it succeeded."""
+  if not distributed.is_main():
+    if not distributed.verdict(True):
+      raise RuntimeError(f'Process 0 could not open {workdir} (see its '
+                         'error).')
+    yield
+    return
   with lock(workdir):
-    check_resume(workdir, config, free, entries, check)
-    atomic_write(os.path.join(workdir, CONFIG),
-                 lambda f: f.write(config.to_json_best_effort(indent=2)), 'w')
+    try:
+      check_resume(workdir, config, free, entries, check)
+      atomic_write(os.path.join(workdir, CONFIG),
+                   lambda f: f.write(config.to_json_best_effort(indent=2)),
+                   'w')
+    except BaseException:
+      distributed.verdict(False)
+      raise
+    distributed.verdict(True)
     yield

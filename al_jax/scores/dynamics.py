@@ -39,6 +39,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from al_jax import distributed
+
 # Per-example, per-epoch statistics, in the order of `example_stats` columns.
 STATS = ('el2n', 'correct', 'aum', 'aum_prob', 'loss', 'grand')
 FORMAT_VERSION = 1
@@ -213,7 +215,7 @@ class DynamicsRecorder:
       return
     stats, keep, r, e, step = self._pending
     self._pending = None
-    stats = np.asarray(jax.device_get(stats))[keep]
+    stats = distributed.to_host(stats)[keep]
     self._values[:, e, r] = stats.T  # NaNs too, so later scoring fails.
     bad = ~np.all(np.isfinite(stats), axis=1)
     if bad.any():

@@ -6,6 +6,7 @@ multi-label mode each image-class pair is scored by its binary margin
 import jax
 import numpy as np
 
+from al_jax import distributed
 from al_jax import sharding
 from al_jax.input.pairs import PairPool
 from al_jax.scores import uncertainty
@@ -62,7 +63,8 @@ def logit_score(fn):
   """[N] `fn(logits)` of the context's model, the pool sharded over the mesh."""
   def score(ctx: base.Context) -> np.ndarray:
     logits = ctx.logits()
-    return np.asarray(fn(sharding.shard_rows(logits, ctx.mesh)))[:len(logits)]
+    return distributed.to_host(
+        fn(sharding.shard_rows(logits, ctx.mesh)))[:len(logits)]
   return score
 
 
