@@ -7,6 +7,7 @@ import pytest
 
 from al_jax.input import ledger as ledger_lib
 from al_jax.labeling import oracle as oracle_lib
+from al_jax.loops import rundir
 
 
 def test_add_upto_mask_and_round_trip(tmp_path):
@@ -50,7 +51,7 @@ def test_save_is_atomic_when_interrupted(tmp_path, monkeypatch):
 
   def crash(*args, **kwargs):
     raise KeyboardInterrupt
-  monkeypatch.setattr(ledger_lib.os, 'replace', crash)
+  monkeypatch.setattr(rundir.os, 'replace', crash)  # The atomic rename.
   with pytest.raises(KeyboardInterrupt):
     old.add(1, [3], [1]).save(path)
   np.testing.assert_array_equal(ledger_lib.Ledger.load(path).indices, [1, 2])
