@@ -200,8 +200,9 @@ def test_resume_refuses_a_pool_whose_ids_changed(tmp_path):
   arrays['ids_train'] = arrays['ids_train'][::-1]  # Same file name and size.
   np.savez(npz, **arrays)
   with pytest.raises(ValueError, match=r'ledger.npz indexes another pool .*'
-                     r'the example IDs.*bought items moved'):
+                     r'the example IDs.*bought items moved') as e:
     active.run(cfg, str(tmp_path / 'w'))
+  assert 'unreadable' not in str(e.value)
 
 
 def test_multi_label_candidate_pairs_without_labels_are_asked():

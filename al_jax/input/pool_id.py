@@ -19,6 +19,10 @@ from typing import NamedTuple
 import numpy as np
 
 
+class OtherPool(ValueError):
+  """A ledger indexes another pool than the one loaded."""
+
+
 class PoolId(NamedTuple):
   """ids: [N] str, the items' stable IDs; paths: [N] str file of each item
   ('' where it has none), or None; source, version: where the pool came
@@ -49,7 +53,7 @@ class PoolId(NamedTuple):
 
   def check(self, stored: dict, indices: np.ndarray, ids: np.ndarray,
             where: str):
-    """Raises ValueError, naming what changed, unless the pool is the one a
+    """Raises OtherPool, naming what changed, unless the pool is the one a
     ledger was written with (`stored` fingerprint, the [L] `ids` it bought
     at `indices`). A ledger without a fingerprint (older files) passes."""
     if not stored:
@@ -70,7 +74,7 @@ class PoolId(NamedTuple):
       changed.append(f'{len(moved)} bought items moved, e.g. position '
                      f'{indices[i]} was {str(ids[i])!r}, now {now_id}')
     if changed:
-      raise ValueError(
+      raise OtherPool(
           f'{where} indexes another pool than the one loaded ('
           + '; '.join(changed) + '). Resuming would attach its labels to '
           'other examples: load the pool it was made with, or use a new '

@@ -17,9 +17,9 @@ r < rounds) buys the labels of round r + 1. Persistence order within a round
 is checkpoint -> ledger -> metrics row, so a metrics row means the round is
 complete. A resumed run restarts after the last metrics row (from M_r's
 checkpoint when round r trained but its selection did not finish); labels
-already in the ledger are reused, never bought again or dropped. Every random choice is
-derived from (seed, round) with `jax.random.fold_in`, so a resumed run ends
-with the same ledger as an uninterrupted one. Labels a strategy buys in the
+already in the ledger are reused, never bought again or dropped. Every
+random choice is derived from (seed, round) with `jax.random.fold_in`, so a
+resumed run ends with the same ledger as an uninterrupted one. Labels a strategy buys in the
 middle of its selection (`Context.query`) reach the ledger at once
 (`pool.Purchases`); a rerun after a crash reuses them. The work dir is locked
 and its config checked on resume (`rundir`); a finished run given more rounds
@@ -49,6 +49,7 @@ from al_jax import strategies
 from al_jax import train
 from al_jax.input import ledger as ledger_lib
 from al_jax.input import sources
+from al_jax.input.pool_id import OtherPool
 from al_jax.input.pool_id import PoolId
 from al_jax.labeling import oracle as oracle_lib
 from al_jax.loops import rundir
@@ -60,13 +61,13 @@ TOP_KEYS = ('job', 'seeds', 'input', 'model', 'train', 'al')
 AL_KEYS = ('strategies', 'seed_examples', 'budget_examples', 'rounds',
            'retrain', 'candidate_pool')
 RETRAIN = ('scratch', 'finetune')
+# Next to model/round_<r>: how long M_r trained (written after the model).
+_TRAIN_SECONDS = '.train_seconds'
 # Keys a resumed run may change: more seeds, strategies or rounds.
 FREE_KEYS = ('seeds', 'al.strategies', 'al.rounds', 'train.predict_batch_size')
 # What this job lets a strategy see (strategies.base.NEEDS): not every label.
 # VALIDATION: where the data set has a validation split (else the strategy
 # that needs it says so when it selects).
-# Next to model/round_<r>: how long M_r trained (written after the model).
-_TRAIN_SECONDS = '.train_seconds'
 PROVIDES = (base.LOGITS, base.EMBEDDINGS, base.MODEL, base.QUERY, base.CHOSEN,
             base.VALIDATION)
 
@@ -171,6 +172,8 @@ def _resume(run_dir: str, pool_id) -> tuple[ledger_lib.Ledger | None, list]:
     return None, []
   try:
     ledger = ledger_lib.Ledger.load(path, pool_id)
+  except OtherPool:
+    raise  # Readable, but of another pool: the message says what changed.
   except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
     raise ValueError(
         f'{path} is unreadable ({type(e).__name__}: {e}). It holds the labels '

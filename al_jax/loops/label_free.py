@@ -19,6 +19,7 @@ options in ``label_free.fixmatch``; paper 003's semi-supervised numbers).
 Work dir layout:
   <workdir>/features/features.npz            the features (cached)
   <workdir>/<entry>/seed_<s>/ledger_<i>.npz  labels bought for budget i
+                             ledger_<i>.npz.selection.npz  its selection
                              metrics.jsonl   one row per finished budget
   <workdir>/results.md, <workdir>/label_free_accuracy.png
 
