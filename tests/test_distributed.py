@@ -1,6 +1,6 @@
 """A real 2-process job on localhost (jax.distributed, CPU collectives over
 gloo, 2 simulated devices per process) writes what the 1-process run
-writes, for the active and the one-shot subset loops."""
+writes, for the active, label-free and one-shot subset loops."""
 
 import filecmp
 import os
@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from al_jax.loops import active
+from al_jax.loops import label_free
 from al_jax.loops import subset
 from conftest import ROOT, load_config
 
@@ -20,6 +21,10 @@ ACTIVE = {'al.strategies': ('margin', 'kcenter'), 'al.rounds': 1,
 # the gradient all-reduce sums in another order over 2 processes than in
 # one, which moves gradient-matching picks (CRAIG, GradMatch).
 SUBSET = {'subset.methods': ('random', 'moderate'), 'train.epochs': 2}
+LABEL_FREE = {'label_free.methods': ('kcenter', 'usl'), 'seeds': (0,)}
+JOBS = {'active': ('digits', ACTIVE, active.run, 2),
+        'subset': ('digits_boss', SUBSET, subset.run, 4),
+        'label_free': ('digits_usl', LABEL_FREE, label_free.run, 6)}
 
 
 def _free_port() -> int:
@@ -30,8 +35,8 @@ def _free_port() -> int:
 
 def _override(cfg, changes):
   for key, value in changes.items():
-    section, name = key.split('.')
-    cfg[section][name] = value
+    *section, name = key.split('.')
+    (cfg[section[0]] if section else cfg)[name] = value
   return cfg
 
 
@@ -57,22 +62,23 @@ def _two_processes(config: str, workdir: str, changes: dict):
     assert p.returncode == 0, out[-3000:]
 
 
-@pytest.mark.parametrize('job', ['active', 'subset'])
+@pytest.mark.parametrize('job', list(JOBS))
 def test_two_processes_write_what_one_writes(job, tmp_path):
-  config, changes, run = (('digits', ACTIVE, active.run) if job == 'active'
-                          else ('digits_boss', SUBSET, subset.run))
+  config, changes, run, n_files = JOBS[job]
   two = str(tmp_path / 'two')
   _two_processes(config, two, changes)
   one = str(tmp_path / 'one')
   run(_override(load_config(config), changes), one)
   files = [os.path.relpath(os.path.join(d, f), one)
            for d, _, fs in os.walk(one) for f in fs
-           if f.endswith('.npz') and f.startswith(('ledger', 'subset'))]
-  assert len(files) == (2 if job == 'active' else 4)  # Per method (x fraction).
+           if f.startswith(('ledger', 'subset')) and f.endswith('.npz')
+           and not f.endswith('.selection.npz')]  # (It holds seconds.)
+  assert len(files) == n_files  # Per method (x round, fraction, budget).
   match, mismatch, errors = filecmp.cmpfiles(one, two, files, shallow=False)
   assert not mismatch and not errors, (mismatch, errors)
-  # Only process 0 wrote the work dir: each row once (2 rounds, or 2
-  # fractions).
-  with open(os.path.join(two, files[0].split(os.sep)[0], 'seed_0',
-                         'metrics.jsonl')) as f:
-    assert len(f.read().splitlines()) == 2
+  # Only process 0 wrote the work dir: each metrics row once.
+  for f in files:
+    run_dir = os.path.dirname(f)
+    with open(os.path.join(one, run_dir, 'metrics.jsonl')) as a, open(
+        os.path.join(two, run_dir, 'metrics.jsonl')) as b:
+      assert len(a.readlines()) == len(b.readlines())

@@ -37,6 +37,7 @@ import numpy as np
 from jax import lax
 from jax.sharding import PartitionSpec as P
 
+from al_jax import distributed
 from al_jax import sharding
 from al_jax.kernels import clusters
 from al_jax.kernels import kmeanspp
@@ -141,7 +142,7 @@ def lloyd(x, centres, iterations: int = 300, tol: float = 1e-4,
       sharding.shard_rows(valid, mesh), jnp.asarray(centres),
       jnp.float32(threshold), iterations=int(iterations), block=block,
       mesh=mesh)
-  centres, labels, err, steps = jax.device_get(out)
+  centres, labels, err, steps = map(distributed.to_host, out)
   return KMeans(centres, labels[:n].astype(np.int64),
                 float(np.sum(err[:n], dtype=np.float64)), int(steps))
 

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from al_jax import distributed
 from al_jax import sharding
 from al_jax.kernels import shapes
 
@@ -260,8 +261,8 @@ def search(queries, query_ids, ref, k, chunk, group, mesh):
     q = sharding.pad_rows(queries[start:stop], block)
     d2, idx = block_search(_split(mesh, q), _split(mesh, ids), ref, k, chunk,
                            group)
-    dists.append(np.asarray(d2)[:stop - start])
-    idxs.append(np.asarray(idx)[:stop - start])
+    dists.append(distributed.to_host(d2)[:stop - start])
+    idxs.append(distributed.to_host(idx)[:stop - start])
   return np.concatenate(dists), np.concatenate(idxs)
 
 
@@ -341,6 +342,6 @@ def nearest_centroid(x, centroids, mesh: jax.sharding.Mesh | None = None):
     q = sharding.pad_rows(x[start:start + block], block)
     d, j = _nearest_centroid_block(_split(mesh, q), cent, cent_sq)
     stop = min(block, x.shape[0] - start)
-    dists.append(np.asarray(d)[:stop])
-    idxs.append(np.asarray(j)[:stop])
+    dists.append(distributed.to_host(d)[:stop])
+    idxs.append(distributed.to_host(j)[:stop])
   return np.concatenate(dists), np.concatenate(idxs)
