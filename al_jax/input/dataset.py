@@ -56,7 +56,7 @@ class Dataset:
     """The data set with only training rows `keep` (IDs and paths follow)."""
     take = lambda a: None if a is None else np.asarray(a)[keep]
     return dataclasses.replace(
-        self, x_train=self.x_train[keep], y_train=self.y_train[keep],
+        self, x_train=rows_of(self.x_train, keep), y_train=self.y_train[keep],
         ids_train=self.train_ids[keep], paths_train=take(self.paths_train))
 
   @property
@@ -66,6 +66,12 @@ class Dataset:
   @property
   def input_shape(self) -> tuple[int, ...]:
     return tuple(self.x_train.shape[1:])
+
+
+def rows_of(x, rows: np.ndarray):
+  """x[rows]; a view for arrays decoded on access (`records.RecordArray`),
+  so that a subsample of a pool larger than memory is not decoded."""
+  return x.lazy_rows(rows) if hasattr(x, 'lazy_rows') else x[rows]
 
 
 def config_value(cfg: Any, key: str, default: Any = None) -> Any:
@@ -102,7 +108,8 @@ def split_train_test(x: np.ndarray, y: np.ndarray, test_fraction: float,
   ids = fields.pop('ids_train', None)
   ids = np.arange(len(x)).astype(str) if ids is None else np.asarray(ids)
   paths = fields.pop('paths_train', None)
-  return Dataset(x[train], y[train], x[test], y[test], ids_train=ids[train],
+  return Dataset(rows_of(x, train), y[train], rows_of(x, test), y[test],
+                 ids_train=ids[train],
                  paths_train=None if paths is None else
                  np.asarray(paths)[train], **fields)
 

@@ -154,6 +154,11 @@ def _load_manifest(cfg, path: str) -> Dataset:
   return manifest.load_manifest(cfg, path)
 
 
+def _load_arrayrecord(cfg, folder: str) -> Dataset:
+  from al_jax.input import records  # pylint: disable=g-import-not-at-top
+  return records.load(cfg, folder)
+
+
 def _load_openimages_v6(cfg, root: str) -> Dataset:
   from al_jax.input import openimages_v6  # pylint: disable=g-import-not-at-top
   return openimages_v6.load_openimages_v6(cfg, root)
@@ -169,7 +174,8 @@ _REGISTRY: dict[str, Callable[[Any], Dataset]] = {
 }
 _PREFIX_LOADERS = {'tfds:': _load_tfds, 'npz:': _load_npz,
                    'openimages_v6:': _load_openimages_v6,
-                   'folder:': _load_folder, 'manifest:': _load_manifest}
+                   'folder:': _load_folder, 'manifest:': _load_manifest,
+                   'arrayrecord:': _load_arrayrecord}
 
 # Every field some source reads; a config key outside this set is a typo.
 INPUT_KEYS = ('source', 'seed', 'test_fraction', 'max_train_examples',
@@ -202,7 +208,9 @@ def load(cfg) -> Dataset:
       human-verified labels only; see `openimages_v6.load_openimages_v6`),
       folder:<dir> (an image folder, labels from class subfolders) or
       manifest:<csv or jsonl> (id, path or features, optional label and
-      split; both in `manifest`, with class_names, image_size).
+      split; both in `manifest`, with class_names, image_size) or
+      arrayrecord:<dir> (encoded images decoded on access: pools larger
+      than memory, `records`).
       Common fields: seed (0), test_fraction (0.2; for sources without a test
       split), max_train_examples (None = all; else a seeded train subsample),
       imbalance (None, 'exponential' or 'step': a class-imbalanced train
@@ -226,7 +234,8 @@ def load(cfg) -> Dataset:
     raise ValueError(f'Unknown source {source!r}. Valid names: '
                      f'{", ".join(sorted(_REGISTRY))}, or the prefixes '
                      "'tfds:<name>', 'npz:<path>', 'openimages_v6:<dir>', "
-                     "'folder:<dir>' and 'manifest:<file>'.")
+                     "'folder:<dir>', 'manifest:<file>' and "
+                     "'arrayrecord:<dir>'.")
   keep = subsample_indices(len(ds.x_train),
                            config_value(cfg, 'max_train_examples'),
                            config_value(cfg, 'seed', 0))
