@@ -173,3 +173,33 @@ def test_eight_devices_pick_what_one_picks():
   many, one = same_on_eight_devices(_PICKS)
   assert many == one
   assert len(set(many['labeled'])) == 30
+
+
+def test_ordering_only_where_it_can_pay_and_picks_never_depend_on_it(
+    monkeypatch):
+  rng = np.random.default_rng(0)
+  gauss = rng.standard_normal((3000, 32)).astype(np.float32)
+  centres = rng.standard_normal((20, 32)) * 10
+  blobs = (centres[rng.integers(0, 20, 3000)] +
+           rng.standard_normal((3000, 32)) * 0.1).astype(np.float32)
+  assert not kcenter.worth_ordering(gauss, 100)
+  assert kcenter.worth_ordering(blobs, 100)
+  assert not kcenter.worth_ordering(blobs, 5)  # Fewer centres than blobs.
+  labeled = np.zeros(3000, bool)
+  labeled[:3] = True
+  for x in (gauss, blobs):
+    picks = {}
+    for ordered in (False, True):
+      monkeypatch.setattr(kcenter, 'worth_ordering', lambda *_, o=ordered: o)
+      picks[ordered], reads = kcenter.kcenter_greedy(x, labeled, 60,
+                                                     with_reads=True)
+      if not ordered:
+        assert (reads == reads[0]).all()  # Every step one dense pass.
+    np.testing.assert_array_equal(picks[False], picks[True])
+    # Against float64: the same up to float32 near-ties (the same radius).
+    want = farthest_first(x, labeled, 60)
+    assert (picks[True] == want).mean() > 0.9
+    np.testing.assert_allclose(
+        kcenter.covering_radius(x, np.r_[np.flatnonzero(labeled), picks[True]]),
+        kcenter.covering_radius(x, np.r_[np.flatnonzero(labeled), want]),
+        rtol=1e-5)

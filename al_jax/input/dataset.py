@@ -13,7 +13,9 @@ class Dataset:
   """A data set held in host memory.
 
   Attributes:
-    x_train: [N, H, W, C] uint8 images, or [N, F] float32 features.
+    x_train: [N, H, W, C] uint8 images, or [N, F] float32 features; for
+      pools larger than memory, a `records.RecordArray` of images (decoded
+      when indexed).
     y_train: [N] int32 class ids, -1 where the label is unknown (a person
       is asked for it: `labeling`); multilabel: [N, C] int8 in
       {-1 not a candidate pair, 0 negative, 1 positive, -2 a candidate pair

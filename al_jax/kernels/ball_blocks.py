@@ -198,7 +198,8 @@ def block_order(features, kind: str, rows: int):
 
 
 def build(features, kind: str, mesh: jax.sharding.Mesh,
-          rows: int | None = None) -> tuple[Blocks, np.ndarray]:
+          rows: int | None = None,
+          ordered: bool = True) -> tuple[Blocks, np.ndarray]:
   """The pool in ball-bounded blocks.
 
   Args:
@@ -206,6 +207,9 @@ def build(features, kind: str, mesh: jax.sharding.Mesh,
     kind: 'plain' or 'outer'.
     mesh: mesh with the axis ``data``; the block axis is split over it.
     rows: S, rows per block (default `block_rows`).
+    ordered: False keeps pool order and gives every block an infinite
+      radius: no ordering work, and every step is one dense pass (for data
+      where nothing could be skipped).
 
   Returns:
     (blocks, slot): slot [N] int64 is each pool row's position in the
@@ -214,7 +218,8 @@ def build(features, kind: str, mesh: jax.sharding.Mesh,
   features = tuple(np.asarray(f, np.float32) for f in features)
   n = features[0].shape[0]
   rows = rows or block_rows(features)
-  order, group = block_order(features, kind, rows)
+  order, group = (block_order(features, kind, rows) if ordered else
+                  (np.arange(n), np.zeros(n, np.int64)))
   devices = mesh.shape[sharding.DATA_AXIS]
   n_blocks = -(-max(1, -(-n // rows)) // devices) * devices
   index = sharding.pad_rows(order.astype(np.int32), n_blocks * rows,
@@ -233,7 +238,7 @@ def build(features, kind: str, mesh: jax.sharding.Mesh,
   laid_out = _lay_out(jax.device_put(features, sharding.replicated(mesh)),
                       index, mesh=mesh)
   return _block_stats(laid_out, index, second, n=n, kind=kind,
-                      mesh=mesh), slot
+                      balls=ordered, mesh=mesh), slot
 
 
 @functools.partial(jax.jit, static_argnames='mesh')
@@ -249,9 +254,10 @@ def _lay_out(features, index, *, mesh):
                        out_specs=data, check_vma=False)(features, index)
 
 
-@functools.partial(jax.jit, static_argnames=('n', 'kind', 'mesh'))
-def _block_stats(features, index, second, *, n, kind, mesh):
-  """Blocks from laid-out rows: norms, segment balls (a block at a time)."""
+@functools.partial(jax.jit, static_argnames=('n', 'kind', 'balls', 'mesh'))
+def _block_stats(features, index, second, *, n, kind, balls, mesh):
+  """Blocks from laid-out rows: norms, segment balls (a block at a time;
+  without `balls`, infinite radii)."""
 
   def one(block):
     feats, idx, late = block
@@ -271,6 +277,9 @@ def _block_stats(features, index, second, *, n, kind, mesh):
       return centre, (jnp.sqrt(jnp.max(spread)) * (1 + gamma) +
                       EPS * 4 * jnp.sqrt(max_norm))
 
+    if not balls:
+      return (norms, jnp.zeros((2, e.shape[1]), e.dtype),
+              jnp.full((2,), jnp.inf, jnp.float32), max_norm)
     (c0, r0), (c1, r1) = ball(~late), ball(late)
     return norms, jnp.stack([c0, c1]), jnp.stack([r0, r1]), max_norm
 
