@@ -304,12 +304,7 @@ def main():
     print(lines[-1], flush=True)
   lines.append('')
   lines.append(f'load average at the end {os.getloadavg()[0]:.2f}')
-  text = '\n'.join(lines) + '\n'
-  print(text)
-  if args.out:
-    os.makedirs(os.path.dirname(args.out) or '.', exist_ok=True)
-    with open(args.out + '.md', 'w') as f:
-      f.write(text)
+  bench_selection.publish(lines, args.out)
 
 
 if __name__ == '__main__':

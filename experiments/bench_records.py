@@ -3,8 +3,8 @@ r"""Benchmark: the pool pass over ArrayRecord images, streaming vs in memory.
   python experiments/bench_records.py --out experiments/results/bench_records
   python experiments/bench_records.py --sizes 5000,10000 --out /tmp/r   # quick
 
-Writes N = max(sizes) 64×64 JPEG images (a class pattern, a row stamp and
-noise) to one ArrayRecord file, then, for each N in `sizes`, in a fresh
+Writes N = max(sizes) 64×64 JPEG images (`synthetic.stamped_images`) to one
+ArrayRecord file, then, for each N in `sizes`, in a fresh
 process each:
 
   streaming  `records.RecordArray` over the first N records, passed to
@@ -30,16 +30,9 @@ import time
 
 import numpy as np
 
+import bench_selection  # Shared helpers; experiments/ is on sys.path.
+
 EDGE = 64
-
-
-def _images(n, seed=0):
-  rng = np.random.default_rng(seed)
-  base = rng.integers(0, 256, (10, EDGE, EDGE, 3), np.uint8)
-  for i in range(n):
-    image = base[i % 10].copy()
-    image[:8, :8] = (i % 256, i // 256 % 256, i // 65536)
-    yield image
 
 
 def child(spec):
@@ -90,11 +83,12 @@ def main():
   if args.child:
     child(json.loads(args.child))
     return
-  from al_jax.input import records  # pylint: disable=g-import-not-at-top
+  from al_jax.input import records, synthetic  # pylint: disable=g-import-not-at-top
   sizes = [int(s) for s in args.sizes.split(',')]
   path = os.path.join(args.data, 'train.array_record')
   t0 = time.perf_counter()
-  records.write(args.data, 'train', _images(max(sizes)),
+  records.write(args.data, 'train',
+                synthetic.stamped_images(max(sizes), EDGE),
                 np.zeros(max(sizes), np.int32),
                 np.arange(max(sizes)).astype(str), 10, image_format='JPEG')
   write_s = time.perf_counter() - t0
@@ -114,12 +108,7 @@ def main():
                    f'| {n / r["seconds"]:,.0f} | '
                    f'{(r["peak"] - base) / 2**20:,.0f} |')
       print(lines[-1], flush=True)
-  text = '\n'.join(lines) + '\n'
-  print(text)
-  if args.out:
-    os.makedirs(os.path.dirname(args.out) or '.', exist_ok=True)
-    with open(args.out + '.md', 'w') as f:
-      f.write(text)
+  bench_selection.publish(lines, args.out)
 
 
 if __name__ == '__main__':

@@ -160,6 +160,16 @@ def canonical(labels):
 # ---------------------------------------------------------------- memory
 
 
+def publish(lines: list[str], out: str | None):
+  """Prints a benchmark's markdown and writes it to `out`.md if given."""
+  text = '\n'.join(lines) + '\n'
+  print(text)
+  if out:
+    os.makedirs(os.path.dirname(out) or '.', exist_ok=True)
+    with open(out + '.md', 'w') as f:
+      f.write(text)
+
+
 def _status_kib(field):
   with open('/proc/self/status') as f:
     for line in f:

@@ -10,19 +10,14 @@ import pytest
 
 from al_jax.input import records
 from al_jax.input import sources
+from al_jax.input import synthetic
 from conftest import ROOT
 
 EDGE = 64
 
 
 def _images(n, seed):
-  """n distinct [EDGE, EDGE, 3] images: a class pattern and a row stamp."""
-  rng = np.random.default_rng(seed)
-  base = rng.integers(0, 256, (10, EDGE, EDGE, 3), np.uint8)
-  for i in range(n):
-    image = base[i % 10].copy()
-    image[:8, :8] = (i % 256, i // 256 % 256, i // 65536)
-    yield image
+  return synthetic.stamped_images(n, EDGE, seed)
 
 
 def _pool(folder, n, n_test=200):

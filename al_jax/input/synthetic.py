@@ -132,3 +132,15 @@ def make_multilabel(num_examples: int,
                < num_annotated[:, None])
   y = np.where(annotated, truth.astype(np.int8), np.int8(-1)).astype(np.int8)
   return x.astype(np.float32), y
+
+
+def stamped_images(n: int, edge: int, seed: int = 0):
+  """n distinct [edge, edge, 3] uint8 images, one at a time (for pools
+  written to disk): one of 10 random patterns (row i has pattern i % 10)
+  with the row number stamped into its corner."""
+  rng = np.random.default_rng(seed)
+  base = rng.integers(0, 256, (10, edge, edge, 3), np.uint8)
+  for i in range(n):
+    image = base[i % 10].copy()
+    image[:8, :8] = (i % 256, i // 256 % 256, i // 65536)
+    yield image

@@ -71,8 +71,8 @@ def kcenter_greedy(x, labeled_mask, k: int, key: jax.Array | None = None,
     raise ValueError(
         'Nothing is labeled: pass a PRNG key for the first center.')
   mesh = mesh or sharding.one_device_mesh()
-  blocks, slot = ball_blocks.build((x,), 'plain', mesh,
-                                   ordered=worth_ordering(x, k))
+  ordered = worth_ordering(x, k)
+  blocks, slot = ball_blocks.build((x,), 'plain', mesh, ordered=ordered)
 
   # Labeled rows padded to a power of two up to `block`, then to a multiple of
   # `block`: a growing labeled set recompiles once per bucket, not per round,
@@ -87,7 +87,7 @@ def kcenter_greedy(x, labeled_mask, k: int, key: jax.Array | None = None,
       jax.random.randint(key, (), 0, n, jnp.int32))
   return pruned_greedy.select(blocks, slot, ~labeled, min_d, k, key,
                               'farthest', 'plain', mesh, first=first,
-                              with_reads=with_reads)
+                              with_reads=with_reads, ordered=ordered)
 
 
 # Rows and centres of the sample `worth_ordering` runs greedy k-center on.

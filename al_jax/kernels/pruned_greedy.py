@@ -55,16 +55,22 @@ class _Stats(NamedTuple):
   total: jax.Array  # sum of m over candidates ('d2' only)
 
 
-def _stats(score, second, rule):
+def _stats(score, second, rule, balls):
   """[..., S] score (m, -1 for non-candidates), second segment -> _Stats.
 
   In a dense step these reductions are the cost beyond the distance pass, so
   only what `rule` reads is computed; the row of the farthest candidate is
-  found after the block is chosen (`_farthest`).
+  found after the block is chosen (`_farthest`). Without `balls` (an
+  unordered layout: nothing is ever skipped) the block's max stands for
+  both segments.
   """
-  segment_top = jnp.stack([jnp.max(jnp.where(second, -1.0, score), axis=-1),
-                           jnp.max(jnp.where(second, score, -1.0), axis=-1)],
-                          axis=-1)
+  if balls:
+    segment_top = jnp.stack(
+        [jnp.max(jnp.where(second, -1.0, score), axis=-1),
+         jnp.max(jnp.where(second, score, -1.0), axis=-1)], axis=-1)
+  else:
+    top = jnp.max(score, axis=-1)
+    segment_top = jnp.stack([top, top], axis=-1)
   if rule == 'farthest':
     return _Stats(segment_top, jnp.zeros(segment_top.shape[:-1], jnp.float32))
   return _Stats(segment_top, jnp.sum(jnp.maximum(score, 0), axis=-1))
@@ -119,7 +125,7 @@ def _inverse_cdf(weights, target):
 
 
 def _program_impl(blocks, available, min_d, key, first, *, k, kind, rule,
-                  mesh, dense_above=_DENSE_ABOVE):
+                  mesh, balls=True, dense_above=_DENSE_ABOVE):
   """All K steps in one compiled loop; see `select` for the arguments."""
   dot_width = ball_blocks.dot_width(blocks.features, kind)
   embed_width = blocks.centre.shape[-1]
@@ -186,7 +192,7 @@ def _program_impl(blocks, available, min_d, key, first, *, k, kind, rule,
         d = ball_blocks.distance_to(flat, blocks.norms.reshape(-1), center,
                                     kind)
         new = jnp.minimum(score, d.reshape(score.shape))
-        return new, _stats(new, blocks.second, rule)
+        return new, _stats(new, blocks.second, rule, balls)
 
       def sparse(score, stats):
         # Results go to buffers indexed by the loop counter and are
@@ -200,7 +206,7 @@ def _program_impl(blocks, available, min_d, key, first, *, k, kind, rule,
           feats = tuple(f[blk] for f in blocks.features)
           d = ball_blocks.distance_to(feats, blocks.norms[blk], center, kind)
           new = jnp.minimum(score[blk], d)
-          fresh = _stats(new, blocks.second[blk], rule)
+          fresh = _stats(new, blocks.second[blk], rule, balls)
           put = lambda buf, v: lax.dynamic_update_index_in_dim(buf, v, t, 0)
           return put(rows_out, new), jax.tree.map(put, stats_out, fresh)
 
@@ -216,7 +222,7 @@ def _program_impl(blocks, available, min_d, key, first, *, k, kind, rule,
     # The carried score is m on candidates and -1 elsewhere, so no mask is
     # read per step.
     score = jnp.where(available, min_d, -1.0)
-    init = (score, _stats(score, blocks.second, rule),
+    init = (score, _stats(score, blocks.second, rule, balls),
             jnp.zeros((k,), jnp.int32), jnp.zeros((k,), jnp.int32))
     return lax.fori_loop(0, k, step, init)[2:]
 
@@ -228,14 +234,14 @@ def _program_impl(blocks, available, min_d, key, first, *, k, kind, rule,
 
 
 _program = jax.jit(_program_impl,
-                   static_argnames=('k', 'kind', 'rule', 'mesh',
+                   static_argnames=('k', 'kind', 'rule', 'mesh', 'balls',
                                     'dense_above'))
 
 
 def select(blocks: ball_blocks.Blocks, slot: np.ndarray, available: np.ndarray,
            min_d, k: int, key: jax.Array, rule: str, kind: str,
            mesh: jax.sharding.Mesh, first: int = -1,
-           with_reads: bool = False):
+           with_reads: bool = False, ordered: bool = True):
   """K greedy picks over the blocks.
 
   Args:
@@ -249,6 +255,8 @@ def select(blocks: ball_blocks.Blocks, slot: np.ndarray, available: np.ndarray,
     mesh: the mesh of `blocks`.
     first: pool index of the first pick for 'farthest' (-1: by the rule).
     with_reads: also return the blocks each step read.
+    ordered: whether `blocks` was built ordered into balls (`build`);
+      without, no step can skip, and the summaries are cheaper.
 
   Returns:
     [K] int64 pool indices in pick order; with `with_reads`, also [K] int
@@ -257,8 +265,9 @@ def select(blocks: ball_blocks.Blocks, slot: np.ndarray, available: np.ndarray,
   rows = blocks.index.shape[1]
   start = ((-1, -1) if first < 0 else divmod(int(slot[first]), rows))
   key = jax.random.key(0) if key is None else key
-  picks, reads = _program(blocks, ball_blocks.layout(available, slot, blocks, False, mesh),
-                   min_d, key, jnp.asarray(start, jnp.int32), k=k, kind=kind,
-                   rule=rule, mesh=mesh, dense_above=_DENSE_ABOVE)
+  picks, reads = _program(
+      blocks, ball_blocks.layout(available, slot, blocks, False, mesh), min_d,
+      key, jnp.asarray(start, jnp.int32), k=k, kind=kind, rule=rule,
+      mesh=mesh, balls=ordered, dense_above=_DENSE_ABOVE)
   picks = np.asarray(picks).astype(np.int64)
   return (picks, np.asarray(reads)) if with_reads else picks
