@@ -59,7 +59,7 @@ class DatasetOracle:
 
     Raises:
       IndexError: an index outside the pool.
-      ValueError: the data set has no label (-1) for some of them.
+      ValueError: the data set has no label (< 0) for some of them.
     """
     del round_, scores
     indices = np.asarray(indices, np.int64)
@@ -68,8 +68,7 @@ class DatasetOracle:
       raise IndexError(f'Oracle asked about indices outside the pool of '
                        f'{len(self._labels)}.')
     labels = self._labels[indices]
-    # Multi-class labels are -1 where unknown (multi-label pools hold only
-    # annotated pairs).
+    # Negative means unknown: -1 for an example, -2 for a multi-label pair.
     unknown = indices[labels < 0] if labels.ndim == 1 else indices[:0]
     if len(unknown):
       ids = (unknown if self._pool is None else self._pool.ids[unknown])
