@@ -99,6 +99,6 @@ def make(samples: int = 20, posterior: str = 'mc_dropout') -> base.Strategy:
       probs = laplace_probs(model, labelled, np.asarray(ctx.labels)[labelled],
                             rows, key, samples)
     scores = mutual_information(probs)
-    return base.Selection(fi_util.largest_first(rows, scores, budget)), state
+    return fi_util.top_selection(rows, scores, budget), state
 
   return base.Strategy(lambda ctx: None, select)

@@ -148,7 +148,6 @@ def make(**options) -> base.Strategy:
 
   def select(state, ctx: base.Context, budget: int, key: jax.Array):
     candidates, scores, note = candidate_scores(ctx, key, **o)
-    return base.Selection(fi_util.largest_first(candidates, scores, budget),
-                          notes=(note,)), state
+    return fi_util.top_selection(candidates, scores, budget, (note,)), state
 
   return base.Strategy(lambda ctx: None, select)

@@ -56,9 +56,12 @@ def influence_inputs(ctx: base.Context):
   return rows, model, tab, theta, model.inputs(rows), ctx.labels[rows]
 
 
-def largest_first(rows, scores, budget: int) -> np.ndarray:
-  """The `budget` rows of largest score (ties to the lower row)."""
-  return rows[np.lexsort((rows, -np.asarray(scores)))[:budget]]
+def top_selection(rows, scores, budget: int, notes=()) -> base.Selection:
+  """The `budget` rows of largest score (ties to the lower row), with their
+  scores (they go out with the questions people answer)."""
+  top = np.lexsort((rows, -np.asarray(scores)))[:budget]
+  return base.Selection(np.asarray(rows)[top], notes=tuple(notes),
+                        scores=np.asarray(scores, np.float64)[top])
 
 
 def check_options(method: str, scale: str, curvature: str, solver: str,
@@ -109,8 +112,7 @@ def make(scale: str = 'appendix', atol: float = fi.ATOL, rtol: float = 0.,
     if state is None or not np.array_equal(state[0], ctx.candidate_indices):
       state = scores(ctx, key)
     rows, score, note = state
-    return base.Selection(largest_first(rows, sign * score, budget),
-                          notes=(note,)), state
+    return top_selection(rows, sign * score, budget, (note,)), state
 
   return base.Strategy(
       lambda ctx: scores(ctx, None) if subsample == 1 else None, select)

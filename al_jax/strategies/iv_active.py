@@ -46,7 +46,6 @@ def make(l2_reg: float = 1.0) -> base.Strategy:
                                      feats_val, y_val, float(l2_reg))
     predicted = tree.DecisionTreeRegressor(random_state=42).fit(
         f_l, values).predict(f_c)
-    return base.Selection(fi_util.largest_first(candidates, predicted,
-                                                budget)), state
+    return fi_util.top_selection(candidates, predicted, budget), state
 
   return base.Strategy(lambda ctx: None, select)
