@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
 from al_jax import distributed
+from al_jax.loops import rundir
 
 METRICS = 'metrics.jsonl'
 
@@ -28,14 +29,10 @@ def read_metrics(run_dir: str, name: str = METRICS) -> list[dict]:
     return [json.loads(line) for line in f if line.strip()]
 
 
-def write_metrics(run_dir: str, rows: list[dict]):
-  """Replaces the metrics file atomically (process 0 of a job writes)."""
-  if not distributed.is_main():
-    return
-  path = os.path.join(run_dir, METRICS)
-  with open(path + '.tmp', 'w') as f:
-    f.writelines(json.dumps(r) + '\n' for r in rows)
-  os.replace(path + '.tmp', path)
+def write_metrics(run_dir: str, rows: list[dict], name: str = METRICS):
+  """Replaces a JSONL file atomically (process 0 of a job writes)."""
+  rundir.atomic_write(os.path.join(run_dir, name), lambda f: f.writelines(
+      json.dumps(r) + '\n' for r in rows), 'w')
 
 
 def append_metrics(run_dir: str, row: dict, name: str = METRICS):

@@ -1,6 +1,7 @@
 """People as the oracle: answer files, the work dir's book, stable IDs, the
 pool fingerprint, and pools without labels (npz, manifest, image folder)."""
 
+import dataclasses
 import json
 import os
 
@@ -87,6 +88,8 @@ def test_multi_label_answers_are_per_image_and_class(tmp_path):
   pool = PoolId(np.array(['im0/0', 'im0/2', 'im1/1']), None, 'toy')
   b = book_lib.Book(str(tmp_path), pool, CLASSES, pairs=True)
   b.ask(np.array([0, 1, 2]), None, 'margin/seed_0', 0)
+  b.ask(np.array([1, 0]), None, 'random/seed_0', 1)  # The same pairs again.
+  assert b.export()[1] == 3
   with open(b.export()[0]) as f:
     assert f.read().splitlines()[1].startswith('im0,cat,,')
   b.import_file(_write(tmp_path / 'a.csv', 'id,class,label\nim0,cat,yes\n'
@@ -127,7 +130,7 @@ def test_ledger_keeps_ids_and_refuses_another_pool(tmp_path):
   with pytest.raises(ValueError, match='items: 10 -> 9'):
     ledger_lib.Ledger.load(path, _pool(9))
   with pytest.raises(ValueError, match="source: 'toy' -> 'other'"):
-    ledger_lib.Ledger.load(path, _pool()._replace(source='other'))
+    ledger_lib.Ledger.load(path, dataclasses.replace(_pool(), source='other'))
 
 
 def _digits_npz(path, labeled=True):

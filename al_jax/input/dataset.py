@@ -86,21 +86,24 @@ def config_value(cfg: Any, key: str, default: Any = None) -> Any:
   return default if value is None else value
 
 
-def split_train_test(x: np.ndarray, y: np.ndarray, test_fraction: float,
-                     seed: int, **fields) -> Dataset:
+def split_train_test(cfg, x: np.ndarray, y: np.ndarray,
+                     **fields) -> Dataset:
   """Seeded random train/test split for sources without a test split.
 
   Args:
+    cfg: ``config.input``: test_fraction (0.2), the fraction of the N
+      examples put in the test set, and seed (0): the same seed always
+      gives the same split.
     x: [N, ...] inputs.
     y: [N, ...] labels.
-    test_fraction: fraction of the N examples put in the test set.
-    seed: the same seed always gives the same split.
     **fields: the other `Dataset` fields; `ids_train` and `paths_train`,
       if given, are [N] over all examples (IDs default to row numbers).
 
   Returns:
     The Dataset; its training IDs are those of the rows it kept.
   """
+  test_fraction = config_value(cfg, 'test_fraction', 0.2)
+  seed = config_value(cfg, 'seed', 0)
   if not 0.0 <= test_fraction < 1.0:
     raise ValueError(f'test_fraction must be in [0, 1), got {test_fraction}')
   # Separate stream from data generation so the split does not depend on it.

@@ -132,7 +132,7 @@ class Ledger:
   def save(self, path: str):
     """Writes atomically: a crash leaves the old file or the new one. The
     pool's fingerprint goes with it."""
-    fingerprint = json.dumps(self.pool.fingerprint() if self.pool else {})
+    fingerprint = json.dumps(self.pool.fingerprint if self.pool else {})
     rundir.atomic_write(path, lambda f: np.savez(
         f, indices=self.indices, labels=self.labels, rounds=self.rounds,
         weights=self.weights, complete=self.complete,

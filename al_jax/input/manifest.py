@@ -38,25 +38,34 @@ def _classes(cfg, found) -> tuple[str, ...]:
   return names
 
 
-def _label(value, names, where: str) -> int:
-  text = '' if value is None else str(value).strip()
-  if text == '':
-    return -1
+def class_index(value, names) -> int | None:
+  """A class name or number -> its index in `names`; None if it is neither."""
+  text = str(value).strip()
   if text in names:
     return names.index(text)
-  if text.lstrip('-').isdigit() and 0 <= int(text) < len(names):
-    return int(text)
-  raise ValueError(f'{where}: label {text!r} is not one of the classes '
-                   f'{list(names)[:10]}.')
+  try:
+    c = int(text)
+  except ValueError:
+    return None
+  return c if 0 <= c < len(names) else None
+
+
+def _label(value, names, where: str) -> int:
+  """class_index, -1 for an empty (unknown) label."""
+  if value is None or str(value).strip() == '':
+    return -1
+  c = class_index(value, names)
+  if c is None:
+    raise ValueError(f'{where}: label {str(value).strip()!r} is not one of '
+                     f'the classes {list(names)[:10]}.')
+  return c
 
 
 def _finish(cfg, name, x, y, ids, paths, names, test) -> dataset.Dataset:
   fields = dict(num_classes=len(names), name=name, class_names=names,
                 ids_train=np.asarray(ids), paths_train=paths)
   if not test.any():
-    return dataset.split_train_test(
-        x, y, dataset.config_value(cfg, 'test_fraction', 0.2),
-        dataset.config_value(cfg, 'seed', 0), **fields)
+    return dataset.split_train_test(cfg, x, y, **fields)
   fields.update(ids_train=fields['ids_train'][~test],
                 paths_train=None if paths is None else paths[~test])
   return dataset.Dataset(x[~test], y[~test], x[test], y[test], **fields)

@@ -275,7 +275,6 @@ def load_openimages_v6(cfg, root: str) -> dataset.Dataset:
   fields = dict(num_classes=len(mids), name=f'openimages_v6:{root}',
                 multilabel=True)
   if not test_split:
-    return dataset.split_train_test(
-        *parts, dataset.config_value(cfg, 'test_fraction', 0.2), seed,
-        ids_train=np.asarray(train_ids), **fields)
+    return dataset.split_train_test(cfg, *parts,
+                                    ids_train=np.asarray(train_ids), **fields)
   return dataset.Dataset(*parts, ids_train=np.asarray(train_ids), **fields)

@@ -13,8 +13,9 @@ pairs, whose ID is '<image ID>/<class>'.
 Dimensions: N items.
 """
 
+import dataclasses
+import functools
 import hashlib
-from typing import NamedTuple
 
 import numpy as np
 
@@ -23,7 +24,8 @@ class OtherPool(ValueError):
   """A ledger indexes another pool than the one loaded."""
 
 
-class PoolId(NamedTuple):
+@dataclasses.dataclass(frozen=True, eq=False)
+class PoolId:
   """ids: [N] str, the items' stable IDs; paths: [N] str file of each item
   ('' where it has none), or None; source, version: where the pool came
   from."""
@@ -42,7 +44,9 @@ class PoolId(NamedTuple):
       paths = None if paths is None else paths[pairs.image]
     return cls(ids, paths, ds.name, ds.version)
 
+  @functools.cached_property
   def fingerprint(self) -> dict:
+    """Hashes every ID once per pool (each ledger save writes it)."""
     digest = hashlib.sha256('\n'.join(self.ids.tolist()).encode()).hexdigest()
     return {'source': self.source, 'version': self.version,
             'items': len(self.ids), 'ids_sha256': digest}
@@ -58,7 +62,7 @@ class PoolId(NamedTuple):
     at `indices`). A ledger without a fingerprint (older files) passes."""
     if not stored:
       return
-    now = self.fingerprint()
+    now = self.fingerprint
     changed = [f'{k}: {stored[k]!r} -> {now[k]!r}' for k in
                ('source', 'version', 'items') if stored.get(k) != now[k]]
     if not changed and stored.get('ids_sha256') != now['ids_sha256']:

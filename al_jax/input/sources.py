@@ -27,9 +27,7 @@ from al_jax.input.dataset import subsample_indices
 
 def _split_dataset(cfg, name, x, y, num_classes, multilabel=False) -> Dataset:
   """Wraps a single pool of examples into a Dataset via a seeded split."""
-  return split_train_test(x, y, config_value(cfg, 'test_fraction', 0.2),
-                          config_value(cfg, 'seed', 0),
-                          num_classes=num_classes, name=name,
+  return split_train_test(cfg, x, y, num_classes=num_classes, name=name,
                           multilabel=multilabel)
 
 
@@ -131,9 +129,7 @@ def _load_npz(cfg, path: str) -> Dataset:
                 ids_train=arrays.get('ids_train'),
                 paths_train=arrays.get('paths_train'))
   if 'x_test' not in arrays:
-    return split_train_test(x, y.astype(label_dtype),
-                            config_value(cfg, 'test_fraction', 0.2),
-                            config_value(cfg, 'seed', 0), **fields)
+    return split_train_test(cfg, x, y.astype(label_dtype), **fields)
   return Dataset(x, y.astype(label_dtype),
                  as_model_inputs(arrays['x_test'], path),
                  arrays['y_test'].astype(label_dtype), **fields)

@@ -269,6 +269,5 @@ def load_tfds(cfg, name: str) -> dataset.Dataset:
         dataset.as_model_inputs(x, where), y,
         dataset.as_model_inputs(x_test, where), y_test,
         ids_train=keep.astype(str), **fields)
-  return dataset.split_train_test(
-      dataset.as_model_inputs(x, where), y,
-      dataset.config_value(cfg, 'test_fraction', 0.2), seed, **fields)
+  return dataset.split_train_test(cfg, dataset.as_model_inputs(x, where), y,
+                                  **fields)

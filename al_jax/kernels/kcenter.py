@@ -71,8 +71,8 @@ def kcenter_greedy(x, labeled_mask, k: int, key: jax.Array | None = None,
     raise ValueError(
         'Nothing is labeled: pass a PRNG key for the first center.')
   mesh = mesh or sharding.one_device_mesh()
-  ordered = worth_ordering(x, k)
-  blocks, slot = ball_blocks.build((x,), 'plain', mesh, ordered=ordered)
+  blocks, slot = ball_blocks.build((x,), 'plain', mesh,
+                                   ordered=worth_ordering(x, k))
 
   # Labeled rows padded to a power of two up to `block`, then to a multiple of
   # `block`: a growing labeled set recompiles once per bucket, not per round,
@@ -87,7 +87,7 @@ def kcenter_greedy(x, labeled_mask, k: int, key: jax.Array | None = None,
       jax.random.randint(key, (), 0, n, jnp.int32))
   return pruned_greedy.select(blocks, slot, ~labeled, min_d, k, key,
                               'farthest', 'plain', mesh, first=first,
-                              with_reads=with_reads, ordered=ordered)
+                              with_reads=with_reads)
 
 
 # Rows and centres of the sample `worth_ordering` runs greedy k-center on.
@@ -98,8 +98,8 @@ def worth_ordering(x: np.ndarray, k: int) -> bool:
   """Whether ordering the pool into balls (`ball_blocks`) can pay.
 
   Greedy k-center on a random sample of rows: the pool is worth ordering
-  when the sample's covering radius after min(k, 256) centres is below half
-  its radius after one, i.e. the data has clusters smaller than the
+  when the sample's covering radius after 1 + min(k, 256) centres is below
+  half its radius after one, i.e. the data has clusters smaller than the
   distances the steps will cover, which blocks can be skipped over. Else
   (unclustered data, or far more clusters than centres) no block would be
   skipped and the ordering (~1 s at 1M x 128) is pure cost. k-center's

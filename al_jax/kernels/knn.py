@@ -1,7 +1,8 @@
 """Exact nearest neighbours for large pools: k-NN graphs and nearest centroid.
 
 Both walk the queries in fixed-size blocks from the host, each block one
-jitted call, so memory stays O(N k) for results plus one distance tile, and
+jitted call, so memory stays O(N k) for results plus one query block's
+distance tile and chunk minima ([B, N / chunk], see `knn`), and
 any N reuses the same few compiled shapes. With a mesh, each query block is
 split over the ``data`` axis (`sharding.batch_sharding`) and the reference
 set is replicated: rows are independent, so every device count returns the

@@ -13,8 +13,9 @@ and the lists with the most votes win (ties: the nearer). A block that
 spans several clusters so gets each cluster's lists; one centroid per list
 would not do (a list holds many clusters, and its mean may be near none).
 Cost: probe · list_rows / N of the exact graph, plus the order (N x
-anchors on a 32-wide sketch) and the votes (~list_rows / (2·ORDER_ROWS·
-probe) of a search's GEMM). Measured (the benchmark's 1,000-blob mixture):
+anchors on a 32-wide sketch) and the votes, a GEMM against every piece
+(min(N / (2·ORDER_ROWS), MAX_ANCHORS) columns, about 1–2x a search's
+probe · list_rows). Measured (the benchmark's 1,000-blob mixture):
 100,000 x 128, probe 1: recall 0.97 at 3.5x the exact graph's speed;
 1,000,000 x 128, probe 2: recall 0.98 at 14x.
 

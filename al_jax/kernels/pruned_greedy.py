@@ -52,7 +52,7 @@ _DENSE_ABOVE = 0.2
 class _Stats(NamedTuple):
   """Per-block summaries of the candidates' m, [B_local] each."""
   segment_top: jax.Array  # [B_local, 2] max m over each segment's candidates
-  total: jax.Array  # sum of m over candidates ('d2' only)
+  total: jax.Array | None  # sum of m over candidates ('d2'; else None)
 
 
 def _stats(score, second, rule, balls):
@@ -72,7 +72,7 @@ def _stats(score, second, rule, balls):
     top = jnp.max(score, axis=-1)
     segment_top = jnp.stack([top, top], axis=-1)
   if rule == 'farthest':
-    return _Stats(segment_top, jnp.zeros(segment_top.shape[:-1], jnp.float32))
+    return _Stats(segment_top, None)
   return _Stats(segment_top, jnp.sum(jnp.maximum(score, 0), axis=-1))
 
 
@@ -139,18 +139,19 @@ def _program_impl(blocks, available, min_d, key, first, *, k, kind, rule,
     n_total = n_local * lax.psum(1, sharding.DATA_AXIS)
 
     def choose(i, stats, score):
-      g = _gather(stats)
+      # Only what the rule reads is gathered.
       if rule == 'farthest':
-        b, row = _farthest(jnp.max(g.segment_top, axis=1), score,
-                           blocks.index, offset)
+        b, row = _farthest(_gather(jnp.max(stats.segment_top, axis=1)),
+                           score, blocks.index, offset)
         b = jnp.where((i == 0) & (first[0] >= 0), first[0], b)
         row = jnp.where((i == 0) & (first[0] >= 0), first[1], row)
         return b, row
-      uniform = (i == 0) | (jnp.sum(g.total) <= 0)
+      total = _gather(stats.total)
+      uniform = (i == 0) | (jnp.sum(total) <= 0)
       weights = lax.cond(
           uniform, lambda: _gather(
               jnp.sum(score >= 0, axis=-1).astype(jnp.float32)),
-          lambda: g.total)
+          lambda: total)
       # Two uniforms, one for the block and one within it: a single float32
       # uniform over the whole pool would resolve only ~1e-7 of the total
       # weight, coarser than one row's share in a large pool.
@@ -241,7 +242,7 @@ _program = jax.jit(_program_impl,
 def select(blocks: ball_blocks.Blocks, slot: np.ndarray, available: np.ndarray,
            min_d, k: int, key: jax.Array, rule: str, kind: str,
            mesh: jax.sharding.Mesh, first: int = -1,
-           with_reads: bool = False, ordered: bool = True):
+           with_reads: bool = False):
   """K greedy picks over the blocks.
 
   Args:
@@ -255,8 +256,6 @@ def select(blocks: ball_blocks.Blocks, slot: np.ndarray, available: np.ndarray,
     mesh: the mesh of `blocks`.
     first: pool index of the first pick for 'farthest' (-1: by the rule).
     with_reads: also return the blocks each step read.
-    ordered: whether `blocks` was built ordered into balls (`build`);
-      without, no step can skip, and the summaries are cheaper.
 
   Returns:
     [K] int64 pool indices in pick order; with `with_reads`, also [K] int
@@ -265,9 +264,12 @@ def select(blocks: ball_blocks.Blocks, slot: np.ndarray, available: np.ndarray,
   rows = blocks.index.shape[1]
   start = ((-1, -1) if first < 0 else divmod(int(slot[first]), rows))
   key = jax.random.key(0) if key is None else key
+  # An unordered layout (`build(ordered=False)`: infinite radii) never
+  # skips, and its summaries are cheaper.
+  balls = bool(jnp.isfinite(blocks.radius).any())
   picks, reads = _program(
       blocks, ball_blocks.layout(available, slot, blocks, False, mesh), min_d,
       key, jnp.asarray(start, jnp.int32), k=k, kind=kind, rule=rule,
-      mesh=mesh, balls=ordered, dense_above=_DENSE_ABOVE)
+      mesh=mesh, balls=balls, dense_above=_DENSE_ABOVE)
   picks = np.asarray(picks).astype(np.int64)
   return (picks, np.asarray(reads)) if with_reads else picks

@@ -33,17 +33,6 @@ def _records(path: str):
   return manifest.records(path, ('id', 'label'))
 
 
-def _class_index(value, classes) -> int | None:
-  text = str(value).strip()
-  if text in classes:
-    return classes.index(text)
-  try:
-    c = int(text)
-  except ValueError:
-    return None
-  return c if 0 <= c < len(classes) else None
-
-
 def _binary(value) -> int | None:
   text = str(value).strip().lower()
   return 0 if text in _NO else 1 if text in _YES else None
@@ -64,7 +53,7 @@ def parse(path: str, classes, pairs: bool):
       continue
     image = str(image).strip()
     if pairs:
-      cls = _class_index(rec.get('class', ''), classes)
+      cls = manifest.class_index(rec.get('class', ''), classes)
       if cls is None:
         errors.append(f'line {line}: class {rec.get("class")!r} is not one '
                       f'of the {len(classes)} classes')
@@ -73,7 +62,7 @@ def parse(path: str, classes, pairs: bool):
     if label is None or str(label).strip() == '':
       rows.append((line, image, None))
       continue
-    value = _binary(label) if pairs else _class_index(label, classes)
+    value = _binary(label) if pairs else manifest.class_index(label, classes)
     if value is None:
       valid = ('0 or 1' if pairs else
                f'a class number 0..{len(classes) - 1} or a name, e.g. '

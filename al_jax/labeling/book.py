@@ -20,30 +20,17 @@ the same file again merges nothing new and is not an error.
 Dimensions: N items, K asked.
 """
 
-import json
 import os
 
 import numpy as np
 
+from al_jax import report
 from al_jax.input.pool_id import PoolId
 from al_jax.labeling import answers as answers_lib
-from al_jax.loops import rundir
 
 ASKED, ANSWERS = 'asked.jsonl', 'answers.jsonl'
 QUERIES = 'queries'
 COLUMNS = ('id', 'class', 'label', 'path', 'score', 'rank', 'round', 'run')
-
-
-def _read_jsonl(path: str) -> list[dict]:
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
-
-
-def _write_jsonl(path: str, rows: list[dict]):
-  rundir.atomic_write(path, lambda f: f.writelines(
-      json.dumps(r) + '\n' for r in rows), 'w')
 
 
 class Book:
@@ -61,8 +48,8 @@ class Book:
     self.dir = os.path.join(workdir, 'labels')
     self.pool, self.classes, self.pairs = pool, tuple(classes), pairs
     self._where = pool.index()
-    self._asked = _read_jsonl(os.path.join(self.dir, ASKED))
-    self._answers = _read_jsonl(os.path.join(self.dir, ANSWERS))
+    self._asked = report.read_metrics(self.dir, ASKED)
+    self._answers = report.read_metrics(self.dir, ANSWERS)
     self._answer = {a['id']: a['label'] for a in self._answers}
 
   def answers_for(self, indices: np.ndarray):
@@ -75,7 +62,7 @@ class Book:
   def ask(self, indices: np.ndarray, scores, run: str, round_: int):
     """Records the items not asked before as questions (rank = position in
     `indices`, the strategy's pick order)."""
-    before = {q['id'] for q in self._asked}
+    before = {q['item'] for q in self._asked}
     new = []
     for rank, i in enumerate(np.asarray(indices, np.int64).tolist()):
       item = str(self.pool.ids[i])
@@ -92,7 +79,7 @@ class Book:
     if new:
       os.makedirs(self.dir, exist_ok=True)
       self._asked += new
-      _write_jsonl(os.path.join(self.dir, ASKED), self._asked)
+      report.write_metrics(self.dir, self._asked, ASKED)
 
   def open_questions(self) -> list[dict]:
     return [q for q in self._asked if q['item'] not in self._answer]
@@ -104,7 +91,7 @@ class Book:
             for q in self.open_questions()]
     base = os.path.join(self.dir, QUERIES)
     answers_lib.write_csv(base + '.csv', rows, COLUMNS)
-    _write_jsonl(base + '.jsonl', rows)
+    report.write_metrics(self.dir, rows, QUERIES + '.jsonl')
     return base + '.csv', len(rows)
 
   def waiting_message(self) -> str:
@@ -156,7 +143,7 @@ class Book:
       os.makedirs(self.dir, exist_ok=True)
       self._answers += new
       self._answer.update((a['id'], a['label']) for a in new)
-      _write_jsonl(os.path.join(self.dir, ANSWERS), self._answers)
+      report.write_metrics(self.dir, self._answers, ANSWERS)
     still = self.open_questions()
     return (f'{path}: merged {len(new)} new answers; {len(still)} questions '
             'still open' + (f', e.g. {[q["item"] for q in still[:10]]}'

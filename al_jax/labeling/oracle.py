@@ -55,7 +55,7 @@ class DatasetOracle:
 
   def reveal(self, indices: np.ndarray, round_: int = 0,
              scores: np.ndarray | None = None) -> np.ndarray:
-    """Labels of `indices` ([K] int) -> [K] (or [K, C]).
+    """Labels of `indices` ([K] int) -> [K].
 
     Raises:
       IndexError: an index outside the pool.
@@ -69,7 +69,7 @@ class DatasetOracle:
                        f'{len(self._labels)}.')
     labels = self._labels[indices]
     # Negative means unknown: -1 for an example, -2 for a multi-label pair.
-    unknown = indices[labels < 0] if labels.ndim == 1 else indices[:0]
+    unknown = indices[labels < 0]
     if len(unknown):
       ids = (unknown if self._pool is None else self._pool.ids[unknown])
       ids = ids[:5].tolist()

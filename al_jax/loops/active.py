@@ -247,12 +247,19 @@ def run_one(config, ds, pool: tuple[Pool, PoolId], model, mesh, name: str,
   start = len(rows)
   # A finished run given more rounds has not made its last selection yet.
   pending = 0 < start <= al.rounds and ledger.complete < start
-  state = None
-  if start > 0 and (finetune or pending):
-    state = checkpoints.restore_variables(
-        os.path.join(ckpt_dir, f'round_{start - 1}'),
+  def restore(r: int):
+    return checkpoints.restore_variables(
+        os.path.join(ckpt_dir, f'round_{r}'),
         train.create_state(model, ds.x_train.shape[1:],
                            optim.make_optimizer(config.train), k_train))
+
+  # M_start was trained and saved before its selection stopped (a crash, or
+  # questions for people): training again would give the same model.
+  trained = os.path.exists(
+      os.path.join(ckpt_dir, f'round_{start}') + _TRAIN_SECONDS)
+  state = None
+  if start > 0 and (pending or (finetune and not trained)):
+    state = restore(start - 1)
   if pending:
     buy(start - 1, state)
 
@@ -260,12 +267,8 @@ def run_one(config, ds, pool: tuple[Pool, PoolId], model, mesh, name: str,
     bar.set_description(f'{name} seed {seed} round {r}')
     bought = ledger.upto(r)
     saved = os.path.join(ckpt_dir, f'round_{r}')
-    if r == start and os.path.exists(saved + _TRAIN_SECONDS):
-      # M_r was trained and saved before its selection stopped (a crash, or
-      # questions for people): training again would give the same model.
-      state = checkpoints.restore_variables(saved, train.create_state(
-          model, ds.x_train.shape[1:], optim.make_optimizer(config.train),
-          k_train))
+    if r == start and trained:
+      state = restore(r)
       with open(saved + _TRAIN_SECONDS) as f:
         train_seconds = float(f.read())
     else:

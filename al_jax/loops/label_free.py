@@ -144,10 +144,10 @@ def run(config, workdir: str,
       state = functools.cache(functools.partial(strategy.init, ctx))
       for seed in config.seeds:
         run = f'{entry}/seed_{seed}'
-        waiting += run_one(
-            config, ds, feats, mesh, entry, (strategy, ctx, state), int(seed),
-            os.path.join(workdir, entry, f'seed_{seed}'), bar,
-            (source.oracle(ds.y_train, run), pool_id))
+        if run_one(config, ds, feats, mesh, entry, (strategy, ctx, state),
+                   int(seed), os.path.join(workdir, entry, f'seed_{seed}'),
+                   bar, (source.oracle(ds.y_train, run), pool_id)):
+          waiting.append(run)
     bar.close()
     summary = report.write_summary(
         workdir, METRIC, 'label_free_accuracy.png',
@@ -250,15 +250,15 @@ def downstream_accuracy(config, ds, feats, mesh, ledger, key) -> float:
 
 
 def run_one(config, ds, feats, mesh, entry: str, method, seed: int,
-            run_dir: str, bar: tqdm.tqdm, oracle) -> list[str]:
+            run_dir: str, bar: tqdm.tqdm, oracle) -> bool:
   """One method entry, one seed, every budget; resumes from `run_dir`.
 
   method: (strategy, its context, a function returning its `init` state).
   oracle: (the oracle, the pool's `PoolId`).
 
   Returns:
-    ['<entry>/seed_<s>'] if some budget waits for people's answers (the
-    budgets after it are still selected and asked), else [].
+    Whether some budget waits for people's answers (the budgets after it
+    are still selected and asked).
   """
   os.makedirs(run_dir, exist_ok=True)
   cfg = config.label_free
@@ -300,4 +300,4 @@ def run_one(config, ds, feats, mesh, entry: str, method, seed: int,
               f'{report.number(score)}, '
               f'{row["classes_hit"]} classes hit, selection '
               f'{select_seconds:.2f}s')
-  return [f'{entry}/seed_{seed}'] if waiting else []
+  return waiting

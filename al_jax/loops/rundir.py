@@ -193,8 +193,9 @@ def open_workdir(workdir: str, config, free: Iterable[str],
                          'error).')
     yield
     return
-  with lock(workdir):
-    try:
+  with contextlib.ExitStack() as held:
+    try:  # The lock too: a busy work dir must not leave the others waiting.
+      held.enter_context(lock(workdir))
       check_resume(workdir, config, free, entries, check)
       atomic_write(os.path.join(workdir, CONFIG),
                    lambda f: f.write(config.to_json_best_effort(indent=2)),
