@@ -11,6 +11,8 @@ setuptools.setup(
     install_requires=[
         'absl-py',
         'flax>=0.10',
+        'grain',  # Decoding worker processes of the pool pass (input/stream).
+        'etils[epath]',  # Work dirs and checkpoints on any file system.
         'h5py',  # keras' VGG-16 ImageNet weights (al_jax/models/keras_vgg16).
         'importlib_resources',  # tensorflow-datasets needs it without TF.
         'jax>=0.5',

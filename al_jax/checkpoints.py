@@ -1,7 +1,9 @@
 """Model checkpoints: params, BatchNorm statistics and the step count.
 
-`save_variables` / `restore_variables` write and read orbax directories
-(the loops' per-round models, the `pretrain` job's output); `init_from` is
+`save_variables` / `restore_variables` write and read one orbax directory
+(the `pretrain` job's output, the initial-training loop's model);
+`RoundModels` keeps the active loop's per-round models with an orbax
+`CheckpointManager`; `init_from` is
 what ``train.init_checkpoint`` names: such a directory, or keras' VGG-16
 ImageNet weight file (``.h5``, `models.keras_vgg16`).
 """
@@ -9,6 +11,7 @@ ImageNet weight file (``.h5``, `models.keras_vgg16`).
 import flax.linen as nn
 import jax
 import numpy as np
+from etils import epath
 import orbax.checkpoint as ocp
 
 
@@ -29,26 +32,18 @@ def save_variables(path: str, state):
   ckpt.wait_until_finished()
 
 
-def restore_variables(path: str, state):
-  """Loads what `save_variables` saved into `state` (the step count too,
-  where the checkpoint has one: it continues global schedules)."""
-  ckpt = ocp.StandardCheckpointer()
+def _target(state, with_step: bool) -> dict:
   target = jax.tree.map(np.asarray, {'params': state.params,
                                      'batch_stats': state.batch_stats})
-  try:
-    meta = ckpt.metadata(path).item_metadata
-    if meta is None:
-      raise FileNotFoundError(path)
-    if 'step' in meta.tree:
-      target['step'] = np.zeros((), np.int64)
-    restored = ckpt.restore(path, target)
-  except FileNotFoundError as e:
-    raise FileNotFoundError(f'No model checkpoint at {path!r}.') from e
-  except ValueError as e:
-    raise ValueError(
-        f'Checkpoint {path!r} does not match the model: {e}') from e
-  # Orbax restores arrays with their stored shapes even when the target's
-  # differ (e.g. another width), so check them here.
+  if with_step:
+    target['step'] = np.zeros((), np.int64)
+  return target
+
+
+def _apply(path, state, target, restored):
+  """`state` with `restored`, after checking every array against `target`
+  (orbax restores arrays with their stored shapes even when the target's
+  differ, e.g. another width)."""
   bad = [f'{jax.tree_util.keystr(p)}: checkpoint {a.shape} {a.dtype}, '
          f'model {t.shape} {t.dtype}'
          for (p, t), a in zip(jax.tree_util.tree_leaves_with_path(target),
@@ -60,3 +55,63 @@ def restore_variables(path: str, state):
   return state.replace(params=restored['params'],
                        batch_stats=restored['batch_stats'],
                        step=int(restored.get('step', state.step)))
+
+
+def restore_variables(path: str, state):
+  """Loads what `save_variables` saved into `state` (the step count too,
+  where the checkpoint has one: it continues global schedules)."""
+  ckpt = ocp.StandardCheckpointer()
+  try:
+    meta = ckpt.metadata(path).item_metadata
+    if meta is None:
+      raise FileNotFoundError(path)
+    target = _target(state, 'step' in meta.tree)
+    restored = ckpt.restore(path, target)
+  except FileNotFoundError as e:
+    raise FileNotFoundError(f'No model checkpoint at {path!r}.') from e
+  except ValueError as e:
+    raise ValueError(
+        f'Checkpoint {path!r} does not match the model: {e}') from e
+  return _apply(path, state, target, restored)
+
+
+class RoundModels:
+  """The active loop's model of each round: an orbax `CheckpointManager`
+  over `directory` (a local path or any etils path, e.g. gs://), step =
+  round, keeping only the latest (all a resume needs), each with the
+  seconds its training took.
+
+  Every process of a multi-process job calls `save` and `restore` (orbax
+  coordinates them; the primary process writes replicated arrays).
+  """
+
+  def __init__(self, directory: str):
+    self.directory = str(directory)
+    self._manager = ocp.CheckpointManager(
+        epath.Path(directory), item_names=('model', 'meta'),
+        options=ocp.CheckpointManagerOptions(
+            max_to_keep=1, enable_async_checkpointing=False))
+
+  def rounds(self) -> list[int]:
+    """Rounds with a saved model, ascending."""
+    return sorted(self._manager.all_steps())
+
+  def save(self, round_: int, state, train_seconds: float) -> None:
+    self._manager.save(round_, args=ocp.args.Composite(
+        model=ocp.args.StandardSave({
+            'params': state.params, 'batch_stats': state.batch_stats,
+            'step': np.asarray(state.step, np.int64)}),
+        meta=ocp.args.JsonSave({'train_seconds': train_seconds})))
+    self._manager.wait_until_finished()
+
+  def restore(self, round_: int, state):
+    """(`state` with round `round_`'s model, its training seconds)."""
+    if round_ not in self._manager.all_steps():
+      raise FileNotFoundError(f'No model of round {round_} in '
+                              f'{self.directory!r}.')
+    target = _target(state, True)
+    restored = self._manager.restore(round_, args=ocp.args.Composite(
+        model=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore()))
+    where = f'{self.directory}/{round_}'
+    return (_apply(where, state, target, restored.model),
+            float(restored.meta['train_seconds']))

@@ -40,6 +40,31 @@ def put_batch(tree, mesh: jax.sharding.Mesh):
   return jax.device_put(tree, batch_sharding(mesh))
 
 
+def process_span(batch_size: int, mesh: jax.sharding.Mesh) -> slice:
+  """The rows of a [batch_size, ...] batch sharded over ``data`` that this
+  process's devices hold (all of them on one host)."""
+  spans = sorted((s[0].indices(batch_size)[:2] for s in
+                  batch_sharding(mesh).addressable_devices_indices_map(
+                      (batch_size,)).values()))
+  if any(a[1] != b[0] for a, b in zip(spans, spans[1:])):
+    raise ValueError('This process\'s devices hold rows '
+                     f'{spans} of a batch, not one contiguous span.')
+  return slice(spans[0][0], spans[-1][1])
+
+
+def from_process_rows(tree, batch_size: int, mesh: jax.sharding.Mesh):
+  """The global [batch_size, ...] batch sharded over ``data`` whose
+  `process_span` rows this process gives (a pytree of host arrays).
+
+  Each process reads only its own rows, so on many hosts no process decodes
+  another's images and input reading scales with the hosts (DESIGN:
+  process-local data -> global arrays, `jax.make_array_from_process_local_data`).
+  """
+  return jax.tree.map(
+      lambda a: jax.make_array_from_process_local_data(
+          batch_sharding(mesh), a, (batch_size,) + a.shape[1:]), tree)
+
+
 def pad_rows(x: np.ndarray, rows: int, value=0) -> np.ndarray:
   """Pads the leading axis of `x` with `value` up to `rows`."""
   if x.shape[0] == rows:

@@ -25,6 +25,7 @@ from al_jax import distributed
 from al_jax import optim
 from al_jax import sharding
 from al_jax.input import preprocess
+from al_jax.input import stream
 
 TRAIN_KEYS = frozenset({
     'optimizer', 'learning_rate', 'momentum', 'nesterov', 'weight_decay',
@@ -252,10 +253,13 @@ def fit(cfg, model: nn.Module, x: np.ndarray, y: np.ndarray,
   w_all = (np.ones(len(idx), np.float32) if weights is None
            else np.asarray(weights, np.float32))
   seed = int(jax.random.randint(k_order, (), 0, 2**31 - 1))
-  stream = index_stream(len(idx), batch_size, steps, np.random.default_rng(seed))
-  for step, pos in enumerate(_bar(stream, 'training', 'step')):
+  positions = index_stream(len(idx), batch_size, steps,
+                           np.random.default_rng(seed))
+  mine = sharding.process_span(batch_size, mesh)
+  for step, pos in enumerate(_bar(positions, 'training', 'step')):
     rows = idx[pos]
-    batch = sharding.put_batch((x[rows], y[rows], w_all[pos]), mesh)
+    batch = sharding.from_process_rows(
+        (x[rows[mine]], y[rows[mine]], w_all[pos[mine]]), batch_size, mesh)
     args = (jnp.float32(schedule(start + step)),
             jax.random.fold_in(k_steps, step),
             aug)
@@ -273,20 +277,30 @@ def fit(cfg, model: nn.Module, x: np.ndarray, y: np.ndarray,
   return state
 
 
-@functools.partial(jax.jit, static_argnames=('apply_fn', 'mc_dropout'))
-def _predict_step(variables, x, key, apply_fn, mc_dropout):
-  return apply_fn(variables, preprocess.normalize(x), train=False,
-                  dropout=mc_dropout, rngs={'dropout': key})
+@functools.partial(jax.jit,
+                   static_argnames=('apply_fn', 'mc_dropout', 'replicated'))
+def _predict_step(variables, x, key, apply_fn, mc_dropout, pair_rows=None,
+                  pair_cls=None, replicated=None):
+  logits, emb = apply_fn(variables, preprocess.normalize(x), train=False,
+                         dropout=mc_dropout, rngs={'dropout': key})
+  if pair_rows is not None:  # [B, C] never leaves the devices.
+    logits = logits.at[pair_rows, pair_cls].get(
+        out_sharding=replicated)
+  return logits, emb
 
 
 def predict(state: TrainState, x: np.ndarray, mesh: jax.sharding.Mesh,
             batch_size: int = 1024,
-            dropout_key: jax.Array | None = None) -> tuple[np.ndarray, np.ndarray]:
+            dropout_key: jax.Array | None = None,
+            pairs=None) -> tuple[np.ndarray, np.ndarray]:
   """Logits and embeddings over a pool, in fixed-size jitted batches.
 
   Only the outputs are kept: memory is O(N·(C + D)) on the host and one
-  batch of activations on the devices. The last batch is zero-padded so one
-  compiled program serves any N.
+  batch of activations on the devices; with `pairs`, O(P + N·D): each
+  batch's [B, C] logits are reduced on the devices to those of its images'
+  annotated pairs (paper 000 section 3.2 scores pairs, and Open Images'
+  [N, C] logits would not fit in host memory). The last batch is
+  zero-padded so one compiled program serves any N.
 
   Args:
     state: trained state.
@@ -294,9 +308,12 @@ def predict(state: TrainState, x: np.ndarray, mesh: jax.sharding.Mesh,
     mesh: device mesh; each batch is sharded over ``data``.
     batch_size: rows per device call (a multiple of the device count).
     dropout_key: if given, dropout stays on (MC dropout) with this key.
+    pairs: None, or a `pairs.PairPool` over these N rows (pairs sorted by
+      image, as it keeps them).
 
   Returns:
-    (logits [N, C] float32, embeddings [N, D] float32) as numpy arrays.
+    (logits [N, C] float32, or [P] the pairs' logits with `pairs`;
+    embeddings [N, D] float32) as numpy arrays.
   """
   sharding.check_batch_size(batch_size, mesh, 'train.predict_batch_size')
   variables = jax.device_put(
@@ -304,22 +321,50 @@ def predict(state: TrainState, x: np.ndarray, mesh: jax.sharding.Mesh,
       sharding.replicated(mesh))
   mc = dropout_key is not None
   key = dropout_key if mc else jax.random.key(0)
+  starts = range(0, len(x), batch_size)
+  inputs = stream.pool_batches(x, batch_size,
+                               sharding.process_span(batch_size, mesh))
+  pair_args = _batch_pairs(pairs, starts, batch_size, mesh)
   outs, pending = [], None
 
-  def fetch(out, rows):
-    outs.append(tuple(distributed.to_host(a)[:rows] for a in out))
+  def fetch(out, rows, pair_count):
+    logits, emb = (distributed.to_host(a) for a in out)
+    outs.append((logits[:rows] if pairs is None else logits[:pair_count],
+                 emb[:rows]))
 
-  for b, start in enumerate(_bar(range(0, len(x), batch_size), 'pool pass',
-                                 'batch')):
-    chunk = x[start:start + batch_size]
-    xb = sharding.put_batch(sharding.pad_rows(chunk, batch_size), mesh)
+  # `inputs` first: zip then runs it to its end, which stops grain workers.
+  for b, (local, start) in enumerate(zip(inputs, _bar(starts, 'pool pass',
+                                                      'batch'))):
+    chunk = min(batch_size, len(x) - start)
+    xb = sharding.from_process_rows(local, batch_size, mesh)
+    rows_b, cls_b, count = pair_args(b)
     out = _predict_step(variables, xb, jax.random.fold_in(key, b),
-                        state.apply_fn, mc)
+                        state.apply_fn, mc, rows_b, cls_b,
+                        sharding.replicated(mesh))
     if pending is not None:  # Fetch the previous batch while this one runs.
       fetch(*pending)
-    pending = (out, len(chunk))
+    pending = (out, chunk, count)
   if pending is None:
     raise ValueError('predict() got an empty pool.')
   fetch(*pending)
   return (np.concatenate([o[0] for o in outs]),
           np.concatenate([o[1] for o in outs]))
+
+
+def _batch_pairs(pairs, starts: range, batch_size: int, mesh):
+  """b -> (rows [W] within batch b, classes [W], count) of the pairs of
+  batch b's images, padded to the widest batch W (one compiled program);
+  (None, None, 0) for every batch without `pairs`."""
+  if pairs is None:
+    return lambda b: (None, None, 0)
+  bounds = np.searchsorted(pairs.image, np.r_[np.asarray(starts),
+                                              starts.stop])
+  width = max(int(np.diff(bounds).max(initial=0)), 1)
+
+  def args(b: int):
+    lo, hi = bounds[b], bounds[b + 1]
+    rows = sharding.pad_rows(pairs.image[lo:hi] - starts[b], width)
+    cls = sharding.pad_rows(pairs.cls[lo:hi], width)
+    return (*jax.device_put((rows.astype(np.int32), cls.astype(np.int32)),
+                            sharding.replicated(mesh)), int(hi - lo))
+  return args

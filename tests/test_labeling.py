@@ -226,4 +226,8 @@ def test_multi_label_candidate_pairs_without_labels_are_asked():
   with pytest.raises(ValueError, match=r"'im0/0', 'im1/1'.*--oracle=export"):
     oracle.reveal(np.array([0, 3]))
   # Only the annotated test pair is scored.
-  assert pool.evaluate(np.array([[5., 0., -5.]]), ds.y_test) == 1.0
+  logits = np.array([[5., 0., -5.]])
+  def predict(x, pairs):
+    del x
+    return logits[pairs.image, pairs.cls], None
+  assert pool.evaluate(predict, ds.x_test, ds.y_test) == 1.0

@@ -111,7 +111,7 @@ def test_sample_pairs_is_uniform():
 def test_pair_badge_factors_are_the_two_block_gradient():
   ctx, _ = make_pair_ctx()
   pp = ctx.pairs
-  got = gradients.pair_badge_factors(ctx.logits(), pp)
+  got = gradients.pair_badge_factors(ctx.pair_logits())
   p = special.expit(ctx.logits()[pp.image, pp.cls].astype(np.float64))
   probs = np.stack([1 - p, p], 1)
   onehot = np.eye(2)[(p > 0.5).astype(int)]

@@ -81,9 +81,9 @@ def test_human_verified_labels_shapes_and_order(root):
   assert ds.x_test.shape == (2, 8, 8, 3)
   assert ds.y_train.dtype == ds.y_test.dtype == np.int8
   assert _ids(ds.x_train, 'train') == ['a1', 'b2', 'd4']  # Sorted ImageIDs.
-  np.testing.assert_array_equal(ds.y_train, list(WANT_TRAIN.values()))
+  np.testing.assert_array_equal(ds.y_train.dense(), list(WANT_TRAIN.values()))
   assert _ids(ds.x_test, 'test') == ['t1', 't2']
-  np.testing.assert_array_equal(ds.y_test, list(WANT_TEST.values()))
+  np.testing.assert_array_equal(ds.y_test.dense(), list(WANT_TEST.values()))
 
 
 def test_read_classes(root):
@@ -102,16 +102,16 @@ def test_trainable_classes(root):
   assert ds.num_classes == 2
   # d4 (only /m/b) and t2 (only /m/e) have no label left: left out.
   assert _ids(ds.x_train, 'train') == ['a1', 'b2']
-  np.testing.assert_array_equal(ds.y_train, [[0, 1], [1, -1]])
+  np.testing.assert_array_equal(ds.y_train.dense(), [[0, 1], [1, -1]])
   assert _ids(ds.x_test, 'test') == ['t1']
-  np.testing.assert_array_equal(ds.y_test, [[-1, 0]])
+  np.testing.assert_array_equal(ds.y_test.dense(), [[-1, 0]])
 
 
 def test_max_train_examples_and_no_test_split(root):
   small = sources.load(_cfg(root, max_train_examples=2, seed=3))
   ids = _ids(small.x_train, 'train')
   assert len(ids) == 2 and ids == sorted(ids)
-  np.testing.assert_array_equal(small.y_train, [WANT_TRAIN[i] for i in ids])
+  np.testing.assert_array_equal(small.y_train.dense(), [WANT_TRAIN[i] for i in ids])
   again = sources.load(_cfg(root, max_train_examples=2, seed=3))
   np.testing.assert_array_equal(small.x_train, again.x_train)
   # Without a test split, train is split by test_fraction.
@@ -119,7 +119,7 @@ def test_max_train_examples_and_no_test_split(root):
   train, test = _ids(split.x_train, 'train'), _ids(split.x_test, 'train')
   assert len(train) == 2 and len(test) == 1
   assert sorted(train + test) == sorted(WANT_TRAIN)
-  np.testing.assert_array_equal(split.y_test, [WANT_TRAIN[test[0]]])
+  np.testing.assert_array_equal(split.y_test.dense(), [WANT_TRAIN[test[0]]])
 
 
 def test_images_dir_with_split_placeholder(root):

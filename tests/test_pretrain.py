@@ -43,7 +43,7 @@ def test_pretrain_then_active_run_continues_the_step(tmp_path):
   config = _pretrain_config()
   summary = pretrain.run(config, pre_dir)
   ds = sources.load(config.input)
-  assert summary['examples'] == int(np.sum((ds.y_train >= 0).any(1)))
+  assert summary['examples'] == int(np.sum((ds.y_train.dense() >= 0).any(1)))
   assert summary['step'] == 20 and 0 < summary['test_pooled_ap'] <= 1
   assert _step_of(config, summary['checkpoint']) == 20
   # A finished work dir is not trained again.
@@ -64,7 +64,13 @@ def test_pretrain_then_active_run_continues_the_step(tmp_path):
   workdir = str(tmp_path / 'al')
   active.run(al_config, workdir)
   # Round 0 starts from the checkpoint's step, round 1 fine-tunes on.
-  ckpt = os.path.join(workdir, 'random', 'seed_0', 'model', 'round_1')
-  assert _step_of(al_config, os.path.abspath(ckpt)) == 20 + 5 + 5
+  blank = train.create_state(
+      models.from_config(al_config.model, al_config.input.num_classes),
+      (al_config.input.num_features,),
+      optim.make_optimizer(al_config.train), jax.random.key(0))
+  round_models = checkpoints.RoundModels(
+      os.path.join(workdir, 'random', 'seed_0', 'model'))
+  assert round_models.rounds() == [1]  # The latest round only.
+  assert int(round_models.restore(1, blank)[0].step) == 20 + 5 + 5
   with open(os.path.join(pre_dir, 'config.json')) as f:
     assert json.load(f)['job'] == 'pretrain'

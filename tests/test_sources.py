@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from al_jax.input import sources
+from al_jax.input import sparse_labels
 
 
 def _cfg(**fields):
@@ -89,7 +90,8 @@ def test_multilabel():
   assert ds.multilabel and ds.num_classes == 15
   assert ds.x_train.shape == (800, 8) and ds.x_train.dtype == np.float32
   assert ds.y_train.shape == (800, 15) and ds.y_train.dtype == np.int8
-  y = np.concatenate([ds.y_train, ds.y_test])
+  assert isinstance(ds.y_train, sparse_labels.SparseLabels)  # Pair lists.
+  y = np.concatenate([ds.y_train.dense(), ds.y_test.dense()])
   assert set(np.unique(y)) == {-1, 0, 1}
   assert abs((y >= 0).sum(1).mean() - 6) < 0.5
   positives, annotated = (y == 1).sum(), (y >= 0).sum()

@@ -19,7 +19,8 @@ class Dataset:
     y_train: [N] int32 class ids, -1 where the label is unknown (a person
       is asked for it: `labeling`); multilabel: [N, C] int8 in
       {-1 not a candidate pair, 0 negative, 1 positive, -2 a candidate pair
-      whose label is unknown (a person is asked)}.
+      whose label is unknown (a person is asked)}, held as
+      `sparse_labels.SparseLabels` once `sources.load` returns it.
     x_test: [M, ...] like x_train.
     y_test: [M, ...] like y_train.
     num_classes: number of classes C.
@@ -58,7 +59,8 @@ class Dataset:
     """The data set with only training rows `keep` (IDs and paths follow)."""
     take = lambda a: None if a is None else np.asarray(a)[keep]
     return dataclasses.replace(
-        self, x_train=rows_of(self.x_train, keep), y_train=self.y_train[keep],
+        self, x_train=rows_of(self.x_train, keep),
+        y_train=rows_of(self.y_train, keep),
         ids_train=self.train_ids[keep], paths_train=take(self.paths_train))
 
   @property
@@ -71,8 +73,9 @@ class Dataset:
 
 
 def rows_of(x, rows: np.ndarray):
-  """x[rows]; a view for arrays decoded on access (`records.RecordArray`),
-  so that a subsample of a pool larger than memory is not decoded."""
+  """x[rows]; a view for arrays decoded on access (`records.RecordArray`,
+  `sparse_labels.SparseLabels`), so that a subsample of a pool larger than
+  memory is not decoded."""
   return x.lazy_rows(rows) if hasattr(x, 'lazy_rows') else x[rows]
 
 
@@ -113,7 +116,8 @@ def split_train_test(cfg, x: np.ndarray, y: np.ndarray,
   ids = fields.pop('ids_train', None)
   ids = np.arange(len(x)).astype(str) if ids is None else np.asarray(ids)
   paths = fields.pop('paths_train', None)
-  return Dataset(rows_of(x, train), y[train], rows_of(x, test), y[test],
+  return Dataset(rows_of(x, train), rows_of(y, train), rows_of(x, test),
+                 rows_of(y, test),
                  ids_train=ids[train],
                  paths_train=None if paths is None else
                  np.asarray(paths)[train], **fields)
@@ -186,7 +190,8 @@ def check_finite(ds: Dataset) -> None:
       if y.ndim != 2 or y.shape[1] != ds.num_classes:
         raise ValueError(f'{ds.name}: multilabel y_{split} must be '
                          f'[N, {ds.num_classes}], got {y.shape}.')
-      if not np.isin(y, (-2, -1, 0, 1)).all():
+      values = y.value if hasattr(y, 'value') else y
+      if not np.isin(values, (-2, -1, 0, 1)).all():
         raise ValueError(f'{ds.name}: multilabel y_{split} has values outside '
                          '{-2, -1, 0, 1}.')
     elif y.size and (y.min() < -1 or y.max() >= ds.num_classes):

@@ -31,6 +31,7 @@ from absl import logging
 import numpy as np
 
 from al_jax.input import dataset
+from al_jax.input import sparse_labels
 
 HUMAN_SOURCES = ('verification', 'crowdsource-verification')
 CLASS_DESCRIPTIONS = 'oidv6-class-descriptions.csv'
@@ -158,15 +159,19 @@ def read_labels(path: str, class_index: dict[str, int]):
           np.frombuffer(label, np.int64), np.frombuffer(value, np.int8))
 
 
-def dense_labels(image, label, value, rows: np.ndarray,
-                 num_classes: int) -> np.ndarray:
-  """[K, C] int8 label rows (-1 unannotated) of the images `rows` [K]."""
+def row_labels(image, label, value, rows: np.ndarray,
+               num_classes: int) -> sparse_labels.SparseLabels:
+  """[K, C] labels (-1 unannotated) of the images `rows` [K], as their pair
+  list; a pair verified both ways counts as positive."""
   where = np.full(int(image.max()) + 1, -1, np.int64)
   where[rows] = np.arange(len(rows))
   sel = where[image] >= 0
-  y = np.full((len(rows), num_classes), -1, np.int8)
-  np.maximum.at(y, (where[image[sel]], label[sel]), value[sel])
-  return y
+  row, cls, val = where[image[sel]], label[sel], value[sel]
+  order = np.lexsort((val, cls, row))  # The largest value of a pair last.
+  row, cls, val = row[order], cls[order], val[order]
+  last = np.r_[(np.diff(row) != 0) | (np.diff(cls) != 0), True]
+  return sparse_labels.SparseLabels.from_pairs(
+      row[last], cls[last], val[last], len(rows), num_classes)
 
 
 def _decode(path: str, size: int) -> np.ndarray:
@@ -231,7 +236,8 @@ def load_openimages_v6(cfg, root: str) -> dataset.Dataset:
 
   Returns:
     multilabel Dataset: uint8 [N, S, S, 3] images, [N, C] int8 labels in
-    {-1 unannotated, 0 negative, 1 positive}; rows in sorted ImageID order.
+    {-1 unannotated, 0 negative, 1 positive} held as their pair list
+    (`sparse_labels`); rows in sorted ImageID order.
 
   Raises:
     FileNotFoundError: a CSV file, an image folder or an image is missing
@@ -271,7 +277,7 @@ def load_openimages_v6(cfg, root: str) -> dataset.Dataset:
       train_ids = [ids[r] for r in rows]  # Open Images' own image IDs.
     paths = _image_paths(folder, split, [ids[r] for r in rows])
     parts += [read_images(paths, size),
-              dense_labels(image, label, value, rows, len(mids))]
+              row_labels(image, label, value, rows, len(mids))]
   fields = dict(num_classes=len(mids), name=f'openimages_v6:{root}',
                 multilabel=True)
   if not test_split:

@@ -17,6 +17,8 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
+from al_jax.input import sparse_labels
+
 
 class PairPool(NamedTuple):
   """The annotated pairs, in row-major (image, class) order.
@@ -31,17 +33,20 @@ class PairPool(NamedTuple):
   num_images: int
 
   @classmethod
-  def from_labels(cls, y: np.ndarray) -> 'PairPool':
-    """y: [N, C] int labels in {-2, -1, 0, 1}; pairs are the entries other
-    than -1 (-2: a pair whose label people will give)."""
-    image, c = np.nonzero(np.asarray(y) != -1)
-    return cls(image.astype(np.int64), c.astype(np.int64), len(y))
+  def from_labels(cls, y) -> 'PairPool':
+    """y: [N, C] int labels in {-2, -1, 0, 1}, dense or `SparseLabels`;
+    pairs are the entries other than -1 (-2: a pair whose label people will
+    give)."""
+    y = sparse_labels.as_sparse(y)
+    return cls(y.image, y.cls.astype(np.int64), len(y))
 
   def __len__(self) -> int:
     return len(self.image)
 
-  def labels(self, y: np.ndarray) -> np.ndarray:
-    """[N, C] labels -> [P] the pairs' labels."""
+  def labels(self, y) -> np.ndarray:
+    """[N, C] labels (dense or `SparseLabels`) -> [P] the pairs' labels."""
+    if isinstance(y, sparse_labels.SparseLabels):
+      return y.at(self.image, self.cls)
     return y[self.image, self.cls]
 
   def images_with(self, pair_mask: np.ndarray) -> np.ndarray:

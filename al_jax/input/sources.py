@@ -14,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from al_jax.input import imbalance
+from al_jax.input import sparse_labels
 from al_jax.input import synthetic
 # Re-exported: callers name them as sources.Dataset etc.
 from al_jax.input.dataset import as_model_inputs
@@ -155,6 +156,11 @@ def _load_arrayrecord(cfg, folder: str) -> Dataset:
   return records.load(cfg, folder)
 
 
+def _load_multilabel_records(cfg, folder: str) -> Dataset:
+  from al_jax.input import multilabel_records  # pylint: disable=g-import-not-at-top
+  return multilabel_records.load(cfg, folder)
+
+
 def _load_openimages_v6(cfg, root: str) -> Dataset:
   from al_jax.input import openimages_v6  # pylint: disable=g-import-not-at-top
   return openimages_v6.load_openimages_v6(cfg, root)
@@ -171,12 +177,13 @@ _REGISTRY: dict[str, Callable[[Any], Dataset]] = {
 _PREFIX_LOADERS = {'tfds:': _load_tfds, 'npz:': _load_npz,
                    'openimages_v6:': _load_openimages_v6,
                    'folder:': _load_folder, 'manifest:': _load_manifest,
-                   'arrayrecord:': _load_arrayrecord}
+                   'arrayrecord:': _load_arrayrecord,
+                   'multilabel_records:': _load_multilabel_records}
 
 # Every field some source reads; a config key outside this set is a typo.
 INPUT_KEYS = ('source', 'seed', 'test_fraction', 'max_train_examples',
               'num_examples', 'noise', 'num_classes', 'spacing',
-              'num_features',
+              'num_features', 'workers',
               'annotated_per_example', 'data_dir', 'train_split', 'test_split',
               'image_key', 'label_key', 'image_size', 'images_dir',
               'oi_classes', 'imbalance', 'imbalance_rate',
@@ -206,7 +213,9 @@ def load(cfg) -> Dataset:
       manifest:<csv or jsonl> (id, path or features, optional label and
       split; both in `manifest`, with class_names, image_size) or
       arrayrecord:<dir> (encoded images decoded on access: pools larger
-      than memory, `records`).
+      than memory, `records`) or multilabel_records:<dir> (the multilabel
+      source's pool written once as such images, `multilabel_records`;
+      fields as multilabel plus image_size (64)).
       Common fields: seed (0), test_fraction (0.2; for sources without a test
       split), max_train_examples (None = all; else a seeded train subsample),
       imbalance (None, 'exponential' or 'step': a class-imbalanced train
@@ -230,8 +239,8 @@ def load(cfg) -> Dataset:
     raise ValueError(f'Unknown source {source!r}. Valid names: '
                      f'{", ".join(sorted(_REGISTRY))}, or the prefixes '
                      "'tfds:<name>', 'npz:<path>', 'openimages_v6:<dir>', "
-                     "'folder:<dir>', 'manifest:<file>' and "
-                     "'arrayrecord:<dir>'.")
+                     "'folder:<dir>', 'manifest:<file>', "
+                     "'arrayrecord:<dir>' and 'multilabel_records:<dir>'.")
   keep = subsample_indices(len(ds.x_train),
                            config_value(cfg, 'max_train_examples'),
                            config_value(cfg, 'seed', 0))
@@ -246,6 +255,9 @@ def load(cfg) -> Dataset:
     ds = ds.train_rows(keep)
   if config_value(cfg, 'label_groups'):
     ds = _regroup(ds, config_value(cfg, 'label_groups'))
+  if ds.multilabel:
+    ds = dataclasses.replace(ds, y_train=sparse_labels.as_sparse(ds.y_train),
+                             y_test=sparse_labels.as_sparse(ds.y_test))
   check_finite(ds)
   return ds
 

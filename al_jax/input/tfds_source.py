@@ -11,6 +11,7 @@ import tensorflow_datasets as tfds
 from tensorflow_datasets.core import constants
 
 from al_jax.input import dataset
+from al_jax.input import sparse_labels
 
 # Records decoded per stacking step: bounds the list of decoded dicts in memory.
 _READ_CHUNK = 1024
@@ -150,7 +151,7 @@ def _read(source, indices: np.ndarray, keys: tuple[str, str],
 
   Returns:
     x: [K, H, W, C] (or [K, F]) stacked inputs, y: [K] int32 labels (or
-    [K, C] int8 multi-label rows).
+    [K, C] int8 multi-label rows as `sparse_labels.SparseLabels`).
   """
   if len(indices) == 0:
     raise ValueError(f'{where} is empty.')
@@ -173,8 +174,12 @@ def _read(source, indices: np.ndarray, keys: tuple[str, str],
                        f'{sorted(shapes)[:3]}...; set config.input.image_size '
                        'to resize them.')
     xs.append(np.stack(images))
-    ys.append(np.stack([_label(ex[label_key], num_classes, human_sources)
-                        for ex in examples]))
+    y = np.stack([_label(ex[label_key], num_classes, human_sources)
+                  for ex in examples])
+    # Multi-label rows are kept as their pairs: [N, C] may not fit.
+    ys.append(y if y.ndim == 1 else sparse_labels.SparseLabels.from_dense(y))
+  if ys[0].ndim == 2:
+    return np.concatenate(xs), sparse_labels.concatenate(ys)
   return np.concatenate(xs), np.concatenate(ys)
 
 

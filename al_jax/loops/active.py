@@ -7,8 +7,10 @@ Each round's candidates are every unlabelled item, or with
 Work dir layout, one run directory per strategy and seed:
   <workdir>/<strategy>/seed_<s>/ledger.npz       labels bought (source of truth)
                                metrics.jsonl     one row per completed round
-                               model/round_<r>/  orbax checkpoint of M_r
-                               model/round_<r>.train_seconds
+                               model/<r>/        M_r and its training
+                                                 seconds (orbax
+                                                 CheckpointManager, the
+                                                 latest round only)
                                strategy_state.pkl  one-time strategy work
   <workdir>/results.md, <workdir>/learning_curve.png
 
@@ -30,7 +32,6 @@ import functools
 import itertools
 import os
 import pickle
-import shutil
 import time
 import zipfile
 
@@ -61,8 +62,6 @@ TOP_KEYS = ('job', 'seeds', 'input', 'model', 'train', 'al')
 AL_KEYS = ('strategies', 'seed_examples', 'budget_examples', 'rounds',
            'retrain', 'candidate_pool')
 RETRAIN = ('scratch', 'finetune')
-# Next to model/round_<r>: how long M_r trained (written after the model).
-_TRAIN_SECONDS = '.train_seconds'
 # Keys a resumed run may change: more seeds, strategies or rounds.
 FREE_KEYS = ('seeds', 'al.strategies', 'al.rounds', 'train.predict_batch_size')
 # What this job lets a strategy see (strategies.base.NEEDS): not every label.
@@ -197,7 +196,8 @@ def run_one(config, ds, pool: tuple[Pool, PoolId], model, mesh, name: str,
   pool, pool_id = pool
   os.makedirs(run_dir, exist_ok=True)
   ledger_path = os.path.join(run_dir, 'ledger.npz')
-  ckpt_dir = os.path.abspath(os.path.join(run_dir, 'model'))
+  round_models = checkpoints.RoundModels(
+      os.path.abspath(os.path.join(run_dir, 'model')))
   state_path = os.path.join(run_dir, 'strategy_state.pkl')
   key = jax.random.key(seed)
   k_seed, k_train, k_select, k_pool = (jax.random.fold_in(key, i)
@@ -248,29 +248,24 @@ def run_one(config, ds, pool: tuple[Pool, PoolId], model, mesh, name: str,
   # A finished run given more rounds has not made its last selection yet.
   pending = 0 < start <= al.rounds and ledger.complete < start
   def restore(r: int):
-    return checkpoints.restore_variables(
-        os.path.join(ckpt_dir, f'round_{r}'),
-        train.create_state(model, ds.x_train.shape[1:],
-                           optim.make_optimizer(config.train), k_train))
+    return round_models.restore(r, train.create_state(
+        model, ds.x_train.shape[1:], optim.make_optimizer(config.train),
+        k_train))
 
   # M_start was trained and saved before its selection stopped (a crash, or
   # questions for people): training again would give the same model.
-  trained = os.path.exists(
-      os.path.join(ckpt_dir, f'round_{start}') + _TRAIN_SECONDS)
+  trained = start in round_models.rounds()
   state = None
   if start > 0 and (pending or (finetune and not trained)):
-    state = restore(start - 1)
+    state, _ = restore(start - 1)
   if pending:
     buy(start - 1, state)
 
   for r in range(start, al.rounds + 1):
     bar.set_description(f'{name} seed {seed} round {r}')
     bought = ledger.upto(r)
-    saved = os.path.join(ckpt_dir, f'round_{r}')
     if r == start and trained:
-      state = restore(r)
-      with open(saved + _TRAIN_SECONDS) as f:
-        train_seconds = float(f.read())
+      state, train_seconds = restore(r)
     else:
       known, train_idx, weights = pool.training_labels(ds, bought)
       t0 = time.perf_counter()
@@ -278,11 +273,10 @@ def run_one(config, ds, pool: tuple[Pool, PoolId], model, mesh, name: str,
                         jax.random.fold_in(k_train, r), mesh,
                         state=state if finetune else None, weights=weights)
       train_seconds = time.perf_counter() - t0
-      checkpoints.save_variables(saved, state)
-      rundir.atomic_write(saved + _TRAIN_SECONDS,
-                          lambda f: f.write(repr(train_seconds)), 'w')
-    test_logits, _ = train.predict(state, ds.x_test, mesh, predict_bs)
-    score = pool.evaluate(test_logits, ds.y_test)
+      round_models.save(r, state, train_seconds)
+    score = pool.evaluate(functools.partial(
+        train.predict, state, mesh=mesh, batch_size=predict_bs),
+                          ds.x_test, ds.y_test)
     select_seconds = (buy(r, state) if r < al.rounds and ledger.complete <= r
                       else None)
     row = {'round': r, 'labels': len(bought), pool.metric: score,
@@ -292,12 +286,6 @@ def run_one(config, ds, pool: tuple[Pool, PoolId], model, mesh, name: str,
            'strategy': name, 'seed': seed}
     report.append_metrics(run_dir, row)
     rows.append(row)
-    # Only the last complete round's model is needed to resume.
-    previous = os.path.join(ckpt_dir, f'round_{r - 1}')
-    if distributed.is_main():
-      shutil.rmtree(previous, ignore_errors=True)
-      if os.path.exists(previous + _TRAIN_SECONDS):
-        os.remove(previous + _TRAIN_SECONDS)
     bar.update(1)
     bar.write(f'{name} seed {seed} round {r}: {len(bought)} labels, '
               f'{pool.metric} {report.number(score)}, '

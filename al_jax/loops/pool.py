@@ -13,6 +13,7 @@ from al_jax.evaluators import accuracy
 from al_jax.evaluators import average_precision
 from al_jax.input import ledger as ledger_lib
 from al_jax.input import sources
+from al_jax.input import sparse_labels
 from al_jax.input.pairs import PairPool
 from al_jax.strategies import base
 
@@ -40,35 +41,45 @@ class Pool(NamedTuple):
   def of(cls, ds: sources.Dataset) -> 'Pool':
     if not ds.multilabel:
       return cls(ds.y_train, None, METRIC)
-    pairs = PairPool.from_labels(ds.y_train)
-    return cls(pairs.labels(ds.y_train), pairs, AP_METRIC)
+    y = sparse_labels.as_sparse(ds.y_train)
+    return cls(y.value, PairPool.from_labels(y), AP_METRIC)
 
   @property
   def size(self) -> int:
     return len(self.hidden)
 
   def training_labels(self, ds: sources.Dataset, bought: ledger_lib.Ledger):
-    """(y, idx, w): [N] (or [N, C]) labels known so far, -1 where unknown,
-    the [M] examples that carry at least one known label and their [M]
-    training weights (None when all are 1; pairs are never weighted, see
-    `Purchases.close`)."""
-    known = np.full(ds.y_train.shape, -1, ds.y_train.dtype)
+    """(y, idx, w): [N] labels known so far, -1 where unknown (multi-label:
+    `SparseLabels` of the bought pairs), the [M] examples that carry at
+    least one known label and their [M] training weights (None when all are
+    1; pairs are never weighted, see `Purchases.close`)."""
     if self.pairs is None:
+      known = np.full(ds.y_train.shape, -1, ds.y_train.dtype)
       weighted = bool(np.any(bought.weights != 1))
       known[bought.indices] = bought.labels
       return known, bought.indices, bought.weights if weighted else None
     images = self.pairs.image[bought.indices]
-    known[images, self.pairs.cls[bought.indices]] = bought.labels
+    known = sparse_labels.SparseLabels.from_pairs(
+        images, self.pairs.cls[bought.indices], bought.labels,
+        self.pairs.num_images, ds.num_classes)
     return known, np.unique(images), None
 
-  def evaluate(self, logits: np.ndarray, labels: np.ndarray) -> float | None:
-    """The test metric over the test labels that are known; None when none
-    is (a pool without labels: the run still buys and trains)."""
+  def evaluate(self, predict, x: np.ndarray, y) -> float | None:
+    """The test metric of the model behind `predict(x, pairs=None) ->
+    (logits, embeddings)` (`train.predict`) over the test labels that are
+    known; None when none is (a pool without labels: the run still buys and
+    trains). Multi-label: pooled AP over the known test pairs, whose logits
+    are gathered on the devices (the host never holds [M, C] logits)."""
     if self.pairs is None:
-      return accuracy.known_accuracy(logits, labels)
-    if not (labels >= 0).any():
+      return accuracy.known_accuracy(predict(x)[0], y)
+    y = sparse_labels.as_sparse(y)
+    known = y.value >= 0
+    if not known.any():
       return None
-    return average_precision.pooled_average_precision(logits, labels)
+    test_pairs = PairPool(y.image[known], y.cls[known].astype(np.int64),
+                          len(y))
+    return average_precision.average_precision(
+        predict(x, pairs=test_pairs)[0], y.value[known] == 1)
 
 
 class Purchases:
@@ -110,7 +121,7 @@ class Purchases:
     return strategies.Context(
         candidates, chosen=labeled, labels=labels,
         num_classes=ds.num_classes,
-        outputs=lambda: predict(state, ds.x_train),
+        outputs=lambda: predict(state, ds.x_train, pairs=pool.pairs),
         model=lambda: base.Model(state.apply_fn, {
             'params': state.params, 'batch_stats': state.batch_stats},
             inputs=lambda idx: ds.x_train[idx], weight_decay=weight_decay),

@@ -16,6 +16,7 @@ work dir is not trained again. Training is one `train.fit`: a run killed
 before the end starts over.
 """
 
+import functools
 import json
 import os
 import time
@@ -44,10 +45,12 @@ def check_config(config):
   config_check.check_keys(config.input, sources.INPUT_KEYS, 'config.input')
 
 
-def labeled_rows(y: np.ndarray) -> np.ndarray:
-  """[M] rows of y ([N] or [N, C], -1 unknown) that carry a known label."""
-  known = y >= 0
-  return np.flatnonzero(known.any(axis=1) if known.ndim == 2 else known)
+def labeled_rows(y) -> np.ndarray:
+  """[M] rows of y ([N], -1 unknown, or multi-label `SparseLabels`) that
+  carry a known label."""
+  if y.ndim == 2:
+    return np.unique(y.image[y.value >= 0])
+  return np.flatnonzero(y >= 0)
 
 
 def run(config, workdir: str) -> dict:
@@ -79,9 +82,10 @@ def run(config, workdir: str) -> dict:
       seconds = time.perf_counter() - t0
     model_dir = os.path.abspath(os.path.join(workdir, 'model'))
     checkpoints.save_variables(model_dir, state)
-    test_logits, _ = train.predict(
-        state, ds.x_test, mesh, config.train.get('predict_batch_size', 1024))
-    summary = {pool.metric: pool.evaluate(test_logits, ds.y_test),
+    summary = {pool.metric: pool.evaluate(functools.partial(
+        train.predict, state, mesh=mesh,
+        batch_size=config.train.get('predict_batch_size', 1024)),
+                                          ds.x_test, ds.y_test),
                'examples': int(len(idx)), 'step': int(state.step),
                'train_seconds': round(seconds, 3), 'checkpoint': model_dir}
     rundir.atomic_write(summary_path,

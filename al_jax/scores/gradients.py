@@ -36,7 +36,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from al_jax.input import preprocess
-from al_jax.input.pairs import PairPool
 from al_jax.kernels import shapes
 
 
@@ -121,8 +120,8 @@ def badge_factors(logits: jax.Array) -> jax.Array:
   return p - jax.nn.one_hot(jnp.argmax(p, axis=-1), p.shape[-1], dtype=p.dtype)
 
 
-def pair_badge_factors(logits: np.ndarray, pairs: PairPool) -> np.ndarray:
-  """[N, C] logits -> [P, 2] BADGE factors of each pair's binary problem.
+def pair_badge_factors(pair_logits: np.ndarray) -> np.ndarray:
+  """[P] pair logits -> [P, 2] BADGE factors of each pair's binary problem.
 
   The pair's two outcomes (negative, positive) have probabilities
   softmax([0, l]) = (1 − σ(l), σ(l)), so the BADGE factor p_y − 1[y = ŷ]
@@ -130,7 +129,7 @@ def pair_badge_factors(logits: np.ndarray, pairs: PairPool) -> np.ndarray:
   (paper 000 section 3.2: "the gradient is composed of l = 2 blocks"); the
   gradient embedding of the pair is this factor ⊗ its image's embedding.
   """
-  pair_logits = np.asarray(logits, np.float32)[pairs.image, pairs.cls]
+  pair_logits = np.asarray(pair_logits, np.float32)
   two_class = np.stack([np.zeros_like(pair_logits), pair_logits], axis=1)
   return np.asarray(badge_factors(two_class))
 

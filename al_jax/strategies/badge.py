@@ -30,7 +30,7 @@ def make() -> base.Strategy:
     if ctx.pairs is None:
       a = np.asarray(gradients.badge_factors(ctx.logits()))
     else:
-      a = gradients.pair_badge_factors(ctx.logits(), ctx.pairs)
+      a = gradients.pair_badge_factors(ctx.pair_logits())
       z = z[ctx.pairs.image]
     candidates = None if ctx.candidates.all() else ctx.candidates
     return base.Selection(kmeanspp.kmeanspp_seed_outer(

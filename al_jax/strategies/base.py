@@ -94,7 +94,9 @@ class Context:
     mesh: device mesh for sharded kernels, or None.
     round: the round whose model produced the outputs.
     pairs: None, or the `PairPool` whose annotated pairs are the items
-      (paper 000 section 3.2); model outputs are then per image.
+      (paper 000 section 3.2); embeddings are then per image, and `outputs`
+      may give the [P] logits of the pairs in place of [N, C] logits
+      (`train.predict(..., pairs=)` reduces them on the devices).
     validation: a function returning the labelled validation set, or
       None.
     queried: [Q] int64 items bought through `query` so far.
@@ -172,7 +174,20 @@ class Context:
 
   def logits(self) -> np.ndarray:
     """[N, C] float32 logits of the current model (per image for pairs)."""
-    return self._output(0, 'logits')
+    logits = self._output(0, 'logits')
+    if self.pairs is not None and np.ndim(logits) == 1:
+      raise ValueError('This multi-label pool has the logits of its pairs '
+                       'only (pair_logits()), not [N, C].')
+    return logits
+
+  def pair_logits(self) -> np.ndarray:
+    """[P] float32 logits of the pool's pairs (multi-label pools)."""
+    if self.pairs is None:
+      raise ValueError('pair_logits() of a pool without pairs.')
+    logits = self._output(0, 'logits')
+    if np.ndim(logits) == 1:
+      return logits
+    return np.asarray(logits)[self.pairs.image, self.pairs.cls]
 
   def embeddings(self) -> np.ndarray:
     """[N, D] float32 penultimate-layer embeddings (per image for pairs)."""
@@ -247,10 +262,10 @@ class Context:
       out.pairs = PairPool(self.pairs.image[rows], self.pairs.cls[rows],
                            self.pairs.num_images)
     if self._outputs_fn is not None:  # Computed once, by the root context.
-      sliced = rows is not None and self.pairs is None
-      out._outputs = None if sliced else self._outputs
-      out._outputs_fn = ((lambda: tuple(take(a) for a in self._model_outputs()))
-                         if sliced else self._model_outputs)
+      out._outputs = None if rows is not None else self._outputs
+      out._outputs_fn = (self._model_outputs if rows is None else
+                         lambda: _outputs_of(self._model_outputs(), take,
+                                             self.pairs))
     if self._query_fn is not None:  # Purchases go through the parent.
       out._query_fn = (self.query if rows is None else
                        lambda idx: self.query(np.asarray(rows)[idx]))
@@ -280,6 +295,15 @@ class Context:
   def with_scores(self, **scores) -> 'Context':
     """The same pool with extra [N] scores (e.g. image-level margins)."""
     return self._derive(None, _scores={**self._scores, **scores})
+
+
+def _outputs_of(outputs, take, pairs):
+  """(logits, embeddings) of a view's rows: both sliced; on a pair pool,
+  only [P] pair logits (image outputs stay whole)."""
+  logits, emb = outputs
+  if pairs is None:
+    return take(logits), take(emb)
+  return (take(logits) if np.ndim(logits) == 1 else logits), emb
 
 
 def _finite_outputs(outputs, round_: int):

@@ -176,8 +176,10 @@ def image_view(ctx: base.Context) -> base.Context:
       candidates=pp.images_with(unlabeled), chosen=pp.images_with(ctx.chosen),
       labels=np.full(pp.num_images, -1, np.int64), pairs=None,
       _query_fn=None, queried=np.zeros(0, np.int64),
-      _scores={'margin': lambda: pp.image_min(
-          margin.pair_margins(ctx.logits(), pp), unlabeled)})
+      _scores={'margin': lambda: pp.image_min(margin.pool_margins(ctx),
+                                              unlabeled)},
+      # Model outputs per image: the view has embeddings, no pair logits.
+      _outputs=None, _outputs_fn=lambda: (None, ctx.embeddings()))
 
 
 def on_pairs(inner: base.Strategy) -> base.Strategy:

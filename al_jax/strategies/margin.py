@@ -8,19 +8,12 @@ import numpy as np
 
 from al_jax import distributed
 from al_jax import sharding
-from al_jax.input.pairs import PairPool
 from al_jax.scores import uncertainty
 from al_jax.strategies import base
 
 OPTIONS = {}
 NEEDS = (base.LOGITS,)
 PAIRS = 'native'
-
-
-def pair_margins(logits: np.ndarray, pairs: PairPool) -> np.ndarray:
-  """[N, C] logits -> [P] binary margins |p − (1 − p)| of the pairs."""
-  return np.asarray(uncertainty.binary_margin(
-      np.asarray(logits)[pairs.image, pairs.cls]))
 
 
 def pool_margins(ctx: base.Context) -> np.ndarray:
@@ -31,9 +24,8 @@ def pool_margins(ctx: base.Context) -> np.ndarray:
   """
   if ctx.has_score('margin'):
     return ctx.scores('margin')
-  logits = ctx.logits()
-  if ctx.pairs is not None:
-    return pair_margins(logits, ctx.pairs)
+  if ctx.pairs is not None:  # [P] binary margins |p − (1 − p)|.
+    return np.asarray(uncertainty.binary_margin(ctx.pair_logits()))
   return logit_score(uncertainty.margin)(ctx)
 
 
