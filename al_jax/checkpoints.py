@@ -14,6 +14,8 @@ import numpy as np
 from etils import epath
 import orbax.checkpoint as ocp
 
+from al_jax import distributed
+
 
 def init_from(path: str, state, model: nn.Module):
   """`state` with the variables of ``train.init_checkpoint`` = `path`."""
@@ -82,7 +84,9 @@ class RoundModels:
   seconds its training took.
 
   Every process of a multi-process job calls `save` and `restore` (orbax
-  coordinates them; the primary process writes replicated arrays).
+  coordinates them; the primary process writes replicated arrays). Work
+  dirs of older al_jax kept `round_<r>/` directories with a
+  `round_<r>.train_seconds` file beside them: those are read too.
   """
 
   def __init__(self, directory: str):
@@ -92,26 +96,50 @@ class RoundModels:
         options=ocp.CheckpointManagerOptions(
             max_to_keep=1, enable_async_checkpointing=False))
 
+  def _legacy(self, round_: int) -> epath.Path:
+    return epath.Path(self.directory) / f'round_{round_}'
+
   def rounds(self) -> list[int]:
     """Rounds with a saved model, ascending."""
-    return sorted(self._manager.all_steps())
+    legacy = [int(p.name[len('round_'):-len(_SECONDS)])
+              for p in epath.Path(self.directory).glob(f'round_*{_SECONDS}')]
+    return sorted(set(self._manager.all_steps()) | set(legacy))
 
   def save(self, round_: int, state, train_seconds: float) -> None:
-    self._manager.save(round_, args=ocp.args.Composite(
+    """Saves round `round_`'s model, replacing any of this or a later round
+    (a round trained again)."""
+    for step in self._manager.all_steps():
+      if step >= round_:
+        self._manager.delete(step)
+    self._manager.save(round_, force=True, args=ocp.args.Composite(
         model=ocp.args.StandardSave({
             'params': state.params, 'batch_stats': state.batch_stats,
             'step': np.asarray(state.step, np.int64)}),
         meta=ocp.args.JsonSave({'train_seconds': train_seconds})))
     self._manager.wait_until_finished()
+    if distributed.is_main():  # An older al_jax's rounds are superseded.
+      for seconds in epath.Path(self.directory).glob(f'round_*{_SECONDS}'):
+        epath.Path(str(seconds)[:-len(_SECONDS)]).rmtree(missing_ok=True)
+        seconds.unlink()
 
   def restore(self, round_: int, state):
     """(`state` with round `round_`'s model, its training seconds)."""
     if round_ not in self._manager.all_steps():
-      raise FileNotFoundError(f'No model of round {round_} in '
-                              f'{self.directory!r}.')
+      legacy = self._legacy(round_)
+      if not epath.Path(f'{legacy}{_SECONDS}').exists():
+        raise FileNotFoundError(f'No model of round {round_} in '
+                                f'{self.directory!r}.')
+      return (restore_variables(str(legacy), state),
+              float(epath.Path(f'{legacy}{_SECONDS}').read_text()))
     target = _target(state, True)
     restored = self._manager.restore(round_, args=ocp.args.Composite(
         model=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore()))
     where = f'{self.directory}/{round_}'
     return (_apply(where, state, target, restored.model),
             float(restored.meta['train_seconds']))
+
+  def close(self) -> None:
+    self._manager.close()
+
+
+_SECONDS = '.train_seconds'  # Beside an older al_jax's round_<r>/.

@@ -6,9 +6,10 @@ one run directory per strategy and seed: ``<workdir>/<strategy>/seed_<s>``.
 """
 
 import collections
-import glob
 import json
 import os
+
+from etils import epath
 
 import matplotlib
 matplotlib.use('Agg')  # No display on training machines.
@@ -22,11 +23,11 @@ METRICS = 'metrics.jsonl'
 
 
 def read_metrics(run_dir: str, name: str = METRICS) -> list[dict]:
-  path = os.path.join(run_dir, name)
-  if not os.path.exists(path):
+  path = epath.Path(run_dir) / name
+  if not path.exists():
     return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+  return [json.loads(line) for line in path.read_text().splitlines()
+          if line.strip()]
 
 
 def write_metrics(run_dir: str, rows: list[dict], name: str = METRICS):
@@ -41,10 +42,13 @@ def append_metrics(run_dir: str, row: dict, name: str = METRICS):
   0 of a job writes."""
   if not distributed.is_main():
     return
-  with open(os.path.join(run_dir, name), 'a') as f:
-    f.write(json.dumps(row) + '\n')
-    f.flush()
-    os.fsync(f.fileno())
+  if not rundir.is_local(run_dir):  # Object stores do not append.
+    write_metrics(run_dir, read_metrics(run_dir, name) + [row], name)
+  else:
+    with open(os.path.join(run_dir, name), 'a') as f:
+      f.write(json.dumps(row) + '\n')
+      f.flush()
+      os.fsync(f.fileno())
   if _TENSORBOARD['on']:
     _tensorboard_scalars(run_dir, row)
 
@@ -85,10 +89,9 @@ def _tensorboard_scalars(run_dir: str, row: dict):
 
 def seed_rows(workdir: str, entry: str) -> dict[int, list[dict]]:
   """{seed: metrics rows} of one entry's runs (<workdir>/<entry>/seed_<s>)."""
-  return {int(name.split('_')[1]): read_metrics(
-      os.path.join(workdir, entry, name))
-          for name in sorted(os.listdir(os.path.join(workdir, entry)))
-          if name.startswith('seed_')}
+  return {int(p.name.split('_')[1]): read_metrics(str(p))
+          for p in sorted(epath.Path(workdir, entry).iterdir())
+          if p.name.startswith('seed_')}
 
 
 def number(value, digits: int = 4) -> str:
@@ -111,8 +114,8 @@ def summarize(workdir: str, metric: str,
     int}} over the rounds that every seed of the strategy completed.
   """
   runs = collections.defaultdict(list)
-  for path in sorted(glob.glob(os.path.join(workdir, '*', 'seed_*', METRICS))):
-    rows = read_metrics(os.path.dirname(path))
+  for path in sorted(epath.Path(workdir).glob(f'*/seed_*/{METRICS}')):
+    rows = read_metrics(str(path.parent))
     if rows:
       runs[rows[0]['strategy']].append(rows)
   out = {}
@@ -196,7 +199,8 @@ def plot(summary: dict, metric: str, path: str, title: str = '',
   ax.grid(alpha=0.3)
   ax.legend()
   fig.tight_layout()
-  fig.savefig(path, dpi=120)
+  with epath.Path(path).open('wb') as f:
+    fig.savefig(f, dpi=120, format=os.path.splitext(str(path))[1][1:] or 'png')
   plt.close(fig)
 
 
@@ -210,7 +214,6 @@ def write_summary(workdir: str, metric: str, plot_name: str, title: str,
     return summary
   text = table(summary, metric, x)
   print(text)
-  with open(os.path.join(workdir, 'results.md'), 'w') as f:
-    f.write(text + '\n')
+  epath.Path(workdir, 'results.md').write_text(text + '\n')
   plot(summary, metric, os.path.join(workdir, plot_name), title, xlabel)
   return summary

@@ -42,13 +42,14 @@ def put_batch(tree, mesh: jax.sharding.Mesh):
 
 def process_span(batch_size: int, mesh: jax.sharding.Mesh) -> slice:
   """The rows of a [batch_size, ...] batch sharded over ``data`` that this
-  process's devices hold (all of them on one host)."""
+  process reads: those its devices hold (all of them on one host), or the
+  whole batch where a mesh interleaves processes' devices along ``data``
+  (then every process reads every row, as with one host)."""
   spans = sorted((s[0].indices(batch_size)[:2] for s in
                   batch_sharding(mesh).addressable_devices_indices_map(
                       (batch_size,)).values()))
   if any(a[1] != b[0] for a, b in zip(spans, spans[1:])):
-    raise ValueError('This process\'s devices hold rows '
-                     f'{spans} of a batch, not one contiguous span.')
+    return slice(0, batch_size)
   return slice(spans[0][0], spans[-1][1])
 
 
@@ -60,9 +61,12 @@ def from_process_rows(tree, batch_size: int, mesh: jax.sharding.Mesh):
   another's images and input reading scales with the hosts (DESIGN:
   process-local data -> global arrays, `jax.make_array_from_process_local_data`).
   """
-  return jax.tree.map(
-      lambda a: jax.make_array_from_process_local_data(
-          batch_sharding(mesh), a, (batch_size,) + a.shape[1:]), tree)
+  def put(a):
+    if len(a) == batch_size:  # Every row (one process, or interleaved).
+      return jax.device_put(a, batch_sharding(mesh))
+    return jax.make_array_from_process_local_data(
+        batch_sharding(mesh), a, (batch_size,) + a.shape[1:])
+  return jax.tree.map(put, tree)
 
 
 def pad_rows(x: np.ndarray, rows: int, value=0) -> np.ndarray:

@@ -7,6 +7,7 @@ across active-learning rounds whose step counts (and schedules) differ.
 Dimensions: N pool, B batch, C classes, D embedding.
 """
 
+import contextlib
 import functools
 import math
 from typing import Any, Callable
@@ -332,18 +333,20 @@ def predict(state: TrainState, x: np.ndarray, mesh: jax.sharding.Mesh,
     outs.append((logits[:rows] if pairs is None else logits[:pair_count],
                  emb[:rows]))
 
-  # `inputs` first: zip then runs it to its end, which stops grain workers.
-  for b, (local, start) in enumerate(zip(inputs, _bar(starts, 'pool pass',
-                                                      'batch'))):
-    chunk = min(batch_size, len(x) - start)
-    xb = sharding.from_process_rows(local, batch_size, mesh)
-    rows_b, cls_b, count = pair_args(b)
-    out = _predict_step(variables, xb, jax.random.fold_in(key, b),
-                        state.apply_fn, mc, rows_b, cls_b,
-                        sharding.replicated(mesh))
-    if pending is not None:  # Fetch the previous batch while this one runs.
-      fetch(*pending)
-    pending = (out, chunk, count)
+  # `inputs` first: zip then runs it to its end, which stops grain workers
+  # (`closing` does on an error).
+  with contextlib.closing(inputs):
+    for b, (local, start) in enumerate(zip(inputs, _bar(
+        starts, 'pool pass', 'batch'))):
+      chunk = min(batch_size, len(x) - start)
+      xb = sharding.from_process_rows(local, batch_size, mesh)
+      rows_b, cls_b, count = pair_args(b)
+      out = _predict_step(variables, xb, jax.random.fold_in(key, b),
+                          state.apply_fn, mc, rows_b, cls_b,
+                          sharding.replicated(mesh))
+      if pending is not None:  # Fetch the previous batch while it runs.
+        fetch(*pending)
+      pending = (out, chunk, count)
   if pending is None:
     raise ValueError('predict() got an empty pool.')
   fetch(*pending)
@@ -359,6 +362,9 @@ def _batch_pairs(pairs, starts: range, batch_size: int, mesh):
     return lambda b: (None, None, 0)
   bounds = np.searchsorted(pairs.image, np.r_[np.asarray(starts),
                                               starts.stop])
+  if bounds[-1] != len(pairs) or np.any(np.diff(pairs.image) < 0):
+    raise ValueError(f'predict(pairs=): the {len(pairs)} pairs must be '
+                     f'sorted by image, within the pool of {starts.stop}.')
   width = max(int(np.diff(bounds).max(initial=0)), 1)
 
   def args(b: int):

@@ -16,12 +16,12 @@ head on those features); `synthetic` is a synthetic multi-label pool of the
 same shape of problem (a few annotated classes per image, long-tailed
 positives; 20,000 pool images, so k_m = 10 k_t = 10,000 images is at most
 half the pool and the margin filter acts) that runs on a laptop CPU in
-minutes. `arrayrecord_synthetic` is the same kind of pool as 64 x 64 JPEG
+minutes. `arrayrecord_synthetic` is the same kind of pool as JPEG
 images in ArrayRecord files with the labels as their pair list
 (`al_jax.input.multilabel_records`, written to
-~/.cache/al_jax/multilabel_records on first use; 200,000 images, 2.5 GB
-decoded): the run streams it, as it would stream Open Images, with a small
-CNN, Cluster-Margin and random, 2 rounds.
+~/.cache/al_jax/multilabel_records on first use; 100,000 96 x 96 images,
+2.8 GB decoded): the run streams it, as it would stream Open Images, with a
+small CNN, Cluster-Margin and random, 2 rounds.
 
 Paper set-up: the pool is the image-class pairs of the train fold with a
 human-verified label; ResNet-101 with a 128-d embedding layer; plain SGD
@@ -132,8 +132,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.al.badge.partitions = 1
   if args.arrayrecord_synthetic:
     config.input = ml_collections.ConfigDict(dict(
-        source='multilabel_records:', num_examples=200_000, num_classes=50,
-        num_features=32, annotated_per_example=6, image_size=64, seed=0,
+        source='multilabel_records:', num_examples=100_000, num_classes=20,
+        num_features=32, annotated_per_example=6, image_size=96, seed=0,
         test_fraction=0.1))
     config.model = ml_collections.ConfigDict(dict(name='cnn'))
     config.train = ml_collections.ConfigDict(dict(

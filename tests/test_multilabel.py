@@ -211,3 +211,12 @@ def picks(mesh):
 '''
   many, one = same_on_eight_devices(script)
   assert many == one
+
+
+def test_methods_needing_image_logits_are_refused_on_pair_pools():
+  al = load_config('openimages_cm', 'synthetic').al
+  strategies.check_pairs(('margin', 'badge', 'cluster_margin', 'random',
+                          'coreset'), al, 'config.al.strategies')
+  with pytest.raises(ValueError, match=r'strategies: entropy, least_conf'):
+    strategies.check_pairs(('margin', 'entropy', 'least_confidence'), al,
+                           'config.al.strategies')

@@ -1,16 +1,27 @@
-"""Pools larger than memory: images in ArrayRecord files, decoded on access;
-the active job's memory stays flat in the pool size."""
+"""Pools larger than memory: images in ArrayRecord files, decoded on access
+(in grain workers for the pool pass); the active job's memory stays flat in
+the pool size; a multi-label record pool runs the Open Images config."""
 
+import json
 import os
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 
+from al_jax import models
+from al_jax import optim
+from al_jax import sharding
+from al_jax import train
+from al_jax.input import ledger
 from al_jax.input import records
 from al_jax.input import sources
+from al_jax.input import sparse_labels
 from al_jax.input import synthetic
+from al_jax.loops import active
+from conftest import load_config
 from conftest import ROOT
 
 EDGE = 64
@@ -96,3 +107,40 @@ def test_active_job_memory_is_flat_in_the_pool_size(tmp_path):
                                 str(tmp_path / 'w_large'))
   growth = peak_large - peak_small
   assert decoded >= 4 * growth, (decoded, growth)
+
+
+def test_pool_pass_in_grain_workers_equals_the_one_in_threads(tmp_path):
+  folder = _pool(tmp_path / 'pool', 300, n_test=10)
+  mesh = sharding.make_mesh()
+  model = models.get_model('cnn', 10)
+  outputs = []
+  for workers in (0, 2):
+    ds = sources.load({'source': f'arrayrecord:{folder}', 'image_size': 16,
+                       'workers': workers})
+    assert ds.x_train.workers == workers
+    state = train.create_state(model, ds.input_shape, optim.make_optimizer(
+        {'optimizer': 'sgd', 'learning_rate': 0.1}), jax.random.key(0))
+    outputs.append(train.predict(state, ds.x_train, mesh, batch_size=64))
+  for threads, grain_workers in zip(*outputs):
+    np.testing.assert_array_equal(threads, grain_workers)
+
+
+def test_open_images_config_streams_a_multilabel_record_pool(tmp_path):
+  config = load_config('openimages_cm', 'arrayrecord_synthetic')
+  config.input.source = f'multilabel_records:{tmp_path / "pool"}'
+  config.input.num_examples, config.input.image_size = 1200, 16
+  config.train.steps, config.train.predict_batch_size = 5, 256
+  config.al.seed_examples, config.al.budget_examples = 400, 100
+  active.run(config, str(tmp_path / 'work'))
+  ds = sources.load(config.input)
+  assert isinstance(ds.x_train, records.RecordArray)
+  assert isinstance(ds.y_train, sparse_labels.SparseLabels)
+  pool = active.Pool.of(ds)
+  for name in config.al.strategies:
+    led = ledger.Ledger.load(str(tmp_path / 'work' / name / 'seed_0' /
+                                 'ledger.npz'))
+    assert len(led.indices) == 400 + 2 * 100  # Pairs, 2 rounds.
+    np.testing.assert_array_equal(led.labels, pool.hidden[led.indices])
+  with open(tmp_path / 'work' / 'random' / 'seed_0' / 'metrics.jsonl') as f:
+    aps = [json.loads(line)['test_pooled_ap'] for line in f]
+  assert len(aps) == 3 and all(0 < ap <= 1 for ap in aps)

@@ -17,6 +17,7 @@ from al_jax import checkpoints
 from al_jax import optim
 from al_jax import sharding
 from al_jax import train
+from al_jax.input import pairs as pairs_lib
 from al_jax.input.preprocess import Augment
 from al_jax.models import get_model
 
@@ -496,6 +497,19 @@ def test_predict_mc_dropout(mesh):
   assert not np.allclose(a[:16] - det[:16], a[16:32] - det[16:32])
 
 
+def test_predict_gathers_pair_logits_on_the_devices(mesh):
+  x = _features(37)
+  _, state = _mlp_state()
+  y = np.full((37, 3), -1, np.int8)
+  y[[0, 0, 5, 20, 21, 36], [0, 2, 1, 1, 0, 2]] = 1  # Rows 16-19: no pair.
+  pairs = pairs_lib.PairPool.from_labels(y)
+  logits, emb = train.predict(state, x, mesh, batch_size=16)
+  got, got_emb = train.predict(state, x, mesh, batch_size=16, pairs=pairs)
+  assert got.shape == (6,)
+  np.testing.assert_array_equal(got, logits[pairs.image, pairs.cls])
+  np.testing.assert_array_equal(got_emb, emb)
+
+
 def test_predict_empty_pool_raises(mesh):
   _, state = _mlp_state()
   with pytest.raises(ValueError, match='empty'):
@@ -545,6 +559,40 @@ def test_restore_into_other_shape_raises(tmp_path, hidden):
   _, other = _mlp_state(hidden=hidden)
   with pytest.raises(ValueError, match='[Cc]heckpoint'):
     checkpoints.restore_variables(path, other)
+
+
+def test_round_models_keep_the_latest_round_and_its_seconds(tmp_path):
+  _, state = _mlp_state()
+  rounds = checkpoints.RoundModels(str(tmp_path.absolute() / 'model'))
+  assert not rounds.rounds()
+  rounds.save(0, state, 1.5)
+  later = state.replace(step=7, params=jax.tree.map(lambda p: p + 1,
+                                                    state.params))
+  rounds.save(1, later, 2.25)
+  assert rounds.rounds() == [1]  # A resume needs only the latest.
+  _, blank = _mlp_state(seed=3)
+  got, seconds = rounds.restore(1, blank)
+  assert _trees_equal(got.params, later.params) and int(got.step) == 7
+  assert seconds == 2.25
+  with pytest.raises(FileNotFoundError, match='round 0'):
+    rounds.restore(0, blank)
+  _, other = _mlp_state(hidden=(9,))
+  with pytest.raises(ValueError, match='does not match'):
+    rounds.restore(1, other)
+
+
+def test_round_models_read_an_older_work_dir(tmp_path):
+  _, state = _mlp_state()
+  folder = tmp_path.absolute() / 'model'
+  checkpoints.save_variables(str(folder / 'round_1'), state)
+  (folder / 'round_1.train_seconds').write_text('3.5')
+  rounds = checkpoints.RoundModels(str(folder))
+  assert rounds.rounds() == [1]
+  _, blank = _mlp_state(seed=3)
+  got, seconds = rounds.restore(1, blank)
+  assert _trees_equal(got.params, state.params) and seconds == 3.5
+  rounds.save(2, got, 1.0)  # The older layout's rounds are then removed.
+  assert rounds.rounds() == [2] and not (folder / 'round_1').exists()
 
 
 def test_restore_missing_path_raises(tmp_path):

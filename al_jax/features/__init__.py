@@ -21,6 +21,7 @@ Dimensions: N pool, T test, D features.
 
 import os
 
+from etils import epath
 import numpy as np
 
 from al_jax import config_check
@@ -73,10 +74,36 @@ def _flat(x) -> np.ndarray:
   return (x.reshape(len(x), -1) / scale).astype(np.float32)
 
 
+def _streamed_pca(cfg, ds, chunk: int = 4096):
+  """PCA features of a pool decoded on access (`records.RecordArray`), one
+  chunk of rows in memory at a time: scikit-learn's IncrementalPCA (Ross et
+  al. 2008) in place of the exact PCA of in-memory pools, whose [N, H W C]
+  pixel matrix would not fit. Its components agree with PCA's up to the
+  incremental SVD's truncation error."""
+  from sklearn import decomposition  # pylint: disable=g-import-not-at-top
+  n, width = len(ds.x_train), int(np.prod(ds.x_train.shape[1:]))
+  dims = min(int(cfg.get('dims', 50)), n, width)
+  chunk = max(chunk, dims)
+  # Chunk starts; a last chunk shorter than `dims` joins the one before it
+  # (partial_fit needs at least `dims` rows).
+  starts = list(range(0, n, chunk))
+  if len(starts) > 1 and n - starts[-1] < dims:
+    starts.pop()
+  pca = decomposition.IncrementalPCA(dims)
+  for start, stop in zip(starts, starts[1:] + [n]):
+    pca.partial_fit(_flat(ds.x_train[start:stop]))
+  embed = lambda x: np.concatenate([
+      pca.transform(_flat(x[s:s + chunk])).astype(np.float32)
+      for s in range(0, len(x), chunk)])
+  return embed(ds.x_train), embed(ds.x_test)
+
+
 def _compute(cfg, ds, cache_dir: str):
   source = cfg.source
   if source == 'pixels':
     return _flat(ds.x_train), _flat(ds.x_test)
+  if source == 'pca' and dataset.decoded_on_access(ds.x_train):
+    return _streamed_pca(cfg, ds)
   if source == 'pca':
     from sklearn import decomposition  # pylint: disable=g-import-not-at-top
     pool = _flat(ds.x_train)
@@ -130,10 +157,10 @@ def compute(cfg, ds, cache_dir: str) -> tuple[np.ndarray, np.ndarray]:
   """(pool features [N, D], test features [T, D]) float32, finite; read
   from `cache_dir` when an earlier run computed them."""
   path = os.path.join(cache_dir, CACHE)
-  if os.path.exists(path):
-    with np.load(path) as z:
+  if epath.Path(path).exists():
+    with epath.Path(path).open('rb') as f, np.load(f) as z:
       return z['train'], z['test']
-  os.makedirs(cache_dir, exist_ok=True)
+  epath.Path(cache_dir).mkdir(parents=True, exist_ok=True)
   train, test = _compute(cfg, ds, cache_dir)
   dataset.check_rows_finite(train, f'features ({cfg.source}) of the pool')
   dataset.check_rows_finite(test, f'features ({cfg.source}) of the test set')

@@ -42,9 +42,9 @@ Dimensions: N images, B batch (2B views), H, W, C image, F backbone width
 import functools
 import json
 import math
-import os
 from typing import Any, Sequence
 
+from etils import epath
 import flax.linen as nn
 from flax import serialization
 import jax
@@ -54,6 +54,7 @@ import optax
 
 from al_jax import config_check
 from al_jax import train as train_lib
+from al_jax.input import dataset
 from al_jax.input import preprocess
 from al_jax.input import simclr_augment
 from al_jax.loops import rundir
@@ -195,7 +196,7 @@ def train(x, key: jax.Array, **options) -> tuple[dict, list[float]]:
     ValueError: an unknown option, or fewer than 2 images.
   """
   opts = options_with_defaults(options)
-  x = np.asarray(x)
+  x = dataset.as_rows(x)
   n = len(x)
   if x.ndim != 4 or n < 2:
     raise ValueError(f'SimCLR needs images [N >= 2, H, W, C]; got {x.shape}.')
@@ -261,7 +262,7 @@ def embed(variables: dict, x, options: dict | None = None,
   if which not in ('backbone', 'projection'):
     raise ValueError(f'which={which!r}; valid: backbone, projection.')
   model = _encoder(options_with_defaults(options))
-  x = np.asarray(x)
+  x = dataset.as_rows(x)
   if not len(x):
     dim = model.embedding_dim or model.widths[-1]
     return np.zeros((0, dim if which == 'backbone' else model.projection_dim),
@@ -273,11 +274,12 @@ def embed(variables: dict, x, options: dict | None = None,
 
 def save(path: str, variables: dict, options: dict | None = None):
   """Writes {'variables', 'options'} (defaults filled, as JSON text) to one
-  msgpack file, atomically (a temporary file, then os.replace)."""
+  msgpack file, atomically (`rundir.atomic_write`)."""
   data = serialization.msgpack_serialize({
       'variables': jax.device_get(variables),
       'options': json.dumps(options_with_defaults(options))})
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  epath.Path(rundir.absolute(path)).parent.mkdir(parents=True,
+                                                 exist_ok=True)
   rundir.atomic_write(path, lambda f: f.write(data))
 
 
@@ -287,10 +289,9 @@ def load(path: str) -> tuple[dict, dict]:
   Raises:
     FileNotFoundError: no file at `path`.
   """
-  if not os.path.isfile(path):
+  if not epath.Path(path).is_file():
     raise FileNotFoundError(
         f'SimCLR checkpoint {path!r} does not exist; `simclr.save` writes '
         'one after `simclr.train`.')
-  with open(path, 'rb') as f:
-    state = serialization.msgpack_restore(f.read())
+  state = serialization.msgpack_restore(epath.Path(path).read_bytes())
   return state['variables'], options_with_defaults(json.loads(state['options']))

@@ -76,7 +76,20 @@ def rows_of(x, rows: np.ndarray):
   """x[rows]; a view for arrays decoded on access (`records.RecordArray`,
   `sparse_labels.SparseLabels`), so that a subsample of a pool larger than
   memory is not decoded."""
-  return x.lazy_rows(rows) if hasattr(x, 'lazy_rows') else x[rows]
+  return x.lazy_rows(rows) if decoded_on_access(x) else x[rows]
+
+
+def decoded_on_access(x) -> bool:
+  """Whether x's rows are made only when asked for (`records.RecordArray`
+  decodes them from disk, `sparse_labels.SparseLabels` densifies them), so
+  x is never one array in memory."""
+  return hasattr(x, 'lazy_rows')
+
+
+def as_rows(x):
+  """x as an array read by rows: arrays decoded on access stay as they are
+  (they may not fit in memory), anything else goes through np.asarray."""
+  return x if decoded_on_access(x) else np.asarray(x)
 
 
 def config_value(cfg: Any, key: str, default: Any = None) -> Any:

@@ -10,6 +10,7 @@ Dimensions: N pool, L labels bought.
 import dataclasses
 import json
 
+from etils import epath
 import numpy as np
 
 from al_jax.input.pool_id import PoolId
@@ -151,7 +152,7 @@ class Ledger:
     Raises:
       ValueError: the pool differs, naming what changed.
     """
-    with np.load(path) as z:
+    with epath.Path(path).open('rb') as f, np.load(f) as z:
       rounds, indices = z['rounds'], z['indices']
       stored = json.loads(str(z['fingerprint'])) if 'fingerprint' in z else {}
       # IDs are those of the fingerprinted pool, else filled from `pool`.

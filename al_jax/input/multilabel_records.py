@@ -26,6 +26,7 @@ import os
 
 import numpy as np
 
+from al_jax import distributed
 from al_jax.input import dataset
 from al_jax.input import records
 from al_jax.input import sparse_labels
@@ -34,11 +35,12 @@ from al_jax.input import synthetic
 DEFAULT_DIR = os.path.join('~', '.cache', 'al_jax', 'multilabel_records')
 _LOW = 8  # Edge of the image before upsampling.
 _MADE_WITH = 'made_with.json'
+_FORMAT = 2  # Pools of format 1 drew test images with another projection.
 
 
 def _fields(cfg) -> dict:
   get = lambda k, d: dataset.config_value(cfg, k, d)
-  return dict(num_examples=int(get('num_examples', 2000)),
+  return dict(format=_FORMAT, num_examples=int(get('num_examples', 2000)),
               num_classes=int(get('num_classes', 20)),
               num_features=int(get('num_features', 32)),
               annotated_per_example=float(get('annotated_per_example', 6)),
@@ -48,11 +50,12 @@ def _fields(cfg) -> dict:
               image_size=int(get('image_size', 64)))
 
 
-def images(x: np.ndarray, edge: int, seed: int):
-  """[N, F] features -> N [edge, edge, 3] uint8 images, one at a time."""
-  rng = np.random.default_rng([seed, 3])
-  projection = rng.normal(size=(x.shape[1], _LOW * _LOW * 3))
-  projection /= np.sqrt(x.shape[1])
+def images(x: np.ndarray, edge: int, seed: int, split: int):
+  """[N, F] features -> N [edge, edge, 3] uint8 images, one at a time: one
+  projection per `seed` (train and test alike), pixel noise per `split`."""
+  projection = np.random.default_rng([seed, 3]).normal(
+      size=(x.shape[1], _LOW * _LOW * 3)) / np.sqrt(x.shape[1])
+  rng = np.random.default_rng([seed, 4, split])
   scale = edge // _LOW
   for row in x:
     low = np.tanh(0.5 * (row @ projection)).reshape(_LOW, _LOW, 3)
@@ -73,15 +76,17 @@ def write(folder: str, fields: dict) -> None:
       noise=fields['noise'], seed=fields['seed'])
   order = np.random.default_rng([fields['seed'], 1]).permutation(len(x))
   num_test = int(round(fields['test_fraction'] * len(x)))
-  for split, rows in (('test', order[:num_test]),
-                      ('train', np.sort(order[num_test:]))):
+  for i, (split, rows) in enumerate((('test', order[:num_test]),
+                                     ('train', np.sort(order[num_test:])))):
     records.write(folder, split, images(x[rows], fields['image_size'],
-                                        fields['seed'] + len(split)),
+                                        fields['seed'], i),
                   sparse_labels.SparseLabels.from_dense(y[rows]),
                   rows.astype(str), fields['num_classes'],
                   image_format='JPEG')
-  with open(os.path.join(folder, _MADE_WITH), 'w') as f:
+  made = os.path.join(folder, _MADE_WITH)
+  with open(made + '.tmp', 'w') as f:  # Last, and atomic: the pool is whole.
     json.dump(fields, f, indent=2, sort_keys=True)
+  os.replace(made + '.tmp', made)
 
 
 def load(cfg, folder: str) -> dataset.Dataset:
@@ -89,8 +94,9 @@ def load(cfg, folder: str) -> dataset.Dataset:
   folder = os.path.expanduser(folder or DEFAULT_DIR)
   fields = _fields(cfg)
   made = os.path.join(folder, _MADE_WITH)
-  if not os.path.exists(made):
+  if distributed.is_main() and not os.path.exists(made):
     write(folder, fields)
+  distributed.barrier('multilabel_records written')  # Process 0 wrote.
   with open(made) as f:
     found = json.load(f)
   if found != fields:

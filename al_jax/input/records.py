@@ -102,8 +102,10 @@ class RecordArray:
     if isinstance(key, (int, np.integer)):
       return _decode(self._source[int(self._rows[key])], self.size)
     rows = self._rows[key]
-    records = self._source.__getitems__(rows.tolist())
     out = np.empty((len(rows), self.size, self.size, 3), np.uint8)
+    if not len(rows):
+      return out
+    records = self._source.__getitems__(rows.tolist())
     for i, image in enumerate(self._pool.map(
         _decode, records, [self.size] * len(records))):
       out[i] = image

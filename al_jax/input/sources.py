@@ -221,7 +221,9 @@ def load(cfg) -> Dataset:
       imbalance (None, 'exponential' or 'step': a class-imbalanced train
       pool, see `imbalance`; with imbalance_rate (0.01), imbalance_classes
       (0.2), imbalance_prune (0.8)); label_groups (None, or disjoint
-      groups of classes: group g becomes class g, the rest one last class).
+      groups of classes: group g becomes class g, the rest one last class);
+      workers (0; record sources: grain worker processes decoding the pool
+      pass, `stream`).
 
   Returns:
     The validated Dataset.
@@ -255,10 +257,10 @@ def load(cfg) -> Dataset:
     ds = ds.train_rows(keep)
   if config_value(cfg, 'label_groups'):
     ds = _regroup(ds, config_value(cfg, 'label_groups'))
-  if ds.multilabel:
+  check_finite(ds)
+  if ds.multilabel:  # Pair lists from here on (`sparse_labels`).
     ds = dataclasses.replace(ds, y_train=sparse_labels.as_sparse(ds.y_train),
                              y_test=sparse_labels.as_sparse(ds.y_test))
-  check_finite(ds)
   return ds
 
 

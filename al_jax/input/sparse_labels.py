@@ -39,9 +39,16 @@ class SparseLabels:
     self.value = np.asarray(value, np.int8)
     self.num_classes = int(num_classes)
     if (len(self.cls) != len(self.value) or self.indptr[0] != 0
-        or self.indptr[-1] != len(self.cls)):
+        or self.indptr[-1] != len(self.cls) or np.any(np.diff(self.indptr) < 0)):
       raise ValueError(f'SparseLabels: indptr ends at {self.indptr[-1]}, '
                        f'{len(self.cls)} classes, {len(self.value)} values.')
+    keys = self.image * self.num_classes + self.cls
+    if (self.cls.size and (self.cls.min() < 0 or self.cls.max() >= num_classes)
+        or np.any(np.diff(keys) <= 0)
+        or not np.isin(self.value, (-2, 0, 1)).all()):
+      raise ValueError('SparseLabels: classes must be in [0, C) and ascending '
+                       'within each row, each pair once, values in {-2, 0, '
+                       '1}.')
 
   @classmethod
   def from_pairs(cls_, image, cls, value, num_rows: int,

@@ -31,10 +31,12 @@ class _Batches:
     return -(-len(self.x) // self.batch_size)
 
   def __getitem__(self, b: int) -> np.ndarray:
-    start = b * self.batch_size
+    start, rows = b * self.batch_size, self.span.stop - self.span.start
     lo = min(start + self.span.start, len(self.x))
     hi = min(start + self.span.stop, len(self.x))
-    return sharding.pad_rows(self.x[lo:hi], self.span.stop - self.span.start)
+    if hi <= lo:  # This process's devices hold only padding of batch b.
+      return np.zeros((rows,) + tuple(self.x.shape[1:]), self.x.dtype)
+    return sharding.pad_rows(self.x[lo:hi], rows)
 
 
 def pool_batches(x, batch_size: int, span: slice) -> Iterator[np.ndarray]:
@@ -48,9 +50,13 @@ def pool_batches(x, batch_size: int, span: slice) -> Iterator[np.ndarray]:
   from absl import flags  # pylint: disable=g-import-not-at-top
   if not flags.FLAGS.is_parsed():  # Library use: grain reads its flags.
     flags.FLAGS.mark_as_parsed()
-  it = iter(grain.MapDataset.source(batches).to_iter_dataset().mp_prefetch(
-      grain.MultiprocessingOptions(num_workers=workers,
-                                   per_worker_buffer_size=2)))
+  # One read thread and no buffer of its own: each element is a whole
+  # batch, and `mp_prefetch` already keeps two per worker ahead (grain's
+  # default read-ahead of 500 elements would decode the pool in advance).
+  it = iter(grain.MapDataset.source(batches).to_iter_dataset(
+      grain.ReadOptions(num_threads=1, prefetch_buffer_size=1)).mp_prefetch(
+          grain.MultiprocessingOptions(num_workers=workers,
+                                       per_worker_buffer_size=2)))
   try:
     for batch in it:  # A copy: grain's shared memory is freed as we go.
       yield np.array(batch)

@@ -22,6 +22,7 @@ Dimensions: N items, K asked.
 
 import os
 
+from etils import epath
 import numpy as np
 
 from al_jax import report
@@ -77,7 +78,7 @@ class Book:
           'score': None if scores is None else float(scores[rank]),
           'rank': rank, 'round': int(round_), 'run': run})
     if new:
-      os.makedirs(self.dir, exist_ok=True)
+      epath.Path(self.dir).mkdir(parents=True, exist_ok=True)
       self._asked += new
       report.write_metrics(self.dir, self._asked, ASKED)
 
@@ -140,7 +141,7 @@ class Book:
                        'merged:\n  ' + '\n  '.join(errors[:20]) +
                        ('\n  ...' if len(errors) > 20 else ''))
     if new:
-      os.makedirs(self.dir, exist_ok=True)
+      epath.Path(self.dir).mkdir(parents=True, exist_ok=True)
       self._answers += new
       self._answer.update((a['id'], a['label']) for a in new)
       report.write_metrics(self.dir, self._answers, ANSWERS)

@@ -35,13 +35,13 @@ import pickle
 import time
 import zipfile
 
+from etils import epath
 import jax
 import numpy as np
 import tqdm
 
 from al_jax import checkpoints
 from al_jax import config_check
-from al_jax import distributed
 from al_jax import models
 from al_jax import optim
 from al_jax import report
@@ -119,6 +119,9 @@ def run(config, workdir: str,
                            ('al.strategies', 'al'), _rounds_only_grow):
     ds = sources.load(config.input)
     pool = Pool.of(ds)
+    if pool.pairs is not None:
+      strategies.check_pairs(config.al.strategies, config.al,
+                             'config.al.strategies')
     check_budget(config, pool.size)
     pool_id = PoolId.of(ds, pool.pairs)
     source = oracle_lib.Source(labels, workdir, ds, pool_id,
@@ -167,7 +170,7 @@ def _resume(run_dir: str, pool_id) -> tuple[ledger_lib.Ledger | None, list]:
   config it ran with was checked by `rundir.check_resume`, the pool by the
   ledger's fingerprint)."""
   path = os.path.join(run_dir, 'ledger.npz')
-  if not os.path.exists(path):
+  if not epath.Path(path).exists():
     return None, []
   try:
     ledger = ledger_lib.Ledger.load(path, pool_id)
@@ -194,10 +197,10 @@ def run_one(config, ds, pool: tuple[Pool, PoolId], model, mesh, name: str,
   """
   al = config.al
   pool, pool_id = pool
-  os.makedirs(run_dir, exist_ok=True)
+  epath.Path(run_dir).mkdir(parents=True, exist_ok=True)
   ledger_path = os.path.join(run_dir, 'ledger.npz')
   round_models = checkpoints.RoundModels(
-      os.path.abspath(os.path.join(run_dir, 'model')))
+      rundir.absolute(os.path.join(run_dir, 'model')))
   state_path = os.path.join(run_dir, 'strategy_state.pkl')
   key = jax.random.key(seed)
   k_seed, k_train, k_select, k_pool = (jax.random.fold_in(key, i)
@@ -215,9 +218,9 @@ def run_one(config, ds, pool: tuple[Pool, PoolId], model, mesh, name: str,
   strategy_state = None
   # Decided once: in a multi-process job, process 0 may write the file while
   # another process is about to look for it.
-  initialized = os.path.exists(state_path)
+  initialized = epath.Path(state_path).exists()
   if initialized:
-    with open(state_path, 'rb') as f:
+    with epath.Path(state_path).open('rb') as f:
       strategy_state = pickle.load(f)
 
   def buy(r: int, state) -> float:
@@ -292,4 +295,5 @@ def run_one(config, ds, pool: tuple[Pool, PoolId], model, mesh, name: str,
               f'train {train_seconds:.1f}s'
               + ('' if select_seconds is None
                  else f', selection {select_seconds:.2f}s'))
+  round_models.close()
   return rows

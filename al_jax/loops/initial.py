@@ -33,6 +33,7 @@ import json
 import os
 import time
 
+from etils import epath
 import jax
 import ml_collections
 import numpy as np
@@ -94,15 +95,15 @@ def initial_model(config, ds, model, mesh, seed: int,
   dyn_path = os.path.join(out_dir, 'dynamics.npz')
   out_path = os.path.join(out_dir, 'outputs.npz')
   info_path = os.path.join(out_dir, 'initial.json')
-  model_dir = os.path.abspath(os.path.join(out_dir, 'model'))
+  model_dir = rundir.absolute(os.path.join(out_dir, 'model'))
   epochs, t0 = config.subset.initial_epochs, config.subset.el2n_epochs
   cfg = ml_collections.ConfigDict(config.train.to_dict())
   cfg.epochs = epochs
   cfg.steps = None
   key = jax.random.fold_in(jax.random.key(seed), 1)
   n = len(ds.y_train)
-  if not all(map(os.path.exists, (dyn_path, out_path, info_path))):
-    os.makedirs(out_dir, exist_ok=True)
+  if not all(epath.Path(p).exists() for p in (dyn_path, out_path, info_path)):
+    epath.Path(out_dir).mkdir(parents=True, exist_ok=True)
     snap_step = dynamics.steps_to_complete(t0, n, cfg.get('batch_size', 64))
     recorder = dynamics.DynamicsRecorder(ds.y_train, epochs, config=config,
                                          seed=seed)
@@ -125,9 +126,7 @@ def initial_model(config, ds, model, mesh, seed: int,
     seconds = time.perf_counter() - t_start
     final_logits, _ = train.predict(state, ds.x_test, mesh, bs)
     recorder.flush()  # On every process: fetching the last batch gathers.
-    if distributed.is_main():
-      dynamics.save(dyn_path + '.tmp', recorder)
-      os.replace(dyn_path + '.tmp', dyn_path)  # Atomic.
+    rundir.atomic_write(dyn_path, lambda f: dynamics.save(f, recorder))
     info = {'seed': seed, 'epochs': epochs, 'snapshot_epoch': t0,
             'snapshot_step': snap_step, 'steps': train.num_steps(cfg, n),
             METRIC: accuracy.accuracy(snap['test_logits'], ds.y_test),
@@ -136,10 +135,10 @@ def initial_model(config, ds, model, mesh, seed: int,
             'run': initial_run_config(config)}
     rundir.atomic_write(info_path, lambda f: f.write(json.dumps(info)), 'w')
   distributed.barrier('initial model written')  # Process 0 wrote; all read.
-  with open(info_path) as f:
-    _check_initial(json.load(f), config, out_dir)
-  with np.load(out_path) as f:
-    features, logits = f['features'], f['logits']
+  _check_initial(json.loads(epath.Path(info_path).read_text()), config,
+                 out_dir)
+  with epath.Path(out_path).open('rb') as f, np.load(f) as z:
+    features, logits = z['features'], z['logits']
   scores = dynamics.compute_scores(dynamics.load(dyn_path), el2n_epochs=t0,
                                    epochs=epochs)
 

@@ -35,6 +35,7 @@ import functools
 import os
 import time
 
+from etils import epath
 import jax
 import numpy as np
 import tqdm
@@ -154,10 +155,10 @@ def run(config, workdir: str,
         f'{config.input.source}: {config.features.source} features, '
         f'{cfg.get("downstream", "linear_probe")}')
     if distributed.is_main():
-      with open(os.path.join(workdir, 'results.md'), 'a') as f:
-        for metric in ('classes_hit', 'count_spread'):
-          f.write('\n' + report.table(report.summarize(workdir, metric),
-                                      metric) + '\n')
+      results = epath.Path(workdir, 'results.md')
+      results.write_text(results.read_text() + ''.join(
+          '\n' + report.table(report.summarize(workdir, metric), metric)
+          + '\n' for metric in ('classes_hit', 'count_spread')))
     source.stop_if_waiting(waiting)
     return summary
 
@@ -204,8 +205,8 @@ def select_and_buy(strategy, state, ctx, oracle, budget: int, key, entry,
   """
   oracle, pool_id = oracle
   asked = path + '.selection.npz'
-  if os.path.exists(asked):
-    with np.load(asked) as z:
+  if epath.Path(asked).exists():
+    with epath.Path(asked).open('rb') as f, np.load(f) as z:
       sel = base.Selection(z['indices'], scores=z['scores'] if 'scores' in z
                            else None)
       seconds = float(z['seconds'])
@@ -217,7 +218,7 @@ def select_and_buy(strategy, state, ctx, oracle, budget: int, key, entry,
     extra = {} if sel.scores is None else {'scores': sel.scores}
     rundir.atomic_write(asked, lambda f: np.savez(
         f, indices=sel.indices, seconds=seconds, **extra))
-  if os.path.exists(path):
+  if epath.Path(path).exists():
     return ledger_lib.Ledger.load(path, pool_id), seconds
   labels = oracle.reveal(sel.indices, 0, sel.scores)
   ledger = ledger_lib.Ledger.empty(pool=pool_id).add(0, sel.indices, labels)
@@ -260,7 +261,7 @@ def run_one(config, ds, feats, mesh, entry: str, method, seed: int,
     Whether some budget waits for people's answers (the budgets after it
     are still selected and asked).
   """
-  os.makedirs(run_dir, exist_ok=True)
+  epath.Path(run_dir).mkdir(parents=True, exist_ok=True)
   cfg = config.label_free
   rows = [r for i, r in enumerate(report.read_metrics(run_dir))
           if r['round'] == i]

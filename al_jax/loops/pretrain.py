@@ -21,6 +21,7 @@ import json
 import os
 import time
 
+from etils import epath
 import jax
 import numpy as np
 import tqdm
@@ -31,6 +32,7 @@ from al_jax import models
 from al_jax import sharding
 from al_jax import train
 from al_jax.input import sources
+from al_jax.input import sparse_labels
 from al_jax.loops import rundir
 from al_jax.loops.pool import Pool
 
@@ -49,6 +51,7 @@ def labeled_rows(y) -> np.ndarray:
   """[M] rows of y ([N], -1 unknown, or multi-label `SparseLabels`) that
   carry a known label."""
   if y.ndim == 2:
+    y = sparse_labels.as_sparse(y)
     return np.unique(y.image[y.value >= 0])
   return np.flatnonzero(y >= 0)
 
@@ -58,9 +61,8 @@ def run(config, workdir: str) -> dict:
   check_config(config)
   with rundir.open_workdir(workdir, config, FREE_KEYS):
     summary_path = os.path.join(workdir, SUMMARY)
-    if os.path.exists(summary_path):
-      with open(summary_path) as f:
-        return json.load(f)
+    if epath.Path(summary_path).exists():
+      return json.loads(epath.Path(summary_path).read_text())
     ds = sources.load(config.input)
     pool = Pool.of(ds)
     idx = labeled_rows(ds.y_train)
@@ -80,7 +82,7 @@ def run(config, workdir: str) -> dict:
                         jax.random.key(int(config.get('seed', 0))), mesh,
                         progress=progress)
       seconds = time.perf_counter() - t0
-    model_dir = os.path.abspath(os.path.join(workdir, 'model'))
+    model_dir = rundir.absolute(os.path.join(workdir, 'model'))
     checkpoints.save_variables(model_dir, state)
     summary = {pool.metric: pool.evaluate(functools.partial(
         train.predict, state, mesh=mesh,

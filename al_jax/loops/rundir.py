@@ -11,6 +11,12 @@ the log says). On resume the stored config.json is compared with the new
 config: a change that would alter what completed runs did is refused,
 naming the key; keys a job lists as free (more seeds, more rounds, more
 strategies) may change.
+
+Work dirs are etils paths: a local folder, or any file system etils knows
+(gs://bucket/dir, with gcsfs or TensorFlow's gfile installed). On such a
+remote work dir there is no OS lock: one job per work dir is then the
+user's to keep (a warning says so), and metrics rows are appended by
+rewriting the file.
 """
 
 import contextlib
@@ -21,6 +27,7 @@ import socket
 from typing import Callable, Iterable
 
 from absl import logging
+from etils import epath
 
 from al_jax import distributed
 
@@ -32,18 +39,29 @@ class WorkdirBusy(RuntimeError):
   """Another live process holds the work dir."""
 
 
+def is_local(path) -> bool:
+  """Whether `path` is on this machine's file system (not gs://...)."""
+  return '://' not in str(path)
+
+
+def absolute(path: str) -> str:
+  """`path` made absolute when local (orbax needs that); URLs as they are."""
+  return os.path.abspath(path) if is_local(path) else str(path)
+
+
 def atomic_write(path: str, write: Callable, mode: str = 'wb'):
   """Calls write(file) on a temporary file, syncs it, then renames it to
   `path`: a crash leaves the old file or the new one, never a torn one.
   Only process 0 of a multi-process job writes (`distributed`)."""
   if not distributed.is_main():
     return
-  tmp = f'{path}.tmp'
-  with open(tmp, mode) as f:
+  tmp = epath.Path(f'{path}.tmp')
+  with tmp.open(mode) as f:
     write(f)
     f.flush()
-    os.fsync(f.fileno())
-  os.replace(tmp, path)
+    if is_local(path):
+      os.fsync(f.fileno())
+  tmp.replace(path)
 
 
 @contextlib.contextmanager
@@ -53,7 +71,12 @@ def lock(workdir: str):
   Raises:
     WorkdirBusy: another live process holds it (named).
   """
-  os.makedirs(workdir, exist_ok=True)
+  epath.Path(workdir).mkdir(parents=True, exist_ok=True)
+  if not is_local(workdir):
+    logging.warning('%s is not a local folder: it cannot be locked, so run '
+                    'one job at a time on it.', workdir)
+    yield
+    return
   path = os.path.join(workdir, LOCK)
   f = open(path, 'a+')  # pylint: disable=consider-using-with
   try:
@@ -137,11 +160,11 @@ def check_resume(workdir: str, config, free: Iterable[str],
   Raises:
     ValueError: naming every changed key.
   """
-  path = os.path.join(workdir, CONFIG)
-  if not os.path.exists(path) or not set(os.listdir(workdir)) - {CONFIG, LOCK}:
+  path = epath.Path(workdir) / CONFIG
+  if not path.exists() or not {p.name for p in epath.Path(workdir).iterdir()
+                               } - {CONFIG, LOCK}:
     return  # Nothing was run here yet (e.g. the data failed to load).
-  with open(path) as f:
-    old = _flatten(json.load(f))
+  old = _flatten(json.loads(path.read_text()))
   new = _flatten(json.loads(config.to_json_best_effort()))
   free = list(free)
   if entries is not None:

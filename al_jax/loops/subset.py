@@ -31,12 +31,12 @@ numbers.
 """
 
 import dataclasses
-import glob
 import itertools
 import json
 import os
 import time
 
+from etils import epath
 import jax
 import numpy as np
 import tqdm
@@ -239,7 +239,7 @@ def run_one(config, ds, model, mesh, ctx: base.Context, entry: str,
   val: (x_val, y_val) held out of the pool when options are chosen on
   validation (module doc), else None.
   """
-  os.makedirs(run_dir, exist_ok=True)
+  epath.Path(run_dir).mkdir(parents=True, exist_ok=True)
   rows = [r for i, r in enumerate(report.read_metrics(run_dir))
           if r['round'] == i]
   report.write_metrics(run_dir, rows)
@@ -295,13 +295,10 @@ def compute_seconds(workdir: str) -> float:
   tried, and every fraction that was not swept (a swept fraction's final
   row reuses its best point's run)."""
   total = 0.0
-  for path in glob.glob(os.path.join(workdir, 'initial', 'seed_*',
-                                     'initial.json')):
-    with open(path) as f:
-      total += json.load(f)['train_seconds']
-  for path in glob.glob(os.path.join(workdir, '*', 'seed_*',
-                                     report.METRICS)):
-    run_dir = os.path.dirname(path)
+  for path in epath.Path(workdir).glob('initial/seed_*/initial.json'):
+    total += json.loads(path.read_text())['train_seconds']
+  for path in epath.Path(workdir).glob(f'*/seed_*/{report.METRICS}'):
+    run_dir = str(path.parent)
     tried = report.read_metrics(run_dir, SWEEP)
     swept = {r['round'] for r in tried}
     total += sum(r['train_seconds'] + r['selection_seconds']

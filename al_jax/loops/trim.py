@@ -29,6 +29,7 @@ Dimensions: n training rows, d features, b removed rows.
 import os
 import time
 
+from etils import epath
 import jax
 import numpy as np
 import tqdm
@@ -153,7 +154,7 @@ def run_seed(config, seed: int, workdir: str, bar: tqdm.tqdm):
   n = len(data.y_train)
   for entry in cfg.methods:
     run_dir = os.path.join(workdir, entry, f'seed_{seed}')
-    os.makedirs(run_dir, exist_ok=True)
+    epath.Path(run_dir).mkdir(parents=True, exist_ok=True)
     rows = [r for i, r in enumerate(report.read_metrics(run_dir))
             if r['round'] == i]
     report.write_metrics(run_dir, rows)

@@ -35,6 +35,7 @@ Dimensions: N pool, B batch, C classes, D embedding, E epochs, S seeds.
 import json
 from typing import Any, Mapping, Sequence
 
+from etils import epath
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -299,20 +300,25 @@ def compute_scores(records: DynamicsRecorder | Sequence[DynamicsRecorder],
           for k in runs[0]}
 
 
-def save(path: str, recorder: DynamicsRecorder):
-  """Writes the per-epoch statistics and provenance to an .npz file."""
+def save(file, recorder: DynamicsRecorder):
+  """Writes the per-epoch statistics and provenance as an .npz to `file`
+  (a path, kept as given: no '.npz' appended; or an open binary file)."""
   recorder.flush()
   prov = dict(recorder.provenance, complete_epochs=recorder.complete_epochs)
-  with open(path, 'wb') as f:  # Keeps `path` as given (no '.npz' appended).
-    np.savez_compressed(f, values=recorder.values, count=recorder.count,
-                        labels=recorder.labels,
-                        provenance=np.array(json.dumps(prov)))
+  arrays = dict(values=recorder.values, count=recorder.count,
+                labels=recorder.labels, provenance=np.array(json.dumps(prov)))
+  if hasattr(file, 'write'):
+    np.savez_compressed(file, **arrays)
+    return
+  with open(file, 'wb') as f:
+    np.savez_compressed(f, **arrays)
 
 
 def load(path: str) -> DynamicsRecorder:
   """Reads a file written by `save`; `.provenance` holds its metadata."""
   try:
-    with np.load(path, allow_pickle=False) as f:
+    with epath.Path(path).open('rb') as fh, np.load(fh,
+                                                    allow_pickle=False) as f:
       values, count, labels = f['values'], f['count'], f['labels']
       prov = json.loads(str(f['provenance']))
   except FileNotFoundError as e:

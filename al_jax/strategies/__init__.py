@@ -9,7 +9,10 @@ One module per method, named as the method is registered. Each declares
            module whose needs depend on its options also defines
            needs(**options);
   PAIRS    'native' if it scores multi-label pairs itself; otherwise
-           `combinators.on_pairs` picks images with it, then pairs;
+           `combinators.on_pairs` picks images with it, then pairs. A
+           pair pool's pass keeps the pairs' logits, never [N, C], so such
+           a method needs no logits, or declares 'image_margins': it reads
+           only each image's margin (`check_pairs`);
   make(**options) -> base.Strategy.
 
 Every method also takes the options of `COMBINATOR_OPTIONS` unless it
@@ -149,6 +152,28 @@ def get(entry: str, parent=None, where: str = 'config', **options
   if getattr(mod, 'PAIRS', None) != 'native':
     strategy = combinators.on_pairs(strategy)
   return strategy
+
+
+def check_pairs(entries, parent, where: str):
+  """Raises ValueError naming the entries that cannot run on a multi-label
+  pair pool: methods that are not pair-native but need per-image logits
+  (the pool pass brings only the annotated pairs' logits to the host)."""
+  bad = []
+  for entry in entries:
+    section = _section(entry, parent)
+    name = method_of(entry, section)
+    section.pop('method', None)
+    if (getattr(module(name), 'PAIRS', None) not in ('native',
+                                                     'image_margins')
+        and base.LOGITS in needs(name, **section)):
+      bad.append(entry)
+  if bad:
+    raise ValueError(
+        f'{where}: {", ".join(bad)} score images by their [N, C] logits, '
+        'which a multi-label pool does not bring to the host (its pool pass '
+        'keeps the logits of the annotated pairs); on pairs use margin, '
+        'badge, cluster_margin, or a method that needs no logits (random, '
+        'coreset, kcenter, ...).')
 
 
 def check_entry(entry: str, parent, job: str, provides, where: str):

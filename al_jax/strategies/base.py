@@ -173,7 +173,9 @@ class Context:
     return value
 
   def logits(self) -> np.ndarray:
-    """[N, C] float32 logits of the current model (per image for pairs)."""
+    """[N, C] float32 logits of the current model; on a pair pool only
+    where the context was given them per image (a loop's pool pass gives
+    the pairs' logits: `pair_logits`)."""
     logits = self._output(0, 'logits')
     if self.pairs is not None and np.ndim(logits) == 1:
       raise ValueError('This multi-label pool has the logits of its pairs '

@@ -56,6 +56,9 @@ OPTIONS = dict(margin_factor=10.0, hac='auto', eps=None,
                target_cluster_size=10.0, eps_c=None, knn_k=10,
                order_by='pool')
 NEEDS = (base.LOGITS, base.EMBEDDINGS)
+# On pairs it runs on images and reads only their margins (each image's
+# smallest pair margin, `combinators.image_view`), never [N, C] logits.
+PAIRS = 'image_margins'
 
 
 def cluster_pool(emb: np.ndarray, labeled_mask: np.ndarray, *, hac: str,
