@@ -278,22 +278,27 @@ def fit(cfg, model: nn.Module, x: np.ndarray, y: np.ndarray,
   return state
 
 
-@functools.partial(jax.jit,
-                   static_argnames=('apply_fn', 'mc_dropout', 'replicated'))
+def _every_logit(logits):
+  """`predict`'s default reduce: keeps [B, C]."""
+  return logits
+
+
+@functools.partial(jax.jit, static_argnames=('apply_fn', 'mc_dropout',
+                                             'replicated', 'reduce'))
 def _predict_step(variables, x, key, apply_fn, mc_dropout, pair_rows=None,
-                  pair_cls=None, replicated=None):
+                  pair_cls=None, replicated=None, reduce=_every_logit):
   logits, emb = apply_fn(variables, preprocess.normalize(x), train=False,
                          dropout=mc_dropout, rngs={'dropout': key})
   if pair_rows is not None:  # [B, C] never leaves the devices.
     logits = logits.at[pair_rows, pair_cls].get(
         out_sharding=replicated)
-  return logits, emb
+  return None if reduce is None else reduce(logits), emb
 
 
 def predict(state: TrainState, x: np.ndarray, mesh: jax.sharding.Mesh,
             batch_size: int = 1024,
             dropout_key: jax.Array | None = None,
-            pairs=None) -> tuple[np.ndarray, np.ndarray]:
+            pairs=None, reduce=_every_logit) -> tuple[np.ndarray, np.ndarray]:
   """Logits and embeddings over a pool, in fixed-size jitted batches.
 
   Only the outputs are kept: memory is O(N·(C + D)) on the host and one
@@ -311,10 +316,14 @@ def predict(state: TrainState, x: np.ndarray, mesh: jax.sharding.Mesh,
     dropout_key: if given, dropout stays on (MC dropout) with this key.
     pairs: None, or a `pairs.PairPool` over these N rows (pairs sorted by
       image, as it keeps them).
+    reduce: what is kept of each batch's logits, on the devices: all of
+      them (the default), None (embeddings only), or a jittable row-wise
+      function [B, C] -> [B, ...] (e.g. a margin: `Context.logit_scores`).
 
   Returns:
-    (logits [N, C] float32, or [P] the pairs' logits with `pairs`;
-    embeddings [N, D] float32) as numpy arrays.
+    (logits [N, C] float32, or [P] the pairs' logits with `pairs`, or
+    reduce(logits) [N, ...], or None; embeddings [N, D] float32) as numpy
+    arrays.
   """
   sharding.check_batch_size(batch_size, mesh, 'train.predict_batch_size')
   variables = jax.device_put(
@@ -329,8 +338,10 @@ def predict(state: TrainState, x: np.ndarray, mesh: jax.sharding.Mesh,
   outs, pending = [], None
 
   def fetch(out, rows, pair_count):
-    logits, emb = (distributed.to_host(a) for a in out)
-    outs.append((logits[:rows] if pairs is None else logits[:pair_count],
+    logits, emb = (None if a is None else distributed.to_host(a)
+                   for a in out)
+    outs.append((logits if logits is None else
+                 logits[:rows] if pairs is None else logits[:pair_count],
                  emb[:rows]))
 
   # `inputs` first: zip then runs it to its end, which stops grain workers
@@ -343,14 +354,15 @@ def predict(state: TrainState, x: np.ndarray, mesh: jax.sharding.Mesh,
       rows_b, cls_b, count = pair_args(b)
       out = _predict_step(variables, xb, jax.random.fold_in(key, b),
                           state.apply_fn, mc, rows_b, cls_b,
-                          sharding.replicated(mesh))
+                          sharding.replicated(mesh), reduce)
       if pending is not None:  # Fetch the previous batch while it runs.
         fetch(*pending)
       pending = (out, chunk, count)
   if pending is None:
     raise ValueError('predict() got an empty pool.')
   fetch(*pending)
-  return (np.concatenate([o[0] for o in outs]),
+  return (None if outs[0][0] is None else
+          np.concatenate([o[0] for o in outs]),
           np.concatenate([o[1] for o in outs]))
 
 

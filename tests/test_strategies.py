@@ -5,6 +5,7 @@ import inspect
 
 import al_jax
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
@@ -140,7 +141,6 @@ def test_eight_devices_select_the_same():
   script = f'''
 import jax, ml_collections, numpy as np
 from al_jax import strategies
-from al_jax.strategies import base
 VARIANTS = {VARIANTS!r}
 def picks(mesh):
   from al_jax import sharding
@@ -249,3 +249,36 @@ def test_cluster_margin_knn_k_reaches_the_seed_hac_of_assign(monkeypatch):
   cluster_margin.cluster_pool(emb, labeled, hac='assign', eps=None,
                               target_cluster_size=2.0, eps_c=None, knn_k=5)
   assert seen and set(seen) == {5}
+
+
+@pytest.mark.parametrize('name', ['margin', 'entropy', 'least_confidence',
+                                  'kcenter', 'cluster_margin'])
+def test_pool_pass_reductions_pick_what_full_logits_pick(name):
+  """With a loop's pool pass, scores and embeddings come without [N, C]
+  logits on the host, and the picks are the same."""
+  rng = np.random.default_rng(0)
+  logits = rng.normal(size=(300, 7)).astype(np.float32)
+  emb = rng.normal(size=(300, 5)).astype(np.float32)
+  labeled = np.zeros(300, bool)
+  labeled[:20] = True
+  passes = []
+
+  def pool_pass(fn):
+    passes.append(fn)
+    return (None if fn is None else np.asarray(fn(jnp.asarray(logits))), emb)
+
+  def never():
+    raise AssertionError('[N, C] logits fetched')
+
+  make = lambda **kw: base.Context(~labeled, chosen=labeled,
+                                   labels=np.where(labeled, 0, -1),
+                                   num_classes=7,
+                                   mesh=sharding.make_mesh(), **kw)
+  full = make(outputs=lambda: (logits, emb))
+  reduced = make(outputs=never, pool_pass=pool_pass)
+  strategy = strategies.get(name)
+  key = jax.random.key(1)
+  want, _ = strategy.select(strategy.init(full), full, 25, key)
+  got, _ = strategy.select(strategy.init(reduced), reduced, 25, key)
+  np.testing.assert_array_equal(got.indices, want.indices)
+  assert len(passes) <= 2  # One pass per reduction, cached.

@@ -510,6 +510,18 @@ def test_predict_gathers_pair_logits_on_the_devices(mesh):
   np.testing.assert_array_equal(got_emb, emb)
 
 
+def test_predict_reduces_logits_on_the_devices(mesh):
+  x = _features(37)
+  _, state = _mlp_state()
+  logits, emb = train.predict(state, x, mesh, batch_size=16)
+  none, emb_only = train.predict(state, x, mesh, batch_size=16, reduce=None)
+  assert none is None
+  np.testing.assert_array_equal(emb_only, emb)
+  top, _ = train.predict(state, x, mesh, batch_size=16,
+                         reduce=lambda l: jnp.max(l, axis=1))
+  np.testing.assert_allclose(top, logits.max(1), rtol=1e-6)
+
+
 def test_predict_empty_pool_raises(mesh):
   _, state = _mlp_state()
   with pytest.raises(ValueError, match='empty'):

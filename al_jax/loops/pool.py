@@ -122,6 +122,8 @@ class Purchases:
         candidates, chosen=labeled, labels=labels,
         num_classes=ds.num_classes,
         outputs=lambda: predict(state, ds.x_train, pairs=pool.pairs),
+        pool_pass=None if pool.pairs is not None else
+        lambda fn: predict(state, ds.x_train, reduce=fn),
         model=lambda: base.Model(state.apply_fn, {
             'params': state.params, 'batch_stats': state.batch_stats},
             inputs=lambda idx: ds.x_train[idx], weight_decay=weight_decay),

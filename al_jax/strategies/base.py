@@ -17,6 +17,8 @@ from typing import Any, Callable, Mapping, NamedTuple
 import jax
 import numpy as np
 
+from al_jax import distributed
+from al_jax import sharding
 from al_jax.input.pairs import PairPool
 
 # What a strategy may need (declared as NEEDS in its module) and a job may
@@ -100,6 +102,12 @@ class Context:
     validation: a function returning the labelled validation set, or
       None.
     queried: [Q] int64 items bought through `query` so far.
+
+  A loop that runs the model over its pool gives `pool_pass(fn) ->
+  (fn(logits) [N, ...] or None, embeddings [N, D])`, `fn` applied to each
+  batch's logits on the devices (`train.predict(reduce=)`): embeddings and
+  `logit_scores` then come without [N, C] logits on the host; `logits()`
+  still fetches them whole (`outputs`).
   """
 
   def __init__(self, candidates, *, chosen=None, labels=None,
@@ -111,6 +119,8 @@ class Context:
                mesh: jax.sharding.Mesh | None = None, round_: int = 0,
                pairs: PairPool | None = None,
                validation: Callable[[], tuple[np.ndarray, np.ndarray]]
+               | None = None,
+               pool_pass: Callable[[Any], tuple[Any, np.ndarray]]
                | None = None):
     self.candidates = np.asarray(candidates, bool)
     n = len(self.candidates)
@@ -128,6 +138,8 @@ class Context:
     self._outputs_fn = (None if outputs is None else
                         lambda: _finite_outputs(outputs(), round_))
     self._outputs = None
+    self._pool_pass = pool_pass
+    self._passes = {}  # fn -> (fn(logits), embeddings) of one pool pass.
     self._scores = dict(scores or {})
     self._model_fn = model
     self._query_fn = query
@@ -146,7 +158,7 @@ class Context:
   def provides(self, need: str) -> bool:
     """Whether this context can serve `need` (one of `NEEDS`)."""
     if need in (LOGITS, EMBEDDINGS):
-      return self._outputs_fn is not None
+      return self._outputs_fn is not None or self._pool_pass is not None
     if need == LABELS:
       return bool(np.all(self.labels[self.candidates] >= 0))
     if need == DYNAMICS:
@@ -193,7 +205,28 @@ class Context:
 
   def embeddings(self) -> np.ndarray:
     """[N, D] float32 penultimate-layer embeddings (per image for pairs)."""
+    if self._outputs is None and self._pool_pass is not None:
+      if self._passes:  # Any pass brought them.
+        return next(iter(self._passes.values()))[1]
+      return self._reduced(None)[1]
     return self._output(1, 'embeddings')
+
+  def logit_scores(self, fn) -> np.ndarray:
+    """[N] fn(logits) of every item, fn a jittable row-wise function (a
+    margin, an entropy): computed on the devices in the pool pass where the
+    context can run one and has not fetched the logits, so the host never
+    holds [N, C]; else over the fetched logits, sharded over the mesh."""
+    if self._outputs is None and self._pool_pass is not None:
+      return self._reduced(fn)[0]
+    logits = self.logits()
+    return distributed.to_host(
+        fn(sharding.shard_rows(logits, self.mesh)))[:len(logits)]
+
+  def _reduced(self, fn):
+    """(fn(logits) or None, embeddings) of one pool pass, cached per fn."""
+    if fn not in self._passes:
+      self._passes[fn] = _finite_outputs(self._pool_pass(fn), self.round)
+    return self._passes[fn]
 
   def has_score(self, name: str) -> bool:
     return name in self._scores
@@ -263,6 +296,11 @@ class Context:
       # Items are pairs; model outputs stay per image.
       out.pairs = PairPool(self.pairs.image[rows], self.pairs.cls[rows],
                            self.pairs.num_images)
+    if self._pool_pass is not None and rows is not None:
+      out._passes = {}  # The parent's passes, sliced (and cached there).
+      out._pool_pass = lambda fn: tuple(
+          None if a is None else np.asarray(a)[rows]
+          for a in self._reduced(fn))
     if self._outputs_fn is not None:  # Computed once, by the root context.
       out._outputs = None if rows is not None else self._outputs
       out._outputs_fn = (self._model_outputs if rows is None else

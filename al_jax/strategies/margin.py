@@ -6,8 +6,6 @@ multi-label mode each image-class pair is scored by its binary margin
 import jax
 import numpy as np
 
-from al_jax import distributed
-from al_jax import sharding
 from al_jax.scores import uncertainty
 from al_jax.strategies import base
 
@@ -52,12 +50,8 @@ def lowest_of(score_fn) -> base.Strategy:
 
 
 def logit_score(fn):
-  """[N] `fn(logits)` of the context's model, the pool sharded over the mesh."""
-  def score(ctx: base.Context) -> np.ndarray:
-    logits = ctx.logits()
-    return distributed.to_host(
-        fn(sharding.shard_rows(logits, ctx.mesh)))[:len(logits)]
-  return score
+  """[N] `fn(logits)` of the context's model (`Context.logit_scores`)."""
+  return lambda ctx: ctx.logit_scores(fn)
 
 
 def make() -> base.Strategy:
