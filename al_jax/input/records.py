@@ -20,10 +20,12 @@ memory stays flat in N (tested: `tests/test_records.py` runs the active job
 in a subprocess on pools of two sizes and bounds the growth of its peak
 resident memory).
 
-Each process of a multi-process job decodes only the rows its own devices
-hold (`sharding.process_span`), and the pool pass can decode in grain worker
-processes ahead of the devices (``input.workers``, `stream`). Training
-batches decode in threads as each step asks for them.
+In training batches and the pool pass, each process of a multi-process job
+decodes only the rows its own devices hold (`sharding.process_span`; a
+strategy's own model inputs, e.g. for gradients, are read whole), and the
+pool pass can decode in grain worker processes ahead of the devices
+(``input.workers``, `stream`). Training batches decode in threads as each
+step asks for them.
 
 Dimensions: N rows, S image edge, C channels.
 """
