@@ -141,6 +141,7 @@ def test_eight_devices_select_the_same():
   script = f'''
 import jax, ml_collections, numpy as np
 from al_jax import strategies
+from al_jax.strategies import base
 VARIANTS = {VARIANTS!r}
 def picks(mesh):
   from al_jax import sharding
