@@ -298,11 +298,13 @@ def _predict_step(variables, x, key, apply_fn, mc_dropout, pair_rows=None,
 def predict(state: TrainState, x: np.ndarray, mesh: jax.sharding.Mesh,
             batch_size: int = 1024,
             dropout_key: jax.Array | None = None,
-            pairs=None, reduce=_every_logit) -> tuple[np.ndarray, np.ndarray]:
+            pairs=None, reduce=_every_logit
+            ) -> tuple[np.ndarray | None, np.ndarray]:
   """Logits and embeddings over a pool, in fixed-size jitted batches.
 
   Only the outputs are kept: memory is O(N·(C + D)) on the host and one
-  batch of activations on the devices; with `pairs`, O(P + N·D): each
+  batch of activations on the devices (O(N·D) with a `reduce`); with
+  `pairs`, O(P + N·D): each
   batch's [B, C] logits are reduced on the devices to those of its images'
   annotated pairs (paper 000 section 3.2 scores pairs, and Open Images'
   [N, C] logits would not fit in host memory). The last batch is
@@ -326,6 +328,9 @@ def predict(state: TrainState, x: np.ndarray, mesh: jax.sharding.Mesh,
     arrays.
   """
   sharding.check_batch_size(batch_size, mesh, 'train.predict_batch_size')
+  if pairs is not None and reduce is not _every_logit:
+    raise ValueError('predict(): pairs= keeps the pairs\' logits; it takes '
+                     'no reduce=.')
   variables = jax.device_put(
       {'params': state.params, 'batch_stats': state.batch_stats},
       sharding.replicated(mesh))

@@ -282,4 +282,23 @@ def test_pool_pass_reductions_pick_what_full_logits_pick(name):
   want, _ = strategy.select(strategy.init(full), full, 25, key)
   got, _ = strategy.select(strategy.init(reduced), reduced, 25, key)
   np.testing.assert_array_equal(got.indices, want.indices)
-  assert len(passes) <= 2  # One pass per reduction, cached.
+  assert len(passes) == 1  # One pool pass per round, whatever it needs.
+
+
+@pytest.mark.parametrize('name', ['badge', 'sensitivity'])
+def test_methods_reading_every_logit_make_one_pool_pass(name):
+  rng = np.random.default_rng(0)
+  logits = rng.normal(size=(300, 7)).astype(np.float32)
+  emb = rng.normal(size=(300, 5)).astype(np.float32)
+  labeled = np.zeros(300, bool)
+  labeled[:20] = True
+  calls = []
+  ctx = base.Context(
+      ~labeled, chosen=labeled, labels=np.where(labeled, 0, -1),
+      num_classes=7, mesh=sharding.make_mesh(),
+      outputs=lambda: calls.append('full') or (logits, emb),
+      pool_pass=lambda fn: calls.append(fn) or (None, emb),
+      query=lambda idx: np.zeros(len(idx), np.int64))
+  strategy = strategies.get(name)
+  strategy.select(strategy.init(ctx), ctx, 25, jax.random.key(1))
+  assert calls == ['full']

@@ -45,6 +45,13 @@ def entropy(logits: jax.Array) -> jax.Array:
 
 
 @jax.jit
+def negative_entropy(logits: jax.Array) -> jax.Array:
+  """[N] -entropy (one function object: `train.predict` compiles a reduce
+  once per function)."""
+  return -entropy(logits)
+
+
+@jax.jit
 def max_probability(logits: jax.Array) -> jax.Array:
   """Top-1 softmax probability (least confidence ranks it ascending).
   logits: [N, C] -> [N]."""

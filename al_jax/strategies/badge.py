@@ -26,12 +26,13 @@ PAIRS = 'native'
 def make() -> base.Strategy:
 
   def select(state, ctx: base.Context, budget: int, key: jax.Array):
-    z = ctx.embeddings()
+    # Logits first: their pass brings the embeddings too (one pool pass).
     if ctx.pairs is None:
       a = np.asarray(gradients.badge_factors(ctx.logits()))
+      z = ctx.embeddings()
     else:
       a = gradients.pair_badge_factors(ctx.pair_logits())
-      z = z[ctx.pairs.image]
+      z = ctx.embeddings()[ctx.pairs.image]
     candidates = None if ctx.candidates.all() else ctx.candidates
     return base.Selection(kmeanspp.kmeanspp_seed_outer(
         a, z, budget, key, candidate_mask=candidates, mesh=ctx.mesh)), state

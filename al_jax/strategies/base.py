@@ -138,6 +138,9 @@ class Context:
     self._outputs_fn = (None if outputs is None else
                         lambda: _finite_outputs(outputs(), round_))
     self._outputs = None
+    if pool_pass is not None and pairs is not None:
+      raise ValueError('A pair pool gives its pairs\' logits through '
+                       '`outputs`, not `pool_pass`.')
     self._pool_pass = pool_pass
     self._passes = {}  # fn -> (fn(logits), embeddings) of one pool pass.
     self._scores = dict(scores or {})
@@ -157,7 +160,9 @@ class Context:
 
   def provides(self, need: str) -> bool:
     """Whether this context can serve `need` (one of `NEEDS`)."""
-    if need in (LOGITS, EMBEDDINGS):
+    if need == LOGITS:
+      return self._outputs_fn is not None
+    if need == EMBEDDINGS:
       return self._outputs_fn is not None or self._pool_pass is not None
     if need == LABELS:
       return bool(np.all(self.labels[self.candidates] >= 0))
@@ -213,9 +218,11 @@ class Context:
 
   def logit_scores(self, fn) -> np.ndarray:
     """[N] fn(logits) of every item, fn a jittable row-wise function (a
-    margin, an entropy): computed on the devices in the pool pass where the
-    context can run one and has not fetched the logits, so the host never
-    holds [N, C]; else over the fetched logits, sharded over the mesh."""
+    margin, an entropy; pass one function object, not a new lambda each
+    time: each compiles the pool pass): computed on the devices in a pool
+    pass where the context can run one and has not fetched the logits
+    itself, so the host never holds [N, C]; else over the fetched logits,
+    sharded over the mesh."""
     if self._outputs is None and self._pool_pass is not None:
       return self._reduced(fn)[0]
     logits = self.logits()
@@ -223,9 +230,13 @@ class Context:
         fn(sharding.shard_rows(logits, self.mesh)))[:len(logits)]
 
   def _reduced(self, fn):
-    """(fn(logits) or None, embeddings) of one pool pass, cached per fn."""
+    """(fn(logits) or None, embeddings) of one pool pass, cached per fn;
+    the embeddings of the first pass are kept (every pass has the same)."""
     if fn not in self._passes:
-      self._passes[fn] = _finite_outputs(self._pool_pass(fn), self.round)
+      scores, emb = _finite_outputs(self._pool_pass(fn), self.round)
+      if self._passes:
+        emb = next(iter(self._passes.values()))[1]
+      self._passes[fn] = scores, emb
     return self._passes[fn]
 
   def has_score(self, name: str) -> bool:
@@ -297,10 +308,12 @@ class Context:
       out.pairs = PairPool(self.pairs.image[rows], self.pairs.cls[rows],
                            self.pairs.num_images)
     if self._pool_pass is not None and rows is not None:
-      out._passes = {}  # The parent's passes, sliced (and cached there).
-      out._pool_pass = lambda fn: tuple(
-          None if a is None else np.asarray(a)[rows]
-          for a in self._reduced(fn))
+      # The parent's scores and embeddings, sliced: from its fetched
+      # outputs where it has them, else from its (cached) pool passes.
+      out._passes = {}
+      out._pool_pass = lambda fn: (
+          None if fn is None else self.logit_scores(fn)[rows],
+          self.embeddings()[rows])
     if self._outputs_fn is not None:  # Computed once, by the root context.
       out._outputs = None if rows is not None else self._outputs
       out._outputs_fn = (self._model_outputs if rows is None else

@@ -102,6 +102,9 @@ def make(margin_factor, order_by, **hac_options) -> base.Strategy:
 
   def init(ctx: base.Context) -> np.ndarray:
     """Algorithm 2 lines 4-5, once: HAC over the pool embeddings."""
+    # The margins `select` reads next come from the same model: asking for
+    # them first makes their pool pass bring the embeddings too.
+    margin.pool_margins(ctx)
     return cluster_pool(ctx.embeddings(), ctx.chosen, mesh=ctx.mesh,
                         **hac_options)
 

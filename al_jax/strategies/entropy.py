@@ -11,5 +11,4 @@ NEEDS = (base.LOGITS,)
 
 
 def make() -> base.Strategy:
-  return margin.lowest_of(margin.logit_score(
-      lambda logits: -uncertainty.entropy(logits)))
+  return margin.lowest_of(margin.logit_score(uncertainty.negative_entropy))

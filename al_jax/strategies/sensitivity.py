@@ -238,6 +238,8 @@ def make(**o) -> base.Strategy:
     if budget < k:
       raise ValueError(f'Budget {budget} is below the {k} centres whose '
                        'labels Algorithm 1 buys.')
+    if o['loss'] in ('cross_entropy', 'last_layer_gradient'):
+      ctx.logits()  # One pool pass: the logits' brings the embeddings too.
     centres = cand[cluster_centres(ctx.embeddings()[cand], k,
                                    jax.random.fold_in(key, 0), o, ctx.mesh)]
     idx, weights, notes = estimate(ctx, jax.random.fold_in(key, 1), budget,
