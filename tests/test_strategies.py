@@ -252,16 +252,20 @@ def test_cluster_margin_knn_k_reaches_the_seed_hac_of_assign(monkeypatch):
   assert seen and set(seen) == {5}
 
 
+def _toy_pool():
+  """Logits [300, 7], embeddings [300, 5], the first 20 items labelled."""
+  rng = np.random.default_rng(0)
+  labeled = np.arange(300) < 20
+  return (rng.normal(size=(300, 7)).astype(np.float32),
+          rng.normal(size=(300, 5)).astype(np.float32), labeled)
+
+
 @pytest.mark.parametrize('name', ['margin', 'entropy', 'least_confidence',
                                   'kcenter', 'cluster_margin'])
 def test_pool_pass_reductions_pick_what_full_logits_pick(name):
   """With a loop's pool pass, scores and embeddings come without [N, C]
   logits on the host, and the picks are the same."""
-  rng = np.random.default_rng(0)
-  logits = rng.normal(size=(300, 7)).astype(np.float32)
-  emb = rng.normal(size=(300, 5)).astype(np.float32)
-  labeled = np.zeros(300, bool)
-  labeled[:20] = True
+  logits, emb, labeled = _toy_pool()
   passes = []
 
   def pool_pass(fn):
@@ -287,11 +291,7 @@ def test_pool_pass_reductions_pick_what_full_logits_pick(name):
 
 @pytest.mark.parametrize('name', ['badge', 'sensitivity'])
 def test_methods_reading_every_logit_make_one_pool_pass(name):
-  rng = np.random.default_rng(0)
-  logits = rng.normal(size=(300, 7)).astype(np.float32)
-  emb = rng.normal(size=(300, 5)).astype(np.float32)
-  labeled = np.zeros(300, bool)
-  labeled[:20] = True
+  logits, emb, labeled = _toy_pool()
   calls = []
   ctx = base.Context(
       ~labeled, chosen=labeled, labels=np.where(labeled, 0, -1),
