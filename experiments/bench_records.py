@@ -15,7 +15,7 @@ process each:
   in memory  the old reader's way: decode all N images into one [N, 64, 64,
              3] uint8 array first, then `train.predict` over it.
 
-Both run the same model (the MLP of configs/digits.py, freshly initialised:
+All three run the same model (the MLP of configs/digits.py, freshly initialised:
 the pass's cost does not depend on the weights) with predict_batch_size
 512. Reported: images/s of the whole pass (decoding included), and the
 process's peak resident memory (getrusage) minus that of a process that

@@ -51,6 +51,18 @@ def _decode(record: bytes, size: int) -> np.ndarray:
     return np.asarray(im)
 
 
+_DECODERS = []  # One thread pool per process, made on first use.
+
+
+def _decoders() -> concurrent.futures.ThreadPoolExecutor:
+  """The process's decoding threads (one per core; PIL releases the GIL),
+  shared by every RecordArray (train, test, views)."""
+  if not _DECODERS:
+    _DECODERS.append(
+        concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1))
+  return _DECODERS[0]
+
+
 class RecordArray:
   """[N, S, S, 3] uint8 images of an ArrayRecord file, decoded on access.
 
@@ -72,11 +84,9 @@ class RecordArray:
   def _open(self):
     from array_record.python import array_record_data_source  # pylint: disable=g-import-not-at-top
     self._source = array_record_data_source.ArrayRecordDataSource([self.path])
-    self._pool = concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1)
 
   def __getstate__(self):  # Sent to grain workers: they reopen the file.
-    return {k: v for k, v in self.__dict__.items()
-            if k not in ('_source', '_pool')}
+    return {k: v for k, v in self.__dict__.items() if k != '_source'}
 
   def __setstate__(self, state):
     self.__dict__.update(state)
@@ -108,7 +118,7 @@ class RecordArray:
     if not len(rows):
       return out
     records = self._source.__getitems__(rows.tolist())
-    for i, image in enumerate(self._pool.map(
+    for i, image in enumerate(_decoders().map(
         _decode, records, [self.size] * len(records))):
       out[i] = image
     return out

@@ -28,12 +28,15 @@ class SparseLabels:
     cls: [P] int32 class of each pair, ascending within a row.
     value: [P] int8 label of each pair, in {-2, 0, 1}.
     num_classes: C.
+    check: whether to validate the arrays (off where they are rows of
+      labels already checked: views, concatenations).
   """
 
   dtype = np.dtype(np.int8)
   ndim = 2
 
-  def __init__(self, indptr, cls, value, num_classes: int):
+  def __init__(self, indptr, cls, value, num_classes: int,
+               check: bool = True):
     self.indptr = np.asarray(indptr, np.int64)
     self.cls = np.asarray(cls, np.int32)
     self.value = np.asarray(value, np.int8)
@@ -42,6 +45,8 @@ class SparseLabels:
         or self.indptr[-1] != len(self.cls) or np.any(np.diff(self.indptr) < 0)):
       raise ValueError(f'SparseLabels: indptr ends at {self.indptr[-1]}, '
                        f'{len(self.cls)} classes, {len(self.value)} values.')
+    if not check:
+      return
     keys = self.image * self.num_classes + self.cls
     if (self.cls.size and (self.cls.min() < 0 or self.cls.max() >= num_classes)
         or np.any(np.diff(keys) <= 0)
@@ -133,7 +138,7 @@ class SparseLabels:
     indptr = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=indptr[1:])
     return SparseLabels(indptr, self.cls[pos], self.value[pos],
-                        self.num_classes)
+                        self.num_classes, check=False)
 
   def dense(self) -> np.ndarray:
     """[N, C] int8, -1 where not annotated (only for pools that fit)."""
@@ -154,7 +159,7 @@ def concatenate(parts) -> SparseLabels:
   np.cumsum(counts, out=indptr[1:])
   return SparseLabels(indptr, np.concatenate([p.cls for p in parts]),
                       np.concatenate([p.value for p in parts]),
-                      parts[0].num_classes)
+                      parts[0].num_classes, check=False)
 
 
 def as_sparse(y) -> SparseLabels:

@@ -310,7 +310,7 @@ def save(file, recorder: DynamicsRecorder):
   if hasattr(file, 'write'):
     np.savez_compressed(file, **arrays)
     return
-  with open(file, 'wb') as f:
+  with epath.Path(file).open('wb') as f:
     np.savez_compressed(f, **arrays)
 
 

@@ -154,18 +154,24 @@ def get(entry: str, parent=None, where: str = 'config', **options
   return strategy
 
 
+def _entry_needs(entry: str, parent) -> tuple[str, tuple[str, ...]]:
+  """(method, what it needs with its options) of a config entry."""
+  section = _section(entry, parent)
+  name = method_of(entry, section)
+  section.pop('method', None)
+  return name, needs(name, **section)
+
+
 def check_pairs(entries, parent, where: str):
   """Raises ValueError naming the entries that cannot run on a multi-label
   pair pool: methods that are not pair-native but need per-image logits
   (the pool pass brings only the annotated pairs' logits to the host)."""
   bad = []
   for entry in entries:
-    section = _section(entry, parent)
-    name = method_of(entry, section)
-    section.pop('method', None)
+    name, wanted = _entry_needs(entry, parent)
     if (getattr(module(name), 'PAIRS', None) not in ('native',
                                                      'image_margins')
-        and base.LOGITS in needs(name, **section)):
+        and base.LOGITS in wanted):
       bad.append(entry)
   if bad:
     raise ValueError(
@@ -184,10 +190,8 @@ def check_entry(entry: str, parent, job: str, provides, where: str):
     provides: the needs the job serves (its loop's PROVIDES).
   """
   get(entry, parent, where)
-  section = _section(entry, parent)
-  name = method_of(entry, section)
-  section.pop('method', None)
-  missing = [n for n in needs(name, **section) if n not in provides]
+  name, wanted = _entry_needs(entry, parent)
+  missing = [n for n in wanted if n not in provides]
   if missing:
     why = {base.LABELS: f'needs every label; job {job!r} '
                         f'{LABEL_VIEWS.get(job, "cannot see them")}',
