@@ -93,6 +93,19 @@ def distance_to(features, norms, center, kind: str) -> jax.Array:
   return distances.outer_sq_distance_to_point(*features, norms, *center)
 
 
+def distances_to(features, norms, centers, kind: str) -> jax.Array:
+  """[G, ...] squared distances from the embedded rows to G centers.
+
+  features: [..., width] factors with [...] `row_norms`; centers: the G
+  centers' factors, [G, width] each. One matrix product per factor.
+  """
+  cross = jnp.moveaxis(functools.reduce(jnp.multiply, [
+      jnp.einsum('...d,gd->...g', f, c, precision=lax.Precision.HIGHEST)
+      for f, c in zip(features, centers)]), -1, 0)
+  cc = row_norms(centers, kind).reshape((-1,) + (1,) * (cross.ndim - 1))
+  return jnp.maximum(norms + cc - 2 * cross, 0)
+
+
 def dot_width(features, kind: str) -> int:
   """Length of the dot products in `distance_to` (for rounding bounds)."""
   return sum(f.shape[-1] for f in features) if kind == 'outer' else (

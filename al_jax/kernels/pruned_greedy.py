@@ -47,6 +47,11 @@ from al_jax.kernels import ball_blocks
 # Fraction of blocks above which a step runs one dense pass: on CPU the block
 # loop streams ~5x slower (one thread per device) than the dense product.
 _DENSE_ABOVE = 0.2
+# Columns of the 'farthest' lookahead: a dense step computes the distances
+# to the pick and to G - 1 likely next picks in one pass (a [G, N] product
+# at the bytes of one matrix-vector product), and a later pick among them
+# costs an [N] minimum instead of a pass over the pool.
+_LOOKAHEAD = 32
 
 
 class _Stats(NamedTuple):
@@ -113,6 +118,40 @@ def _farthest(top, score, index, offset):
   return lax.cond(jnp.sum(top == best) == 1, one_block, many_blocks)
 
 
+class _Cache(NamedTuple):
+  """Distance columns to G likely next centres ('farthest' lookahead)."""
+  ids: jax.Array  # [G] int32 pool index of each column's centre, -1: none
+  columns: jax.Array  # [G, B_local, S] squared distances to it
+
+
+def _fill(blocks, score, stats, b, row, kind, offset, size):
+  """One pass: distances to the pick (block b, row) and to size - 1 likely
+  next picks, the farthest row of each block with the largest maxima.
+
+  The pick's score is already -1, so its own block offers its runner-up.
+  """
+  top = _gather(jnp.max(stats.segment_top, axis=1))
+  n_local = score.shape[0]
+  others = lax.top_k(top, size - 1)[1].astype(jnp.int32)
+  j = jnp.clip(others - offset, 0, n_local - 1)
+  own = (others >= offset) & (others < offset + n_local)
+  rows = lax.psum(jnp.where(own, jnp.argmax(score[j], axis=1), 0),
+                  sharding.DATA_AXIS).astype(jnp.int32)
+  block_ids = jnp.concatenate([b[None], others])
+  rows = jnp.concatenate([row[None], rows])
+  j = jnp.clip(block_ids - offset, 0, n_local - 1)
+  own = (block_ids >= offset) & (block_ids < offset + n_local)
+
+  def at(v):  # [G, ...] v at (block_ids, rows), from whichever device.
+    mask = own.reshape((-1,) + (1,) * (v.ndim - 2))
+    return lax.psum(jnp.where(mask, v[j, rows], 0), sharding.DATA_AXIS)
+
+  centres = tuple(at(f) for f in blocks.features)
+  return _Cache(at(blocks.index),
+                ball_blocks.distances_to(blocks.features, blocks.norms,
+                                         centres, kind))
+
+
 def _inverse_cdf(weights, target):
   """First entry whose running sum exceeds target, among weights > 0.
 
@@ -125,8 +164,10 @@ def _inverse_cdf(weights, target):
 
 
 def _program_impl(blocks, available, min_d, key, first, *, k, kind, rule,
-                  mesh, balls=True, dense_above=_DENSE_ABOVE):
+                  mesh, balls=True, dense_above=_DENSE_ABOVE, lookahead=0):
   """All K steps in one compiled loop; see `select` for the arguments."""
+  # G - 1 candidates come from distinct blocks.
+  lookahead = min(lookahead, blocks.index.shape[0] + 1)
   dot_width = ball_blocks.dot_width(blocks.features, kind)
   embed_width = blocks.centre.shape[-1]
   gamma_dot = 2 * dot_width * ball_blocks.EPS + 4 * ball_blocks.EPS
@@ -164,7 +205,7 @@ def _program_impl(blocks, available, min_d, key, first, *, k, kind, rule,
       return b, lax.psum(jnp.where(own, row, 0), sharding.DATA_AXIS)
 
     def step(i, carry):
-      score, stats, picks, reads = carry
+      score, stats, picks, reads, cache = carry
       b, row = choose(i, stats, score)
       j = jnp.clip(b - offset, 0, n_local - 1)
       own = (b >= offset) & (b < offset + n_local)
@@ -216,16 +257,40 @@ def _program_impl(blocks, available, min_d, key, first, *, k, kind, rule,
         put = lambda v, u: v.at[ids].set(u, mode='drop')
         return put(score, rows_out), jax.tree.map(put, stats, stats_out)
 
-      score, stats = lax.cond(n_active > dense_above * n_total, dense,
-                              sparse, score, stats)
-      return (score, stats, picks.at[i].set(pick), reads.at[i].set(n_active))
+      if lookahead:
+        # A dense step refills the cache; the cached column of the pick
+        # then updates every row. The refill is a loop run 0 or 1 times,
+        # which updates the carried cache in place (a conditional would copy
+        # the [G, B, S] columns every step).
+        hit = jnp.any(cache.ids == pick)
+        refill = ~hit & (n_active > dense_above * n_total)
+        cache = lax.while_loop(
+            lambda c: c[0],
+            lambda c: (False, _fill(blocks, score, stats, b, row, kind,
+                                    offset, lookahead)),
+            (refill, cache))[1]
+
+        def cached(score, stats):
+          g = jnp.argmax(cache.ids == pick)
+          new = jnp.minimum(score, cache.columns[g])
+          return new, _stats(new, blocks.second, rule, balls)
+
+        score, stats = lax.cond(hit | refill, cached, sparse, score, stats)
+        n_active = jnp.where(hit, 0, n_active)
+      else:
+        score, stats = lax.cond(n_active > dense_above * n_total, dense,
+                                sparse, score, stats)
+      return (score, stats, picks.at[i].set(pick), reads.at[i].set(n_active),
+              cache)
 
     # The carried score is m on candidates and -1 elsewhere, so no mask is
     # read per step.
     score = jnp.where(available, min_d, -1.0)
+    cache = _Cache(jnp.full((lookahead,), -1, jnp.int32),
+                   jnp.zeros((lookahead,) + score.shape, score.dtype))
     init = (score, _stats(score, blocks.second, rule, balls),
-            jnp.zeros((k,), jnp.int32), jnp.zeros((k,), jnp.int32))
-    return lax.fori_loop(0, k, step, init)[2:]
+            jnp.zeros((k,), jnp.int32), jnp.zeros((k,), jnp.int32), cache)
+    return lax.fori_loop(0, k, step, init)[2:4]
 
   data = P(sharding.DATA_AXIS)
   return jax.shard_map(
@@ -236,7 +301,7 @@ def _program_impl(blocks, available, min_d, key, first, *, k, kind, rule,
 
 _program = jax.jit(_program_impl,
                    static_argnames=('k', 'kind', 'rule', 'mesh', 'balls',
-                                    'dense_above'))
+                                    'dense_above', 'lookahead'))
 
 
 def select(blocks: ball_blocks.Blocks, slot: np.ndarray, available: np.ndarray,
@@ -270,6 +335,7 @@ def select(blocks: ball_blocks.Blocks, slot: np.ndarray, available: np.ndarray,
   picks, reads = _program(
       blocks, ball_blocks.layout(available, slot, blocks, False, mesh), min_d,
       key, jnp.asarray(start, jnp.int32), k=k, kind=kind, rule=rule,
-      mesh=mesh, balls=balls, dense_above=_DENSE_ABOVE)
+      mesh=mesh, balls=balls, dense_above=_DENSE_ABOVE,
+      lookahead=_LOOKAHEAD if rule == 'farthest' else 0)
   picks = np.asarray(picks).astype(np.int64)
   return (picks, np.asarray(reads)) if with_reads else picks
