@@ -4,23 +4,25 @@ r"""Benchmark: greedy k-center, k-means++ and BADGE seeding against numpy.
   python experiments/bench_center_selection.py --quick   # small sizes, ~2 min
 
 Kernels (ours: `al_jax.kernels.kcenter.kcenter_greedy`,
-`kmeanspp.kmeanspp_seed`, `kmeanspp.kmeanspp_seed_outer`, all running
-`pruned_greedy` over the `ball_blocks` layout, which skips, exactly, the
-blocks a step cannot change):
+`kmeanspp.kmeanspp_seed`, `kmeanspp.kmeanspp_seed_outer`):
 
-  kcenter   farthest-first from 100 labeled rows, K picks.
+  kcenter   farthest-first from 100 labeled rows, K picks. Ours:
+            `pruned_greedy` over the `ball_blocks` layout (skips, exactly,
+            the blocks a step cannot change), and a dense pass also stores
+            the distances to G - 1 likely next picks (lookahead).
             peer: `bench_selection.kcenter_numpy`, numpy farthest-first
             written for speed (chunked GEMMs to the labeled rows, then one
             float32 sgemv per step into a preallocated buffer, in-place
             updates, argmax).
             Same algorithm and tie rule, so the picks are compared.
-  kmeanspp  D² sampling, K picks.
-            peer: numpy D² sampling (one sgemv per step; a block by its
-            float64 sum of m, then a row by float64 cumsum and searchsorted),
-            run on the rows in our block layout with our per-step uniforms
-            (`kmeanspp.uniforms`): the law of D² sampling does not depend on
-            how rows are grouped, and this makes the draws comparable pick
-            by pick. The layout is given to the peer untimed.
+  kmeanspp  D² sampling, K picks. Ours: rejection from snapshots, G
+            proposals and their distance columns per pass (see
+            `kmeanspp`).
+            peer: `d2_numpy`, the same draws in numpy (proposals from the
+            same uniforms, `kmeanspp.uniforms`, over our pool-order block
+            layout, given untimed) with one sgemv per accepted pick, as
+            many as the textbook loop (one draw and one sgemv per pick), so
+            the picks are compared.
   badge     BADGE seeding on gradient embeddings a_i ⊗ z_i (C = 10 classes,
             a = softmax - onehot(argmax) of N(0, 9) logits): ours on the
             factors, the peer the same D² sampling on the materialized
@@ -37,14 +39,20 @@ Each (data, kernel, method) runs in a fresh process on regenerated data;
 times are wall seconds of one call. With `--repeats R`, ours and numpy run
 alternately R times each (this machine is shared and its bandwidth drifts
 between minutes): seconds are each method's median run, the ratio is the
-median of the R back-to-back ratios, with their range in brackets. Ours is called twice: "cold" includes
-jit compilation, "warm" is the second call (a later round of the same
-shape: block layout and selection redone, nothing cached but the compiled
-programs); both ratios are printed. "peak GiB" is the process's peak resident set during the
-call (/proc/self/clear_refs). The bound is K·N·(bytes per row) / bandwidth
-for a dense pass per step; "read" is the bytes our steps actually read
-(blocks read × block bytes) over the same bandwidth. Bandwidth is measured
-at the start: the faster of a jitted jnp.sum and numpy's sgemv over 512 MiB.
+median of the R back-to-back ratios, with their range in brackets. Ours is
+called twice: "cold" includes jit compilation, "warm" is the second call (a
+later round of the same shape: block layout and selection redone, nothing
+cached but the compiled programs); both ratios are printed. "peak GiB" is
+the process's peak resident set during the call (/proc/self/clear_refs).
+
+Bounds, from the machine's rates measured at the start (the faster of a
+jitted jnp.sum and numpy's sgemv over 512 MiB; the faster of jnp.dot and
+numpy's sgemm at 2048³): "dense" is K passes over the stored rows, the
+textbook loop's floor; "ours" is our block reads at the bandwidth or our
+pass products (2·N·F·G flops) at the GEMM rate, whichever is slower, plus
+an [N] minimum (12·N bytes) per step served by a stored column. "passes /
+stored steps (G)" counts our steps that read the pool and those served by a
+stored column, with G columns per pass.
 """
 
 import argparse
@@ -100,31 +108,42 @@ def badge_factors(n, c, seed=1):
 # ------------------------------------------------------------------ peers
 
 
-def d2_numpy(x, rows, u, real):
-  """D² sampling, two-level inverse CDF over blocks of `rows` rows.
+def d2_numpy(x, rows, u, real, k):
+  """D² sampling by rejection from snapshots, as ours, one sgemv per pick.
 
-  x: [B·rows, F] rows in our block layout; real: [B·rows] bool, False on
-  padding (never picked); u: [K, 2] uniforms: a block by its sum of m, then
-  a row of it, in float64. Returns positions in the layout.
+  x: [B·rows, F] rows in our (pool-order) layout; real: [B·rows] bool,
+  False on padding (never picked); u: [passes, G, 3] our uniforms
+  (`kmeanspp.uniforms`). Each pass draws G proposals from the snapshot of m
+  (a block by its float64 sum of m, then a row by float64 cumsum and
+  searchsorted); a proposal is accepted when u * m_snapshot < m (or m is
+  unchanged), and an accepted pick lowers m by one sgemv. Returns positions
+  in the layout.
   """
   norms = np.einsum('ij,ij->i', x, x)
-  min_d = np.full(len(x), np.inf, np.float32)
+  min_d = np.where(real, np.inf, -1.0).astype(np.float32)
   buf = np.empty(len(x), np.float32)
-  weight = real.astype(np.float32)
-  picks = np.empty(len(u), np.int64)
-  for i, (u0, u1) in enumerate(u):
-    w = weight if i == 0 else min_d
-    block_w = w.reshape(-1, rows).sum(1, dtype=np.float64)
-    b = int(np.searchsorted(np.cumsum(block_w), u0 * block_w.sum(),
-                            side='right'))
-    inner = np.cumsum(w[b * rows:(b + 1) * rows], dtype=np.float64)
-    j = b * rows + int(np.searchsorted(inner, u1 * inner[-1], side='right'))
-    picks[i] = j
-    bench_selection.lower_min_distance(x, norms, j, min_d, buf)
-    if i == 0:
-      min_d[~real] = 0
-    min_d[picks[:i + 1]] = 0
-  return picks
+  picks, proposals, passes = [], [], 0
+  while len(picks) < k:
+    if not proposals:
+      w = np.maximum(min_d, 0) if picks else real.astype(np.float32)
+      if w.sum(dtype=np.float64) <= 0:
+        w = (min_d >= 0).astype(np.float32)
+      cum = np.cumsum(w.reshape(-1, rows).sum(1, dtype=np.float64))
+      for u_block, u_row, u_accept in u[passes]:
+        b = int(np.searchsorted(cum, u_block * cum[-1], side='right'))
+        inner = np.cumsum(w[b * rows:(b + 1) * rows], dtype=np.float64)
+        j = b * rows + int(np.searchsorted(inner, u_row * inner[-1],
+                                           side='right'))
+        proposals.append((j, min_d[j], u_accept))
+      proposals.reverse()
+      passes += 1
+    j, snapshot, u_accept = proposals.pop()
+    now = min_d[j]
+    if now >= 0 and (u_accept * snapshot < now or now == snapshot):
+      picks.append(j)
+      bench_selection.lower_min_distance(x, norms, j, min_d, buf)
+      min_d[j] = -1
+  return np.asarray(picks)
 
 
 # ------------------------------------------------------------------ child
@@ -134,7 +153,7 @@ def child(spec):
   """Runs one (data, kernel, method); prints a JSON line."""
   import jax
   from al_jax import sharding
-  from al_jax.kernels import ball_blocks, kcenter, kmeanspp
+  from al_jax.kernels import ball_blocks, kcenter, kmeanspp, pruned_greedy
   data, kernel, method, n, d, k = (spec[f] for f in
                                    ('data', 'kernel', 'method', 'n', 'd', 'k'))
   key = jax.random.key(0)
@@ -151,7 +170,7 @@ def child(spec):
     # Our block layout (index [B, S], pool row per slot, n on padding),
     # given to the peer untimed; padding rows are zero.
     blocks, _ = ball_blocks.build(features, kind,
-                                  sharding.one_device_mesh())
+                                  sharding.one_device_mesh(), ordered=False)
     index = np.asarray(blocks.index).reshape(-1)
     rows = blocks.index.shape[1]
     del blocks
@@ -159,7 +178,9 @@ def child(spec):
             if kernel == 'badge' else x)
     pool = np.concatenate([pool, np.zeros((1, pool.shape[1]),
                                           np.float32)])[index]
-    u = kmeanspp.uniforms(key, k)
+    size = min(kmeanspp.PROPOSALS, k)
+    u = np.asarray(jax.vmap(lambda p: kmeanspp.uniforms(key, p, size))(
+        np.arange(k)))  # At most K passes.
   resettable = bench_selection.reset_peak()
   start = time.perf_counter()
   if method == 'ours':
@@ -178,10 +199,14 @@ def child(spec):
     out['reads'] = int(reads.sum())
     out['rows'] = ball_blocks.block_rows(features)
     out['blocks'] = -(-n // out['rows'])
+    out['passes'] = int((reads > 0.2 * out['blocks']).sum())
+    out['stored'] = int((reads == 0).sum())
+    out['columns'] = (pruned_greedy._LOOKAHEAD if kernel == 'kcenter' else
+                      min(kmeanspp.PROPOSALS, k))
   elif kernel == 'kcenter':
     picks = bench_selection.kcenter_numpy(x, labeled, k)
   else:
-    picks = index[d2_numpy(pool, rows, u, index < n)]
+    picks = index[d2_numpy(pool, rows, u, index < n, k)]
   out['seconds'] = time.perf_counter() - start
   out['peak_gib'] = bench_selection.peak_bytes(resettable) / 2**30
   out['picks'] = picks.tolist()
@@ -194,21 +219,26 @@ def child(spec):
 # ------------------------------------------------------------------ parent
 
 
-def bandwidth():
-  """Best streaming read rate (bytes/s) over 512 MiB: jnp.sum, np sgemv."""
+def machine():
+  """Best streaming read rate (bytes/s) over 512 MiB (jnp.sum, np sgemv),
+  and the float32 GEMM rate (flop/s) of a 2048³ product (jnp.dot, np)."""
   import jax
   import jax.numpy as jnp
   x = np.random.default_rng(0).standard_normal((1 << 20, 128), np.float32)
   c, out = x[0].copy(), np.empty(1 << 20, np.float32)
   xs = jnp.asarray(x)
-  total = jax.jit(jnp.sum)
-  rates = {}
-  for name, fn in (('jnp.sum', lambda: total(xs).block_until_ready()),
-                   ('np sgemv', lambda: np.dot(x, c, out=out))):
+  a = x[:1 << 15].reshape(2048, 2048)
+  aj = jnp.asarray(a)
+  total, dot = jax.jit(jnp.sum), jax.jit(jnp.dot)
+  rates, flops = {}, {}
+  for name, fn, table, work in (
+      ('jnp.sum', lambda: total(xs).block_until_ready(), rates, x.nbytes),
+      ('np sgemv', lambda: np.dot(x, c, out=out), rates, x.nbytes),
+      ('jnp.dot', lambda: dot(aj, aj).block_until_ready(), flops, 2 * 2048**3),
+      ('np sgemm', lambda: a @ a, flops, 2 * 2048**3)):
     fn()
-    best = min(_time(fn) for _ in range(5))
-    rates[name] = x.nbytes / best
-  return rates
+    table[name] = work / min(_time(fn) for _ in range(5))
+  return rates, flops
 
 
 def _time(fn):
@@ -263,17 +293,20 @@ def main():
     child(json.loads(args.child))
     return
   size = 'quick' if args.quick else 'full'
-  rates = bandwidth()
-  bw = max(rates.values())
+  rates, flops = machine()
+  bw, gemm = max(rates.values()), max(flops.values())
   lines = ['# python experiments/bench_center_selection.py ' +
            ' '.join(sys.argv[1:]),
            f'cores {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}; '
            'read bandwidth ' + ', '.join(f'{k} {v / 1e9:.1f} GB/s'
-                                         for k, v in rates.items()),
+                                         for k, v in rates.items()) +
+           '; float32 GEMM ' + ', '.join(f'{k} {v / 1e9:.0f} GFLOP/s'
+                                         for k, v in flops.items()),
            '', '| data | kernel | N x F | K | ours s warm (cold) | numpy s |'
-           ' numpy/ours warm (cold) | bound s (dense) | bound s (read) |'
-           ' blocks read | same picks | peak GiB ours / numpy |',
-           '|' + '---|' * 12]
+           ' numpy/ours warm (cold) | bound s (dense) | bound s (ours) |'
+           ' passes / stored steps (G) | blocks read | same picks |'
+           ' peak GiB ours / numpy |',
+           '|' + '---|' * 13]
   kernels = args.kernels.split(',')
   jobs = [(data, kernel, n, d, k, None) for n, d, k in SIZES[size]
           for data in args.data.split(',') for kernel in kernels
@@ -290,7 +323,12 @@ def main():
     ratios = [p['seconds'] / o['seconds'] for o, p in runs]
     stored = 4 * (d + (c or 0))  # Bytes per row ours reads.
     bound = k * n * stored / bw
-    read = ours['reads'] * ours['rows'] * stored / bw
+    # Ours: its block reads at the bandwidth or its pass products at the
+    # GEMM rate, whichever is slower, plus an [N] minimum (read m and the
+    # stored column, write m) per step served by a stored column.
+    read = (max(ours['reads'] * ours['rows'] * stored / bw,
+                ours['passes'] * 2 * n * stored / 4 * ours['columns'] / gemm)
+            + ours['stored'] * 3 * 4 * n / bw)
     width = f'{n:,} x {d * (c or 1)}'
     lines.append(
         f'| {data} | {kernel} | {width} | {k} | {ours["seconds"]:.2f} '
@@ -298,6 +336,7 @@ def main():
         f'**{np.median(ratios):.2f}**{_spread(ratios)} '
         f'({peer["seconds"] / ours["cold"]:.2f}) |'
         f' {bound:.2f} | {read:.2f} | '
+        f'{ours["passes"]} / {ours["stored"]} ({ours["columns"]}) | '
         f'{ours["reads"] / (k * ours["blocks"]):.1%} | '
         f'{compare(ours, peer)} | '
         f'{ours["peak_gib"]:.2f} / {peer["peak_gib"]:.2f} |')

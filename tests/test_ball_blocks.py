@@ -55,23 +55,11 @@ def test_outer_layout_matches_materialized():
   np.testing.assert_allclose(np.asarray(flat)[slot], g, rtol=1e-6)
 
 
-@pytest.mark.parametrize('method', ['kcenter', 'kmeanspp', 'badge'])
-def test_pruned_steps_pick_what_dense_steps_pick(method, monkeypatch):
+def test_pruned_steps_pick_what_dense_steps_pick(monkeypatch):
   x = _blobs()
-  a = np.random.default_rng(2).standard_normal((len(x), 4)).astype(
-      np.float32)
   labeled = np.zeros(len(x), bool)
   labeled[::500] = True
-
-  def run():
-    if method == 'kcenter':
-      return kcenter.kcenter_greedy(x, labeled, 150, with_reads=True)
-    if method == 'kmeanspp':
-      return kmeanspp.kmeanspp_seed(x, 150, jax.random.key(5), ~labeled,
-                                    with_reads=True)
-    return kmeanspp.kmeanspp_seed_outer(a, x, 150, jax.random.key(5),
-                                        with_reads=True)
-
+  run = lambda: kcenter.kcenter_greedy(x, labeled, 150, with_reads=True)
   monkeypatch.setattr(ball_blocks, 'block_rows', lambda features: 64)
   monkeypatch.setattr(pruned_greedy, '_DENSE_ABOVE', 2.0)  # Never dense.
   pruned, reads = run()
@@ -79,36 +67,46 @@ def test_pruned_steps_pick_what_dense_steps_pick(method, monkeypatch):
   dense, _ = run()
   np.testing.assert_array_equal(pruned, dense)
   # Exact pruning skips most of a clustered pool after a few steps.
-  if method != 'badge':
-    n_blocks = -(-len(x) // 64)
-    assert reads.max() <= n_blocks
-    if method == 'kmeanspp':
-      assert reads[0] == n_blocks  # No centre yet: the first step reads all.
-    assert reads[50:].mean() < 0.3 * n_blocks
+  n_blocks = -(-len(x) // 64)
+  assert reads.max() <= n_blocks
+  assert reads[50:].mean() < 0.3 * n_blocks
 
 
-def test_d2_draws_follow_two_level_inverse_cdf():
-  """Same picks as float64 numpy D² sampling over the block layout (a block
-  by its sum of m, then a row of it), driven by the same uniforms."""
+def test_d2_draws_follow_rejection_from_snapshots():
+  """Same picks as float64 numpy D² sampling by rejection: each pass draws
+  G proposals from the snapshot of m (a block by its sum of m, then a row of
+  it), each accepted when u * m_snapshot < m, driven by the same uniforms."""
   x = _blobs(n=2000)
-  key = jax.random.key(7)
-  picks = kmeanspp.kmeanspp_seed(x, 60, key)
-  blocks, _ = ball_blocks.build((x,), 'plain', sharding.one_device_mesh())
+  key, k = jax.random.key(7), 60
+  picks, reads = kmeanspp.kmeanspp_seed(x, k, key, with_reads=True)
+  blocks, _ = ball_blocks.build((x,), 'plain', sharding.one_device_mesh(),
+                                ordered=False)
   index = np.asarray(blocks.index)
   rows = np.concatenate([x, np.zeros((1, 12), np.float32)])[index].astype(
       np.float64)  # [B, S, D], padding rows zero.
-  u = kmeanspp.uniforms(key, 60)
-  min_d = np.full(index.shape, np.inf)
+  size = min(kmeanspp.PROPOSALS, k)
+  m = np.full(index.shape, np.inf)
   free = index < len(x)
-  want = []
-  for i in range(60):
-    w = free * 1.0 if i == 0 else np.where(free, min_d, 0)
-    block_w = w.sum(1)
-    b = int(np.searchsorted(np.cumsum(block_w), u[i, 0] * block_w.sum(),
-                            side='right'))
-    r = int(np.searchsorted(np.cumsum(w[b]), u[i, 1] * w[b].sum(),
-                            side='right'))
-    want.append(index[b, r])
-    free[b, r] = False
-    min_d = np.minimum(min_d, ((rows - rows[b, r])**2).sum(-1))
+  want, proposals, passes = [], [], 0
+  while len(want) < k:
+    if not proposals:
+      u = np.asarray(kmeanspp.uniforms(key, passes, size))
+      w = np.where(free, m, 0)
+      if not want or w.sum() <= 0:
+        w = free * 1.0
+      block_w = w.sum(1)
+      for u_block, u_row, u_accept in u:
+        b = int(np.searchsorted(np.cumsum(block_w), u_block * block_w.sum(),
+                                side='right'))
+        r = int(np.searchsorted(np.cumsum(w[b]), u_row * w[b].sum(),
+                                side='right'))
+        proposals.append((b, r, m[b, r], u_accept))
+      passes += 1
+    b, r, snapshot, u_accept = proposals.pop(0)
+    now = m[b, r] if free[b, r] else -1
+    if now >= 0 and (u_accept * snapshot < now or now == snapshot):
+      want.append(index[b, r])
+      free[b, r] = False
+      m = np.minimum(m, ((rows - rows[b, r])**2).sum(-1))
   np.testing.assert_array_equal(picks, want)
+  assert (reads > 0).sum() == passes < k / 4  # Most proposals accepted.

@@ -158,7 +158,7 @@ def lattice(mesh, k=40):
   m = ((x[:, None] - x[labeled][None])**2).sum(-1).min(1)
   picks = pruned_greedy.select(
       blocks, slot, ~labeled, ball_blocks.layout(m, slot, blocks, np.inf, mesh),
-      k, None, 'farthest', 'plain', mesh)
+      k, 'plain', mesh)
   return x, labeled, picks
 
 

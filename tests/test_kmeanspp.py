@@ -1,6 +1,7 @@
 """k-means++ seeding: D² law, factorized == materialized, sharding."""
 
 import functools
+import itertools
 
 import jax
 import jax.numpy as jnp
@@ -10,7 +11,7 @@ from conftest import same_on_eight_devices
 from scipy import stats
 
 from al_jax import sharding
-from al_jax.kernels import ball_blocks, kmeanspp, partition, pruned_greedy
+from al_jax.kernels import ball_blocks, kmeanspp, partition
 from al_jax.scores import gradients
 
 
@@ -30,19 +31,15 @@ def test_badge_factors():
   np.testing.assert_allclose(gradients.badge_factors(logits), want, atol=1e-6)
 
 
-def _draws(x, n_keys, k=2):
+def _draws(x, n_keys, k=2, size=None):
   """[n_keys, k] seedings of x for keys split from key(0), vmapped."""
   mesh = sharding.one_device_mesh()
-  blocks, slot = ball_blocks.build((x,), 'plain', mesh)
-  layout = functools.partial(ball_blocks.layout, slot=slot, blocks=blocks,
-                             mesh=mesh)
-  available = layout(np.ones(len(x), bool), fill=False)
-  min_d = layout(np.full(len(x), np.inf, np.float32), fill=np.inf)
-  first = jnp.asarray((-1, -1), jnp.int32)
-  program = functools.partial(pruned_greedy._program, k=k, kind='plain',
-                              rule='d2', mesh=mesh)
-  draw = jax.jit(jax.vmap(
-      lambda key: program(blocks, available, min_d, key, first)[0]))
+  blocks, slot = ball_blocks.build((x,), 'plain', mesh, ordered=False)
+  available = ball_blocks.layout(np.ones(len(x), bool), slot, blocks, False,
+                                 mesh)
+  program = functools.partial(kmeanspp._program, k=k, kind='plain',
+                              mesh=mesh, size=size or k)
+  draw = jax.jit(jax.vmap(lambda key: program(blocks, available, key)[0]))
   return np.asarray(draw(jax.random.split(jax.random.key(0), n_keys)))
 
 
@@ -61,6 +58,26 @@ def test_d2_sampling_frequencies():
     keep = w > 0
     expected = w[keep] / w.sum() * len(second)
     assert stats.chisquare(observed[keep], expected).pvalue > 1e-3
+
+
+def test_d2_law_of_accepted_proposals():
+  """The third pick is the second proposal of a pass drawn before the second
+  pick lowered m: accepted with probability m / m_snapshot, it must follow
+  m after both picks (one chi-square over all (first, second) pairs)."""
+  pos = np.array([0, 1, 2, 4, 7, 11], np.float32)
+  x = np.stack([pos, np.zeros_like(pos)], 1)
+  draws = _draws(x, 40_000, k=3, size=3)
+  d2 = (np.float64(pos)[:, None] - pos[None])**2
+  chi2, dof = 0.0, 0
+  for first, second in itertools.permutations(range(6), 2):
+    third = draws[(draws[:, 0] == first) & (draws[:, 1] == second), 2]
+    observed = np.bincount(third, minlength=6)
+    w = np.minimum(d2[first], d2[second])
+    assert observed[w == 0].sum() == 0
+    expected = w[w > 0] / w.sum() * len(third)
+    chi2 += ((observed[w > 0] - expected)**2 / expected).sum()
+    dof += (w > 0).sum() - 1
+  assert stats.chi2.sf(chi2, dof) > 1e-3
 
 
 def test_candidates_only_distinct_and_all():
@@ -99,11 +116,11 @@ def test_factorized_equals_materialized():
 def test_same_key_same_picks_one_compilation():
   a, z = _badge_pool()
   first = kmeanspp.kmeanspp_seed_outer(a, z, 10, jax.random.key(1))
-  size = pruned_greedy._program._cache_size()
+  size = kmeanspp._program._cache_size()
   np.testing.assert_array_equal(
       first, kmeanspp.kmeanspp_seed_outer(a, z, 10, jax.random.key(1)))
   kmeanspp.kmeanspp_seed_outer(a, z, 10, jax.random.key(2))
-  assert pruned_greedy._program._cache_size() == size
+  assert kmeanspp._program._cache_size() == size
 
 
 def test_partitioned_badge():

@@ -85,9 +85,8 @@ def kcenter_greedy(x, labeled_mask, k: int, key: jax.Array | None = None,
                              jnp.asarray(center_mask), block=block, mesh=mesh)
   first = -1 if has_labeled else int(
       jax.random.randint(key, (), 0, n, jnp.int32))
-  return pruned_greedy.select(blocks, slot, ~labeled, min_d, k, key,
-                              'farthest', 'plain', mesh, first=first,
-                              with_reads=with_reads)
+  return pruned_greedy.select(blocks, slot, ~labeled, min_d, k, 'plain',
+                              mesh, first=first, with_reads=with_reads)
 
 
 # Rows and centres of the sample `worth_ordering` runs greedy k-center on.

@@ -1,36 +1,35 @@
-"""Greedy k-center and k-means++ steps that skip what cannot change.
+"""Greedy k-center (farthest-first) steps that skip what cannot change.
 
-Each step adds one center c and lowers every candidate's squared distance m
-to its nearest center. Over the `ball_blocks` layout a step first bounds,
-for each block segment, the distance from any of its rows to c
-(||μ - c|| - r) and reads only the blocks where that bound does not exceed
-sqrt(max m) of the segment's candidates: the others cannot change. Float32
-rounding is covered by margins (γ·(||x||² + ||c||²) on the expanded
-distance, γ·||μ - c|| on the bound), so a skipped row's computed distance
-would not have lowered its m either: skipping is exact, and the picks equal
-those of dense passes (tested). Steps that must read more than
-`_DENSE_ABOVE` of the blocks (early steps, unclustered data) run one dense
-pass instead of the block loop; both compute the same per-row numbers.
+Each step adds one center c, the candidate with the largest m (its squared
+distance to the nearest center; the lowest pool index on ties), and lowers
+every candidate's m with its distance to c. Two ways keep a step below one
+pass over the pool (N·D·4 bytes):
 
-Selection rules:
-  'farthest': greedy k-center; the candidate with the largest m, the lowest
-    pool index on ties.
-  'd2': k-means++; inverse-CDF sampling of a candidate with probability
-    m / sum m: a block with probability (its sum of m) / (sum of m), then a
-    row of it with probability m / (the block's sum), with two uniforms per
-    step (`kmeanspp.uniforms`). The first draw (and any draw
-    where every m is 0) is uniform over the candidates. Picks depend on the
-    block order (the CDF is taken in that order); the law is exactly D²
-    sampling.
+Pruning. Over the `ball_blocks` layout a step first bounds, for each block
+segment, the distance from any of its rows to c (||μ - c|| - r) and reads
+only the blocks where that bound does not exceed sqrt(max m) of the
+segment's candidates: the others cannot change. Float32 rounding is covered
+by margins (γ·(||x||² + ||c||²) on the expanded distance, γ·||μ - c|| on the
+bound), so a skipped row's computed distance would not have lowered its m
+either: skipping is exact, and the picks equal those of dense passes
+(tested).
 
-Per-block summaries (the max m of each segment; for 'd2' also the sum of m)
-are all-gathered each step (a few numbers per block), so 1 and 8 devices
-pick the same; a uniform draw counts the candidates per block then. A dense step therefore makes few
-passes over the [B, S] numbers beyond the distance pass: the carried m is -1
-on non-candidates (no mask is read), and the farthest row is looked up in
-the chosen block only (a full pass only when blocks tie).
+Lookahead. A step that must read more than `_DENSE_ABOVE` of the blocks
+(early steps, unclustered data) computes in one pass the distances to c and
+to G - 1 likely next picks, the farthest row of each of the blocks with the
+largest maxima (a [G, N] product, at about the bytes of one matrix-vector
+product). A later pick among them lowers m with its stored column, an [N]
+minimum, and reads no block. A pick lowers m near itself only, so on
+unclustered data most of the G candidates are picked in turn. The picks do
+not depend on which candidates were stored, only the number of passes does.
 
-Dimensions: as in `ball_blocks`; K budget.
+Per-block maxima of m are all-gathered each step (a few numbers per block),
+so 1 and 8 devices pick the same. A step therefore makes few passes over the
+[B, S] numbers beyond the distance pass: the carried m is -1 on
+non-candidates (no mask is read), and the farthest row is looked up in the
+chosen block only (a full pass only when blocks tie).
+
+Dimensions: as in `ball_blocks`; K budget, G lookahead columns.
 """
 
 from typing import NamedTuple
@@ -47,44 +46,29 @@ from al_jax.kernels import ball_blocks
 # Fraction of blocks above which a step runs one dense pass: on CPU the block
 # loop streams ~5x slower (one thread per device) than the dense product.
 _DENSE_ABOVE = 0.2
-# Columns of the 'farthest' lookahead: a dense step computes the distances
-# to the pick and to G - 1 likely next picks in one pass (a [G, N] product
-# at the bytes of one matrix-vector product), and a later pick among them
-# costs an [N] minimum instead of a pass over the pool.
+# G, columns of the lookahead: at 1M x 128 on bench_center_selection a pass
+# served ~29 of 32 picks on Gaussian data and ~17 on the 1,000-blob mixture.
 _LOOKAHEAD = 32
 
 
-class _Stats(NamedTuple):
-  """Per-block summaries of the candidates' m, [B_local] each."""
-  segment_top: jax.Array  # [B_local, 2] max m over each segment's candidates
-  total: jax.Array | None  # sum of m over candidates ('d2'; else None)
+def _segment_top(score, second, balls):
+  """[..., S] score (m, -1 for non-candidates) -> [..., 2] max m over each
+  segment's candidates.
 
-
-def _stats(score, second, rule, balls):
-  """[..., S] score (m, -1 for non-candidates), second segment -> _Stats.
-
-  In a dense step these reductions are the cost beyond the distance pass, so
-  only what `rule` reads is computed; the row of the farthest candidate is
-  found after the block is chosen (`_farthest`). Without `balls` (an
-  unordered layout: nothing is ever skipped) the block's max stands for
-  both segments.
+  Without `balls` (an unordered layout: nothing is ever skipped) the block's
+  max stands for both segments.
   """
   if balls:
-    segment_top = jnp.stack(
-        [jnp.max(jnp.where(second, -1.0, score), axis=-1),
-         jnp.max(jnp.where(second, score, -1.0), axis=-1)], axis=-1)
-  else:
-    top = jnp.max(score, axis=-1)
-    segment_top = jnp.stack([top, top], axis=-1)
-  if rule == 'farthest':
-    return _Stats(segment_top, None)
-  return _Stats(segment_top, jnp.sum(jnp.maximum(score, 0), axis=-1))
+    return jnp.stack([jnp.max(jnp.where(second, -1.0, score), axis=-1),
+                      jnp.max(jnp.where(second, score, -1.0), axis=-1)],
+                     axis=-1)
+  top = jnp.max(score, axis=-1)
+  return jnp.stack([top, top], axis=-1)
 
 
-def _gather(tree):
-  """All-gathered [B] global arrays from [B_local] ones."""
-  return jax.tree.map(
-      lambda v: lax.all_gather(v, sharding.DATA_AXIS, tiled=True), tree)
+def _gather(v):
+  """All-gathered [B] global array from a [B_local] one."""
+  return lax.all_gather(v, sharding.DATA_AXIS, tiled=True)
 
 
 def _farthest(top, score, index, offset):
@@ -119,26 +103,26 @@ def _farthest(top, score, index, offset):
 
 
 class _Cache(NamedTuple):
-  """Distance columns to G likely next centres ('farthest' lookahead)."""
+  """Distance columns to G likely next centres (the lookahead)."""
   ids: jax.Array  # [G] int32 pool index of each column's centre, -1: none
   columns: jax.Array  # [G, B_local, S] squared distances to it
 
 
-def _fill(blocks, score, stats, b, row, kind, offset, size):
-  """One pass: distances to the pick (block b, row) and to size - 1 likely
-  next picks, the farthest row of each block with the largest maxima.
-
-  The pick's score is already -1, so its own block offers its runner-up.
-  """
-  top = _gather(jnp.max(stats.segment_top, axis=1))
-  n_local = score.shape[0]
-  others = lax.top_k(top, size - 1)[1].astype(jnp.int32)
-  j = jnp.clip(others - offset, 0, n_local - 1)
-  own = (others >= offset) & (others < offset + n_local)
+def _top_rows(score, segment_top, offset, size):
+  """[size] (block, row): the farthest row of each of the `size` blocks with
+  the largest maxima, the likely next picks."""
+  top = _gather(jnp.max(segment_top, axis=1))
+  blocks = lax.top_k(top, size)[1].astype(jnp.int32)
+  j = jnp.clip(blocks - offset, 0, score.shape[0] - 1)
+  own = (blocks >= offset) & (blocks < offset + score.shape[0])
   rows = lax.psum(jnp.where(own, jnp.argmax(score[j], axis=1), 0),
-                  sharding.DATA_AXIS).astype(jnp.int32)
-  block_ids = jnp.concatenate([b[None], others])
-  rows = jnp.concatenate([row[None], rows])
+                  sharding.DATA_AXIS)
+  return blocks, rows.astype(jnp.int32)
+
+
+def _fill(blocks, block_ids, rows, kind, offset):
+  """One pass: the distances from every row to the rows (block_ids, rows)."""
+  n_local = blocks.index.shape[0]
   j = jnp.clip(block_ids - offset, 0, n_local - 1)
   own = (block_ids >= offset) & (block_ids < offset + n_local)
 
@@ -152,61 +136,30 @@ def _fill(blocks, score, stats, b, row, kind, offset, size):
                                          centres, kind))
 
 
-def _inverse_cdf(weights, target):
-  """First entry whose running sum exceeds target, among weights > 0.
-
-  Rounding can leave no such entry: then the last positive one.
-  """
-  cum = jnp.cumsum(weights)
-  hit = (cum > target) & (weights > 0)
-  last = weights.shape[0] - 1 - jnp.argmax((weights > 0)[::-1])
-  return jnp.where(jnp.any(hit), jnp.argmax(hit), last).astype(jnp.int32)
-
-
-def _program_impl(blocks, available, min_d, key, first, *, k, kind, rule,
-                  mesh, balls=True, dense_above=_DENSE_ABOVE, lookahead=0):
+def _program_impl(blocks, available, min_d, first, *, k, kind, mesh,
+                  balls=True, dense_above=_DENSE_ABOVE, lookahead=0):
   """All K steps in one compiled loop; see `select` for the arguments."""
-  # G - 1 candidates come from distinct blocks.
+  # G - 1 candidates come from distinct blocks; one column is no lookahead.
   lookahead = min(lookahead, blocks.index.shape[0] + 1)
+  lookahead = lookahead if lookahead > 1 else 0
   dot_width = ball_blocks.dot_width(blocks.features, kind)
   embed_width = blocks.centre.shape[-1]
   gamma_dot = 2 * dot_width * ball_blocks.EPS + 4 * ball_blocks.EPS
   gamma_lb = 2 * embed_width * ball_blocks.EPS
 
-  def local(blocks, available, min_d, key, first):
-    n_local, rows = available.shape
+  def local(blocks, available, min_d, first):
+    n_local = available.shape[0]
     offset = lax.axis_index(sharding.DATA_AXIS) * n_local
     block_id = offset + jnp.arange(n_local, dtype=jnp.int32)
     n_total = n_local * lax.psum(1, sharding.DATA_AXIS)
-
-    def choose(i, stats, score):
-      # Only what the rule reads is gathered.
-      if rule == 'farthest':
-        b, row = _farthest(_gather(jnp.max(stats.segment_top, axis=1)),
-                           score, blocks.index, offset)
-        b = jnp.where((i == 0) & (first[0] >= 0), first[0], b)
-        row = jnp.where((i == 0) & (first[0] >= 0), first[1], row)
-        return b, row
-      total = _gather(stats.total)
-      uniform = (i == 0) | (jnp.sum(total) <= 0)
-      weights = lax.cond(
-          uniform, lambda: _gather(
-              jnp.sum(score >= 0, axis=-1).astype(jnp.float32)),
-          lambda: total)
-      # Two uniforms, one for the block and one within it: a single float32
-      # uniform over the whole pool would resolve only ~1e-7 of the total
-      # weight, coarser than one row's share in a large pool.
-      u = jax.random.uniform(jax.random.fold_in(key, i), (2,))
-      b = _inverse_cdf(weights, u[0] * jnp.sum(weights))
-      j = jnp.clip(b - offset, 0, n_local - 1)
-      w = jnp.where(score[j] >= 0, jnp.where(uniform, 1.0, score[j]), 0)
-      row = _inverse_cdf(w, u[1] * jnp.sum(w))
-      own = (b >= offset) & (b < offset + n_local)
-      return b, lax.psum(jnp.where(own, row, 0), sharding.DATA_AXIS)
+    segment_top = lambda score, second: _segment_top(score, second, balls)
 
     def step(i, carry):
-      score, stats, picks, reads, cache = carry
-      b, row = choose(i, stats, score)
+      score, top, picks, reads, cache = carry
+      b, row = _farthest(_gather(jnp.max(top, axis=1)), score, blocks.index,
+                         offset)
+      b = jnp.where((i == 0) & (first[0] >= 0), first[0], b)
+      row = jnp.where((i == 0) & (first[0] >= 0), first[1], row)
       j = jnp.clip(b - offset, 0, n_local - 1)
       own = (b >= offset) & (b < offset + n_local)
       center, pick = jax.tree.map(
@@ -220,13 +173,11 @@ def _program_impl(blocks, available, min_d, key, first, *, k, kind, rule,
       lower = (jnp.sqrt(jnp.sum(jnp.square(blocks.centre - c_flat), axis=2))
                * (1 - gamma_lb) - blocks.radius)
       margin = gamma_dot * (blocks.max_norm + cc)
-      reach = (lower <= 0) | (jnp.square(lower) <= stats.segment_top +
-                                margin[:, None])
-      active = (jnp.any(reach, axis=1) |
-                (block_id == b))
+      reach = (lower <= 0) | (jnp.square(lower) <= top + margin[:, None])
+      active = jnp.any(reach, axis=1) | (block_id == b)
       n_active = lax.psum(jnp.sum(active), sharding.DATA_AXIS)
 
-      def dense(score, stats):
+      def dense(score, top):
         # Every block is updated: a block the bound skips would keep its m
         # (see the module docstring), so this equals updating the active
         # ones only, without the masks.
@@ -234,28 +185,28 @@ def _program_impl(blocks, available, min_d, key, first, *, k, kind, rule,
         d = ball_blocks.distance_to(flat, blocks.norms.reshape(-1), center,
                                     kind)
         new = jnp.minimum(score, d.reshape(score.shape))
-        return new, _stats(new, blocks.second, rule, balls)
+        return new, segment_top(new, blocks.second)
 
-      def sparse(score, stats):
+      def sparse(score, top):
         # Results go to buffers indexed by the loop counter and are
         # scattered back once: updating the carried [B, S] array in place
         # inside the loop makes XLA copy all of it every iteration.
         ids = jnp.nonzero(active, size=n_local, fill_value=n_local)[0]
 
         def one(t, out):
-          rows_out, stats_out = out
+          rows_out, top_out = out
           blk = jnp.minimum(ids[t], n_local - 1)
           feats = tuple(f[blk] for f in blocks.features)
           d = ball_blocks.distance_to(feats, blocks.norms[blk], center, kind)
           new = jnp.minimum(score[blk], d)
-          fresh = _stats(new, blocks.second[blk], rule, balls)
           put = lambda buf, v: lax.dynamic_update_index_in_dim(buf, v, t, 0)
-          return put(rows_out, new), jax.tree.map(put, stats_out, fresh)
+          return (put(rows_out, new),
+                  put(top_out, segment_top(new, blocks.second[blk])))
 
-        rows_out, stats_out = lax.fori_loop(
-            0, jnp.sum(active), one, (jnp.zeros_like(score), stats))
+        rows_out, top_out = lax.fori_loop(
+            0, jnp.sum(active), one, (jnp.zeros_like(score), top))
         put = lambda v, u: v.at[ids].set(u, mode='drop')
-        return put(score, rows_out), jax.tree.map(put, stats, stats_out)
+        return put(score, rows_out), put(top, top_out)
 
       if lookahead:
         # A dense step refills the cache; the cached column of the pick
@@ -264,23 +215,26 @@ def _program_impl(blocks, available, min_d, key, first, *, k, kind, rule,
         # the [G, B, S] columns every step).
         hit = jnp.any(cache.ids == pick)
         refill = ~hit & (n_active > dense_above * n_total)
-        cache = lax.while_loop(
-            lambda c: c[0],
-            lambda c: (False, _fill(blocks, score, stats, b, row, kind,
-                                    offset, lookahead)),
-            (refill, cache))[1]
 
-        def cached(score, stats):
-          g = jnp.argmax(cache.ids == pick)
-          new = jnp.minimum(score, cache.columns[g])
-          return new, _stats(new, blocks.second, rule, balls)
+        def fill(_):
+          more = _top_rows(score, top, offset, lookahead - 1)
+          return _fill(blocks, jnp.concatenate([b[None], more[0]]),
+                       jnp.concatenate([row[None], more[1]]), kind, offset)
 
-        score, stats = lax.cond(hit | refill, cached, sparse, score, stats)
+        cache = lax.while_loop(lambda c: c[0], lambda c: (False, fill(c)),
+                               (refill, cache))[1]
+
+        def cached(score, top):
+          del top
+          new = jnp.minimum(score, cache.columns[jnp.argmax(cache.ids == pick)])
+          return new, segment_top(new, blocks.second)
+
+        score, top = lax.cond(hit | refill, cached, sparse, score, top)
         n_active = jnp.where(hit, 0, n_active)
       else:
-        score, stats = lax.cond(n_active > dense_above * n_total, dense,
-                                sparse, score, stats)
-      return (score, stats, picks.at[i].set(pick), reads.at[i].set(n_active),
+        score, top = lax.cond(n_active > dense_above * n_total, dense, sparse,
+                              score, top)
+      return (score, top, picks.at[i].set(pick), reads.at[i].set(n_active),
               cache)
 
     # The carried score is m on candidates and -1 elsewhere, so no mask is
@@ -288,54 +242,49 @@ def _program_impl(blocks, available, min_d, key, first, *, k, kind, rule,
     score = jnp.where(available, min_d, -1.0)
     cache = _Cache(jnp.full((lookahead,), -1, jnp.int32),
                    jnp.zeros((lookahead,) + score.shape, score.dtype))
-    init = (score, _stats(score, blocks.second, rule, balls),
+    init = (score, segment_top(score, blocks.second),
             jnp.zeros((k,), jnp.int32), jnp.zeros((k,), jnp.int32), cache)
     return lax.fori_loop(0, k, step, init)[2:4]
 
   data = P(sharding.DATA_AXIS)
   return jax.shard_map(
-      local, mesh=mesh, in_specs=(data, data, data, P(), P()),
-      out_specs=(P(), P()), check_vma=False)(blocks, available, min_d, key,
-                                             first)
+      local, mesh=mesh, in_specs=(data, data, data, P()),
+      out_specs=(P(), P()), check_vma=False)(blocks, available, min_d, first)
 
 
 _program = jax.jit(_program_impl,
-                   static_argnames=('k', 'kind', 'rule', 'mesh', 'balls',
+                   static_argnames=('k', 'kind', 'mesh', 'balls',
                                     'dense_above', 'lookahead'))
 
 
 def select(blocks: ball_blocks.Blocks, slot: np.ndarray, available: np.ndarray,
-           min_d, k: int, key: jax.Array, rule: str, kind: str,
-           mesh: jax.sharding.Mesh, first: int = -1,
+           min_d, k: int, kind: str, mesh: jax.sharding.Mesh, first: int = -1,
            with_reads: bool = False):
-  """K greedy picks over the blocks.
+  """K farthest-first picks over the blocks.
 
   Args:
     blocks, slot: from `build`.
     available: [N] bool host mask of rows that may be picked.
     min_d: [B, S] float32 device array, the initial m (+inf: no center yet).
     k: budget K, at most available.sum().
-    key: PRNG key (rule 'd2'; unused by 'farthest').
-    rule: 'farthest' or 'd2'.
     kind: 'plain' or 'outer'.
     mesh: the mesh of `blocks`.
-    first: pool index of the first pick for 'farthest' (-1: by the rule).
+    first: pool index of the first pick (-1: the farthest).
     with_reads: also return the blocks each step read.
 
   Returns:
     [K] int64 pool indices in pick order; with `with_reads`, also [K] int
-    the number of blocks each step read (of B).
+    the number of blocks each step read (of B; 0 when the pick's column was
+    stored by the lookahead).
   """
   rows = blocks.index.shape[1]
   start = ((-1, -1) if first < 0 else divmod(int(slot[first]), rows))
-  key = jax.random.key(0) if key is None else key
   # An unordered layout (`build(ordered=False)`: infinite radii) never
   # skips, and its summaries are cheaper.
   balls = bool(jnp.isfinite(blocks.radius).any())
   picks, reads = _program(
       blocks, ball_blocks.layout(available, slot, blocks, False, mesh), min_d,
-      key, jnp.asarray(start, jnp.int32), k=k, kind=kind, rule=rule,
-      mesh=mesh, balls=balls, dense_above=_DENSE_ABOVE,
-      lookahead=_LOOKAHEAD if rule == 'farthest' else 0)
+      jnp.asarray(start, jnp.int32), k=k, kind=kind, mesh=mesh, balls=balls,
+      dense_above=_DENSE_ABOVE, lookahead=_LOOKAHEAD)
   picks = np.asarray(picks).astype(np.int64)
   return (picks, np.asarray(reads)) if with_reads else picks
