@@ -1,8 +1,8 @@
 """The pool in ball-bounded blocks: the layout behind exact step pruning.
 
-Greedy k-center and k-means++ (`pruned_greedy`) lower, at every step, each
-row's squared distance m(x) to its nearest center with the distance to one
-new center c. A row cannot change when ||x - c|| >= sqrt(m(x)); this module
+Greedy k-center (`pruned_greedy`) lowers, at every step, each row's
+squared distance m(x) to its nearest center with the distance to one new
+center c. A row cannot change when ||x - c|| >= sqrt(m(x)); this module
 lays the pool out so that whole blocks of rows can be shown unchanged from
 a few numbers per block, without reading the rows.
 
@@ -16,7 +16,9 @@ triangle inequality every row of a segment has ||x - c|| >= ||μ - c|| - r.
 
 Feature kinds: 'plain' rows x [N, D]; 'outer' rows a_i ⊗ z_i from factors
 a [N, C], z [N, D] (BADGE gradient embeddings), formed one block at a time
-while building, never for the pool.
+while building, never for the pool. k-means++ and BADGE seeding
+(`kmeanspp`) use the unordered layout (`build(ordered=False)`: pool order,
+no balls) for its sharding and its distances.
 
 Dimensions: N pool, D width, C classes, S rows per block, B blocks (B·S >= N,
 a multiple of the device count), F = D or C·D embedded width, W sketch width.

@@ -11,10 +11,11 @@ The selection runs `pruned_greedy` over the pool in ball-bounded blocks
 (`ball_blocks`): each step adds one center and lowers every row's squared
 distance to its nearest center, skipping, exactly, the blocks that the
 triangle inequality shows cannot change, so on clustered embeddings most
-steps read a small part of the pool, and a step that must touch most
-blocks is one dense pass (N·D·4 bytes). Where no block could be skipped
-(`worth_ordering`: unclustered data, or more clusters than centres) the
-pool stays in its own order and every step is one dense pass, without the
+steps read a small part of the pool. A step that must touch most blocks is
+one dense pass (N·D·4 bytes) that also stores the distances to the next
+likely picks, so later picks among them read no block (`pruned_greedy`).
+Where no block could be skipped (`worth_ordering`: unclustered data, or
+more clusters than centres) the pool stays in its own order, without the
 cost of ordering it. Ties go to the lowest pool index, and the layout never
 depends on the device count, so any mesh picks exactly what one device
 picks, and either layout picks the same.
