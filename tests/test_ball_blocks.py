@@ -3,10 +3,9 @@ exact (same picks as dense passes) and actually skips work."""
 
 import jax
 import numpy as np
-import pytest
 
 from al_jax import sharding
-from al_jax.kernels import ball_blocks, kcenter, kmeanspp, pruned_greedy
+from al_jax.kernels import ball_blocks, factor_rows, kcenter, kmeanspp, pruned_greedy
 
 
 def _blobs(n=6000, d=12, comps=12, seed=0):
@@ -50,7 +49,7 @@ def test_outer_layout_matches_materialized():
   outer, slot = ball_blocks.build((a, z), 'outer', mesh, rows=32)
   np.testing.assert_allclose(
       np.asarray(outer.norms).reshape(-1)[slot], (g**2).sum(1), rtol=1e-5)
-  flat = ball_blocks.embed(tuple(np.asarray(f).reshape(-1, f.shape[-1])
+  flat = factor_rows.embed(tuple(np.asarray(f).reshape(-1, f.shape[-1])
                                  for f in outer.features), 'outer')
   np.testing.assert_allclose(np.asarray(flat)[slot], g, rtol=1e-6)
 

@@ -37,7 +37,7 @@ from jax import lax
 from jax.sharding import PartitionSpec as P
 
 from al_jax import sharding
-from al_jax.kernels import distances
+from al_jax.kernels import factor_rows
 
 _BLOCK_BYTES = 256 << 10  # Stored bytes per block (the pruning unit).
 _SKETCH_WIDTH = 32
@@ -69,49 +69,24 @@ class Blocks(NamedTuple):
   max_norm: jax.Array
 
 
-def embed(features, kind: str) -> jax.Array:
-  """[M, ...] factors -> [M, F] embedded rows (a ⊗ z for 'outer')."""
-  if kind == 'plain':
-    return features[0]
-  a, z = features
-  return (a[:, :, None] * z[:, None, :]).reshape(a.shape[0], -1)
+def at(v: jax.Array, block, row, offset) -> jax.Array:
+  """v [B_local, S, ...] at global (block, row) ([G] each, or scalars), from
+  the device that holds it; inside a shard_map over ``data`` whose local
+  blocks start at global block `offset`."""
+  n_local = v.shape[0]
+  own = (block >= offset) & (block < offset + n_local)
+  own = own.reshape(own.shape + (1,) * (v.ndim - 2))
+  got = v[jnp.clip(block - offset, 0, n_local - 1), row]
+  return lax.psum(jnp.where(own, got, 0), sharding.DATA_AXIS)
 
 
-def row_norms(features, kind: str) -> jax.Array:
-  """[M] squared norms of the embedded rows."""
-  if kind == 'plain':
-    return distances.sq_norms(features[0])
-  return distances.sq_norms(features[0]) * distances.sq_norms(features[1])
-
-
-def distance_to(features, norms, center, kind: str) -> jax.Array:
-  """[M] squared distances from the embedded rows to one embedded center.
-
-  features: [M, ...] factors with [M] `row_norms`; center: the center's
-  factors (one row each, without the M axis).
-  """
-  if kind == 'plain':
-    return distances.sq_distance_to_point(features[0], norms, center[0])
-  return distances.outer_sq_distance_to_point(*features, norms, *center)
-
-
-def distances_to(features, norms, centers, kind: str) -> jax.Array:
-  """[G, ...] squared distances from the embedded rows to G centers.
-
-  features: [..., width] factors with [...] `row_norms`; centers: the G
-  centers' factors, [G, width] each. One matrix product per factor.
-  """
-  cross = jnp.moveaxis(functools.reduce(jnp.multiply, [
-      jnp.einsum('...d,gd->...g', f, c, precision=lax.Precision.HIGHEST)
-      for f, c in zip(features, centers)]), -1, 0)
-  cc = row_norms(centers, kind).reshape((-1,) + (1,) * (cross.ndim - 1))
-  return jnp.maximum(norms + cc - 2 * cross, 0)
-
-
-def dot_width(features, kind: str) -> int:
-  """Length of the dot products in `distance_to` (for rounding bounds)."""
-  return sum(f.shape[-1] for f in features) if kind == 'outer' else (
-      features[0].shape[-1])
+def put(v: jax.Array, block, row, offset, value) -> jax.Array:
+  """v [B_local, S] with `value` at global (block, row) on the device that
+  holds it (scalars; as `at`)."""
+  n_local = v.shape[0]
+  own = (block >= offset) & (block < offset + n_local)
+  j = jnp.clip(block - offset, 0, n_local - 1)
+  return v.at[j, row].set(jnp.where(own, value, v[j, row]))
 
 
 def block_rows(features) -> int:
@@ -277,8 +252,8 @@ def _block_stats(features, index, second, *, n, kind, balls, mesh):
   def one(block):
     feats, idx, late = block
     real = idx < n
-    e = embed(feats, kind)
-    norms = jnp.where(real, row_norms(feats, kind), 0)
+    e = factor_rows.embed(feats, kind)
+    norms = jnp.where(real, factor_rows.row_norms(feats, kind), 0)
     max_norm = jnp.max(norms)
     # sqrt(spread) is within a relative γ_F of the true distance, and the
     # 'outer' product rows are themselves rounded (ε·||a ⊗ z||).

@@ -45,6 +45,7 @@ from jax.sharding import PartitionSpec as P
 
 from al_jax import sharding
 from al_jax.kernels import ball_blocks
+from al_jax.kernels import factor_rows
 
 
 def kmeanspp_seed(x, k: int, key: jax.Array, candidate_mask=None,
@@ -153,11 +154,7 @@ def _program_impl(blocks, available, key, *, k, kind, mesh, size):
     n_total = n_local * lax.psum(1, sharding.DATA_AXIS)
     gather = lambda v: lax.all_gather(v, sharding.DATA_AXIS, tiled=True)
 
-    def at(v, block, row):  # v at global (block, row), on every device.
-      own = (block >= offset) & (block < offset + n_local)
-      own = own.reshape(own.shape + (1,) * (v.ndim - 2))
-      got = v[jnp.clip(block - offset, 0, n_local - 1), row]
-      return lax.psum(jnp.where(own, got, 0), sharding.DATA_AXIS)
+    at = lambda v, block, row: ball_blocks.at(v, block, row, offset)
 
     def draw(score, pass_id, first):
       """G proposals from the snapshot `score` (m, -1 off candidates)."""
@@ -176,7 +173,7 @@ def _program_impl(blocks, available, key, *, k, kind, mesh, size):
       centres = tuple(at(f, block, row) for f in blocks.features)
       return _Proposals(block, row, at(blocks.index, block, row),
                         at(score, block, row), u[:, 2],
-                        ball_blocks.distances_to(blocks.features,
+                        factor_rows.distances_to(blocks.features,
                                                  blocks.norms, centres, kind))
 
     def accepted(props, t, score):
@@ -198,11 +195,8 @@ def _program_impl(blocks, available, key, *, k, kind, mesh, size):
           lambda c: c[0], lambda c: (False, draw(score, c[2], i == 0),
                                      c[2] + 1), (new, props, passes))[1:]
       t = jnp.where(new, 0, t)
-      score = jnp.minimum(score, props.columns[t])
-      own = (props.block[t] >= offset) & (props.block[t] < offset + n_local)
-      j = jnp.clip(props.block[t] - offset, 0, n_local - 1)
-      score = score.at[j, props.row[t]].set(
-          jnp.where(own, -1.0, score[j, props.row[t]]))
+      score = ball_blocks.put(jnp.minimum(score, props.columns[t]),
+                              props.block[t], props.row[t], offset, -1.0)
       return (score, props, t + 1, passes, picks.at[i].set(props.index[t]),
               reads.at[i].set(jnp.where(new, n_total, 0)))
 

@@ -42,6 +42,7 @@ from jax.sharding import PartitionSpec as P
 
 from al_jax import sharding
 from al_jax.kernels import ball_blocks
+from al_jax.kernels import factor_rows
 
 # Fraction of blocks above which a step runs one dense pass: on CPU the block
 # loop streams ~5x slower (one thread per device) than the dense product.
@@ -122,18 +123,9 @@ def _top_rows(score, segment_top, offset, size):
 
 def _fill(blocks, block_ids, rows, kind, offset):
   """One pass: the distances from every row to the rows (block_ids, rows)."""
-  n_local = blocks.index.shape[0]
-  j = jnp.clip(block_ids - offset, 0, n_local - 1)
-  own = (block_ids >= offset) & (block_ids < offset + n_local)
-
-  def at(v):  # [G, ...] v at (block_ids, rows), from whichever device.
-    mask = own.reshape((-1,) + (1,) * (v.ndim - 2))
-    return lax.psum(jnp.where(mask, v[j, rows], 0), sharding.DATA_AXIS)
-
-  centres = tuple(at(f) for f in blocks.features)
-  return _Cache(at(blocks.index),
-                ball_blocks.distances_to(blocks.features, blocks.norms,
-                                         centres, kind))
+  at = lambda v: ball_blocks.at(v, block_ids, rows, offset)
+  return _Cache(at(blocks.index), factor_rows.distances_to(
+      blocks.features, blocks.norms, tuple(map(at, blocks.features)), kind))
 
 
 def _program_impl(blocks, available, min_d, first, *, k, kind, mesh,
@@ -142,7 +134,7 @@ def _program_impl(blocks, available, min_d, first, *, k, kind, mesh,
   # G - 1 candidates come from distinct blocks; one column is no lookahead.
   lookahead = min(lookahead, blocks.index.shape[0] + 1)
   lookahead = lookahead if lookahead > 1 else 0
-  dot_width = ball_blocks.dot_width(blocks.features, kind)
+  dot_width = factor_rows.dot_width(blocks.features, kind)
   embed_width = blocks.centre.shape[-1]
   gamma_dot = 2 * dot_width * ball_blocks.EPS + 4 * ball_blocks.EPS
   gamma_lb = 2 * embed_width * ball_blocks.EPS
@@ -160,16 +152,13 @@ def _program_impl(blocks, available, min_d, first, *, k, kind, mesh,
                          offset)
       b = jnp.where((i == 0) & (first[0] >= 0), first[0], b)
       row = jnp.where((i == 0) & (first[0] >= 0), first[1], row)
-      j = jnp.clip(b - offset, 0, n_local - 1)
-      own = (b >= offset) & (b < offset + n_local)
       center, pick = jax.tree.map(
-          lambda v: lax.psum(jnp.where(own, v[j, row], 0),
-                             sharding.DATA_AXIS),
+          lambda v: ball_blocks.at(v, b, row, offset),
           (blocks.features, blocks.index))
       # A pick leaves the candidates: -1 stays below every update.
-      score = score.at[j, row].set(jnp.where(own, -1.0, score[j, row]))
-      cc = ball_blocks.row_norms(tuple(c[None] for c in center), kind)[0]
-      c_flat = ball_blocks.embed(tuple(c[None] for c in center), kind)[0]
+      score = ball_blocks.put(score, b, row, offset, -1.0)
+      cc = factor_rows.row_norms(tuple(c[None] for c in center), kind)[0]
+      c_flat = factor_rows.embed(tuple(c[None] for c in center), kind)[0]
       lower = (jnp.sqrt(jnp.sum(jnp.square(blocks.centre - c_flat), axis=2))
                * (1 - gamma_lb) - blocks.radius)
       margin = gamma_dot * (blocks.max_norm + cc)
@@ -182,7 +171,7 @@ def _program_impl(blocks, available, min_d, first, *, k, kind, mesh,
         # (see the module docstring), so this equals updating the active
         # ones only, without the masks.
         flat = tuple(f.reshape((-1,) + f.shape[2:]) for f in blocks.features)
-        d = ball_blocks.distance_to(flat, blocks.norms.reshape(-1), center,
+        d = factor_rows.distance_to(flat, blocks.norms.reshape(-1), center,
                                     kind)
         new = jnp.minimum(score, d.reshape(score.shape))
         return new, segment_top(new, blocks.second)
@@ -197,7 +186,7 @@ def _program_impl(blocks, available, min_d, first, *, k, kind, mesh,
           rows_out, top_out = out
           blk = jnp.minimum(ids[t], n_local - 1)
           feats = tuple(f[blk] for f in blocks.features)
-          d = ball_blocks.distance_to(feats, blocks.norms[blk], center, kind)
+          d = factor_rows.distance_to(feats, blocks.norms[blk], center, kind)
           new = jnp.minimum(score[blk], d)
           put = lambda buf, v: lax.dynamic_update_index_in_dim(buf, v, t, 0)
           return (put(rows_out, new),
