@@ -18,7 +18,7 @@ Feature kinds: 'plain' rows x [N, D]; 'outer' rows a_i ⊗ z_i from factors
 a [N, C], z [N, D] (BADGE gradient embeddings), formed one block at a time
 while building, never for the pool. k-means++ and BADGE seeding
 (`kmeanspp`) use the unordered layout (`build(ordered=False)`: pool order,
-no balls) for its sharding and its distances.
+no balls) to split the pool over devices.
 
 Dimensions: N pool, D width, C classes, S rows per block, B blocks (B·S >= N,
 a multiple of the device count), F = D or C·D embedded width, W sketch width.

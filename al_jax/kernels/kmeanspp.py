@@ -26,9 +26,13 @@ frequencies), while a step costs an [N] minimum instead of a pass. Most
 proposals are accepted (a pick lowers m near itself only), so a pass
 serves most of its G picks. The first pick, and any drawn when every
 candidate's m is 0, is uniform over the candidates. Departure from the
-textbook loop (one inverse-CDF draw and one matrix-vector product per pick,
-the peer in `experiments/bench_center_selection.py`): the same law, other
-draws for the same key.
+textbook loop (one inverse-CDF draw and one matrix-vector product per
+pick): the same law, other draws for the same key (and other draws than
+al_jax before this scheme). The numpy peer in
+`experiments/bench_center_selection.py` replays these draws with one
+matrix-vector product per pick. The first pass's other G - 1 proposals
+are always rejected (their snapshot m is +inf), so a seeding makes one
+pass more than it needs.
 
 Per-block sums are all-gathered at each pass, and a proposal's numbers are
 looked up on the device that holds it, so any number of devices draws
@@ -119,8 +123,9 @@ def _seed(features, kind, k, key, candidate_mask, mesh, with_reads):
   return (picks, np.asarray(reads)) if with_reads else picks
 
 
-# G, proposals per pass: set on bench_center_selection (16 and 32 draw
-# about as fast at 1M x 128; 32 holds twice the columns).
+# G, proposals per pass: on bench_center_selection's data at 1M x 128 a
+# pass served ~15.6 picks (64 passes for 1,000); 32 proposals were no faster
+# in a trial and hold twice the columns.
 PROPOSALS = 16
 
 

@@ -111,9 +111,13 @@ class _Cache(NamedTuple):
 
 def _top_rows(score, segment_top, offset, size):
   """[size] (block, row): the farthest row of each of the `size` blocks with
-  the largest maxima, the likely next picks."""
+  the largest maxima, the likely next picks. Beyond the B blocks, block B
+  (no row; `_fill` stores no column for it), so `size` never depends on B
+  nor therefore on the device count."""
   top = _gather(jnp.max(segment_top, axis=1))
-  blocks = lax.top_k(top, size)[1].astype(jnp.int32)
+  n_blocks = top.shape[0]
+  top = jnp.pad(top, (0, max(0, size - n_blocks)), constant_values=-2.0)
+  blocks = jnp.minimum(lax.top_k(top, size)[1], n_blocks).astype(jnp.int32)
   j = jnp.clip(blocks - offset, 0, score.shape[0] - 1)
   own = (blocks >= offset) & (blocks < offset + score.shape[0])
   rows = lax.psum(jnp.where(own, jnp.argmax(score[j], axis=1), 0),
@@ -124,16 +128,16 @@ def _top_rows(score, segment_top, offset, size):
 def _fill(blocks, block_ids, rows, kind, offset):
   """One pass: the distances from every row to the rows (block_ids, rows)."""
   at = lambda v: ball_blocks.at(v, block_ids, rows, offset)
-  return _Cache(at(blocks.index), factor_rows.distances_to(
-      blocks.features, blocks.norms, tuple(map(at, blocks.features)), kind))
+  real = block_ids < blocks.index.shape[0] * lax.psum(1, sharding.DATA_AXIS)
+  columns = factor_rows.distances_to(blocks.features, blocks.norms,
+                                     tuple(map(at, blocks.features)), kind)
+  return _Cache(jnp.where(real, at(blocks.index), -1), columns)
 
 
 def _program_impl(blocks, available, min_d, first, *, k, kind, mesh,
                   balls=True, dense_above=_DENSE_ABOVE, lookahead=0):
   """All K steps in one compiled loop; see `select` for the arguments."""
-  # G - 1 candidates come from distinct blocks; one column is no lookahead.
-  lookahead = min(lookahead, blocks.index.shape[0] + 1)
-  lookahead = lookahead if lookahead > 1 else 0
+  lookahead = lookahead if lookahead > 1 else 0  # One column is none.
   dot_width = factor_rows.dot_width(blocks.features, kind)
   embed_width = blocks.centre.shape[-1]
   gamma_dot = 2 * dot_width * ball_blocks.EPS + 4 * ball_blocks.EPS
