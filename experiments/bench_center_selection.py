@@ -221,24 +221,19 @@ def child(spec):
 
 def machine():
   """Best streaming read rate (bytes/s) over 512 MiB (jnp.sum, np sgemv),
-  and the float32 GEMM rate (flop/s) of a 2048³ product (jnp.dot, np)."""
+  and the float32 GEMM rates (`bench_selection.gemm_rates`)."""
   import jax
   import jax.numpy as jnp
   x = np.random.default_rng(0).standard_normal((1 << 20, 128), np.float32)
   c, out = x[0].copy(), np.empty(1 << 20, np.float32)
   xs = jnp.asarray(x)
-  a = x[:1 << 15].reshape(2048, 2048)
-  aj = jnp.asarray(a)
-  total, dot = jax.jit(jnp.sum), jax.jit(jnp.dot)
-  rates, flops = {}, {}
-  for name, fn, table, work in (
-      ('jnp.sum', lambda: total(xs).block_until_ready(), rates, x.nbytes),
-      ('np sgemv', lambda: np.dot(x, c, out=out), rates, x.nbytes),
-      ('jnp.dot', lambda: dot(aj, aj).block_until_ready(), flops, 2 * 2048**3),
-      ('np sgemm', lambda: a @ a, flops, 2 * 2048**3)):
+  total = jax.jit(jnp.sum)
+  rates = {}
+  for name, fn in (('jnp.sum', lambda: total(xs).block_until_ready()),
+                   ('np sgemv', lambda: np.dot(x, c, out=out))):
     fn()
-    table[name] = work / min(_time(fn) for _ in range(5))
-  return rates, flops
+    rates[name] = x.nbytes / min(_time(fn) for _ in range(5))
+  return rates, bench_selection.gemm_rates()
 
 
 def _time(fn):

@@ -170,6 +170,21 @@ def publish(lines: list[str], out: str | None):
       f.write(text)
 
 
+def gemm_rates() -> dict:
+  """float32 GEMM rates (flop/s) of a 2048³ product: jnp.dot and numpy's
+  sgemm, best of 5 after a warm-up."""
+  import jax  # pylint: disable=g-import-not-at-top
+  a = np.random.default_rng(0).standard_normal((2048, 2048), np.float32)
+  aj = jax.numpy.asarray(a)
+  dot = jax.jit(jax.numpy.dot)
+  rates = {}
+  for name, fn in (('jnp.dot', lambda: dot(aj, aj).block_until_ready()),
+                   ('np sgemm', lambda: a @ a)):
+    fn()
+    rates[name] = 2 * 2048**3 / min(_timed(fn)[0] for _ in range(5))
+  return rates
+
+
 def _status_kib(field):
   with open('/proc/self/status') as f:
     for line in f:
@@ -556,8 +571,8 @@ def spawn(spec, timeout):
 class Bench:
   """Runs the sections and collects the table rows."""
 
-  def __init__(self, args, sizes, tmp):
-    self.args, self.sizes, self.tmp = args, sizes, tmp
+  def __init__(self, args, sizes, tmp, gemm):
+    self.args, self.sizes, self.tmp, self.gemm = args, sizes, tmp, gemm
     self.rows = []
     self.d = args.d
 
@@ -707,9 +722,11 @@ class Bench:
     notes = [f'{n_seeds:,} seeds, seed HAC {self.args.assign_hac}']
     if not ours.get('failed'):
       k_ours = int(canonical(ours['array']).max()) + 1
+      flop = 2 * (n - n_seeds) * ours['seed_clusters'] * self.d
       notes.append(f'{ours["seed_clusters"]:,} seed clusters; assignment '
                    f'stage alone (nearest_centroid, re-timed) '
-                   f'{ours["assign_s"]:.1f} s')
+                   f'{ours["assign_s"]:.1f} s, bound {flop / self.gemm:.1f} s '
+                   f'(2·N·C·D flop at {self.gemm / 1e9:.0f} GFLOP/s)')
     self.row('assign', ours, k=k_ours, notes=notes)
     notes = ['fastcluster on the seeds + sklearn '
              'pairwise_distances_argmin_min']
@@ -800,10 +817,13 @@ def main():
         f'{mem:.0f} GiB RAM, load average {os.getloadavg()[0]:.2f}; jax '
         f'{jax.__version__} ({jax.devices()[0].platform}), scipy '
         f'{scipy.__version__}, scikit-learn {sklearn.__version__}')
+  gemm = gemm_rates()
+  print('float32 GEMM ' + ', '.join(f'{k} {v / 1e9:.0f} GFLOP/s'
+                                    for k, v in gemm.items()))
   print(f'sizes: {sizes}; eps = eps_c = {eps_for(args.d):.3f}', flush=True)
   start = time.perf_counter()
   with tempfile.TemporaryDirectory() as tmp:
-    bench = Bench(args, sizes, tmp)
+    bench = Bench(args, sizes, tmp, max(gemm.values()))
     for s in sections:
       t = time.perf_counter()
       print(f'[{s}]', flush=True)
