@@ -5,7 +5,8 @@ import jax
 import numpy as np
 
 from al_jax import sharding
-from al_jax.kernels import ball_blocks, factor_rows, kcenter, kmeanspp, pruned_greedy
+from al_jax.kernels import (ball_blocks, factor_rows, kcenter, kmeanspp,
+                            pruned_greedy)
 
 
 def _blobs(n=6000, d=12, comps=12, seed=0):

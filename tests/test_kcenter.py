@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from conftest import same_on_eight_devices
 
-from al_jax.kernels import ball_blocks, kcenter, partition, pruned_greedy, shapes
+from al_jax.kernels import (ball_blocks, kcenter, partition, pruned_greedy,
+                            shapes)
 
 
 
