@@ -96,9 +96,6 @@ class RoundModels:
         options=ocp.CheckpointManagerOptions(
             max_to_keep=1, enable_async_checkpointing=False))
 
-  def _legacy(self, round_: int) -> epath.Path:
-    return epath.Path(self.directory) / f'round_{round_}'
-
   def rounds(self) -> list[int]:
     """Rounds with a saved model, ascending."""
     legacy = [int(p.name[len('round_'):-len(_SECONDS)])
@@ -125,12 +122,12 @@ class RoundModels:
   def restore(self, round_: int, state):
     """(`state` with round `round_`'s model, its training seconds)."""
     if round_ not in self._manager.all_steps():
-      legacy = self._legacy(round_)
-      if not epath.Path(f'{legacy}{_SECONDS}').exists():
+      legacy = epath.Path(self.directory) / f'round_{round_}'
+      seconds = epath.Path(f'{legacy}{_SECONDS}')
+      if not seconds.exists():
         raise FileNotFoundError(f'No model of round {round_} in '
                                 f'{self.directory!r}.')
-      return (restore_variables(str(legacy), state),
-              float(epath.Path(f'{legacy}{_SECONDS}').read_text()))
+      return restore_variables(str(legacy), state), float(seconds.read_text())
     target = _target(state, True)
     restored = self._manager.restore(round_, args=ocp.args.Composite(
         model=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore()))

@@ -140,7 +140,8 @@ def test_save_load_round_trip_with_provenance(tmp_path):
   src = _record(TRAJ)
   rec.values, rec.count = src.values, src.count
   path = str(tmp_path / 'dynamics.npz')
-  dynamics.save(path, rec)
+  with open(path, 'wb') as f:
+    dynamics.save(f, rec)
   back = dynamics.load(path)
   assert back.provenance['seed'] == 11
   assert back.provenance['num_epochs'] == 4

@@ -31,6 +31,7 @@ from al_jax.input import dataset
 from al_jax.input import records
 from al_jax.input import sparse_labels
 from al_jax.input import synthetic
+from al_jax.loops import rundir
 
 DEFAULT_DIR = os.path.join('~', '.cache', 'al_jax', 'multilabel_records')
 _LOW = 8  # Edge of the image before upsampling.
@@ -83,10 +84,10 @@ def write(folder: str, fields: dict) -> None:
                   sparse_labels.SparseLabels.from_dense(y[rows]),
                   rows.astype(str), fields['num_classes'],
                   image_format='JPEG')
-  made = os.path.join(folder, _MADE_WITH)
-  with open(made + '.tmp', 'w') as f:  # Last, and atomic: the pool is whole.
-    json.dump(fields, f, indent=2, sort_keys=True)
-  os.replace(made + '.tmp', made)
+  # Last, and atomic: the pool is whole.
+  rundir.atomic_write(os.path.join(folder, _MADE_WITH),
+                      lambda f: json.dump(fields, f, indent=2, sort_keys=True),
+                      'w')
 
 
 def load(cfg, folder: str) -> dataset.Dataset:

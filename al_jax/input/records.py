@@ -31,6 +31,7 @@ Dimensions: N rows, S image edge, C channels.
 """
 
 import concurrent.futures
+import functools
 import io
 import os
 
@@ -51,16 +52,11 @@ def _decode(record: bytes, size: int) -> np.ndarray:
     return np.asarray(im)
 
 
-_DECODERS = []  # One thread pool per process, made on first use.
-
-
+@functools.cache
 def _decoders() -> concurrent.futures.ThreadPoolExecutor:
   """The process's decoding threads (one per core; PIL releases the GIL),
-  shared by every RecordArray (train, test, views)."""
-  if not _DECODERS:
-    _DECODERS.append(
-        concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1))
-  return _DECODERS[0]
+  made on first use and shared by every RecordArray (train, test, views)."""
+  return concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1)
 
 
 class RecordArray:

@@ -61,7 +61,8 @@ class SparseLabels:
     """From [P] (image, class, value) triples in any order.
 
     Raises:
-      ValueError: a pair outside [0, N) x [0, C), or listed twice.
+      ValueError: a pair outside [0, N) x [0, C), listed twice, or a value
+        not in {-2, 0, 1}.
     """
     image, cls = np.asarray(image, np.int64), np.asarray(cls, np.int64)
     value = np.asarray(value)
@@ -69,6 +70,8 @@ class SparseLabels:
                        or cls.min() < 0 or cls.max() >= num_classes):
       raise ValueError(f'Label pairs outside [0, {num_rows}) x '
                        f'[0, {num_classes}).')
+    if not np.isin(value, (-2, 0, 1)).all():
+      raise ValueError('Label values must be -2, 0 or 1.')
     order = np.lexsort((cls, image))
     image, cls, value = image[order], cls[order], value[order]
     twice = (np.diff(image) == 0) & (np.diff(cls) == 0)
@@ -78,7 +81,7 @@ class SparseLabels:
                        'listed twice.')
     indptr = np.zeros(num_rows + 1, np.int64)
     np.cumsum(np.bincount(image, minlength=num_rows), out=indptr[1:])
-    return cls_(indptr, cls, value, num_classes)
+    return cls_(indptr, cls, value, num_classes, check=False)  # Checked.
 
   @classmethod
   def from_dense(cls_, y: np.ndarray) -> 'SparseLabels':

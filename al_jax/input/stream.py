@@ -34,8 +34,7 @@ class _Batches:
     start, rows = b * self.batch_size, self.span.stop - self.span.start
     lo = min(start + self.span.start, len(self.x))
     hi = min(start + self.span.stop, len(self.x))
-    if hi <= lo:  # This process's devices hold only padding of batch b.
-      return np.zeros((rows,) + tuple(self.x.shape[1:]), self.x.dtype)
+    # Empty when this process's devices hold only padding of batch b.
     return sharding.pad_rows(self.x[lo:hi], rows)
 
 

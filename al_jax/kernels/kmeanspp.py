@@ -123,9 +123,9 @@ def _seed(features, kind, k, key, candidate_mask, mesh, with_reads):
   return (picks, np.asarray(reads)) if with_reads else picks
 
 
-# G, proposals per pass: on bench_center_selection's data at 1M x 128 a
-# pass served ~15.6 picks (64 passes for 1,000); 32 proposals were no faster
-# in a trial and hold twice the columns.
+# G, proposals per pass: on bench_center_selection's data a pass serves
+# ~15 of them (64-66 passes for 1,000 picks). More would hold more columns
+# (G·N floats); 32 was not benchmarked.
 PROPOSALS = 16
 
 

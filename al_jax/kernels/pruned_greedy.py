@@ -48,7 +48,8 @@ from al_jax.kernels import factor_rows
 # loop streams ~5x slower (one thread per device) than the dense product.
 _DENSE_ABOVE = 0.2
 # G, columns of the lookahead: at 1M x 128 on bench_center_selection a pass
-# served ~29 of 32 picks on Gaussian data and ~17 on the 1,000-blob mixture.
+# serves ~29 picks on Gaussian data (34 passes) and ~17-18 on the 1,000-blob
+# mixture (57).
 _LOOKAHEAD = 32
 
 

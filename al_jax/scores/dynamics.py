@@ -301,17 +301,13 @@ def compute_scores(records: DynamicsRecorder | Sequence[DynamicsRecorder],
 
 
 def save(file, recorder: DynamicsRecorder):
-  """Writes the per-epoch statistics and provenance as an .npz to `file`
-  (a path, kept as given: no '.npz' appended; or an open binary file)."""
+  """Writes the per-epoch statistics and provenance as an .npz to `file`,
+  an open binary file (e.g. from `rundir.atomic_write`)."""
   recorder.flush()
   prov = dict(recorder.provenance, complete_epochs=recorder.complete_epochs)
   arrays = dict(values=recorder.values, count=recorder.count,
                 labels=recorder.labels, provenance=np.array(json.dumps(prov)))
-  if hasattr(file, 'write'):
-    np.savez_compressed(file, **arrays)
-    return
-  with epath.Path(file).open('wb') as f:
-    np.savez_compressed(f, **arrays)
+  np.savez_compressed(file, **arrays)
 
 
 def load(path: str) -> DynamicsRecorder:

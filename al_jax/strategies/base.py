@@ -211,9 +211,8 @@ class Context:
   def embeddings(self) -> np.ndarray:
     """[N, D] float32 penultimate-layer embeddings (per image for pairs)."""
     if self._outputs is None and self._pool_pass is not None:
-      if self._passes:  # Any pass brought them.
-        return next(iter(self._passes.values()))[1]
-      return self._reduced(None)[1]
+      # Any pass brought them; else one without logits.
+      return self._reduced(next(iter(self._passes), None))[1]
     return self._output(1, 'embeddings')
 
   def logit_scores(self, fn) -> np.ndarray:
